@@ -1,0 +1,144 @@
+"""Persistence: tables, the async engine, and migrations.
+
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) when
+`OPIOID_CDS_DATABASE_URL` points at one. The schema is owned by Alembic (app/migrations);
+`migrate()` brings any database to the newest revision. Nothing here holds names, BSNs, tokens
+or free text of patients: patient ids are pseudonymised before they reach this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, DateTime, Float, Integer, String, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "CardEvent",
+    "FeedbackRecord",
+    "SeenJwtId",
+    "check_database",
+    "create_engine_for",
+    "migrate",
+    "migrate_connection",
+    "migrate_async",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FeedbackRecord(Base):
+    """One feedback item as the CDS client sent it. `dedup_key` makes posting twice a no-op.
+
+    The clinician's `userComment` is free text that may mention the patient, so only whether
+    there was one is kept.
+    """
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    service_id: Mapped[str] = mapped_column(String(100), index=True)
+    card_uuid: Mapped[str] = mapped_column(String(100), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    accepted_suggestions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    override_reason_system: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    override_reason_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    has_user_comment: Mapped[bool] = mapped_column(default=False)
+    outcome_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CardEvent(Base):
+    """Audit trail: which rules fired for which (pseudonymised) patient, and how fast."""
+
+    __tablename__ = "card_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    service_id: Mapped[str] = mapped_column(String(100))
+    hook: Mapped[str] = mapped_column(String(50))
+    hook_instance: Mapped[str] = mapped_column(String(100))
+    patient_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    card_uuids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class SeenJwtId(Base):
+    """Replay protection for client JWTs, shared by every replica through the database."""
+
+    __tablename__ = "seen_jwt_ids"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+def create_engine_for(database_url: str) -> AsyncEngine:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets readers go on while the audit writer commits.
+        engine = create_async_engine(database_url, connect_args={"timeout": 15})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(database_url, pool_pre_ping=True)
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migrate_connection(connection: Connection) -> None:
+    """Upgrade the database behind a (sync) connection to the newest revision."""
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate_async(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(migrate_connection)
+
+
+def migrate(database_url: str) -> None:
+    """Create or upgrade the schema; safe to run again."""
+
+    async def _run() -> None:
+        engine = create_engine_for(database_url)
+        try:
+            await migrate_async(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_run())
+
+
+async def check_database(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # readiness must answer, whatever the driver raises
+        return False
+    return True

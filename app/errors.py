@@ -1,0 +1,79 @@
+"""Every error becomes a FHIR OperationOutcome with the status of cds_hooks.errors.
+
+Authentication failures carry no detail: the log says why, the client only learns "401".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.logging import get_logger
+from cds_hooks.errors import AuthenticationFailed, CdsHooksError
+
+__all__ = ["install_error_handlers", "operation_outcome"]
+
+log = get_logger(__name__)
+
+_HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
+
+
+def operation_outcome(code: str, diagnostics: str, location: str | None = None) -> dict[str, Any]:
+    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": diagnostics}
+    if location:
+        issue["expression"] = [location]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+async def _cds_hooks_error(_request: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, CdsHooksError)
+    if isinstance(exc, AuthenticationFailed):
+        log.warning("client authentication failed", reason=exc.message)
+        return ORJSONResponse(
+            operation_outcome("security", "unauthorized"),
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return ORJSONResponse(
+        operation_outcome(exc.issue_code, exc.message, exc.location), status_code=exc.status_code
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_ISSUE_CODES.get(exc.status_code, "processing")
+    return ORJSONResponse(
+        operation_outcome(code, str(exc.detail)),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    location = ".".join(str(part) for part in first.get("loc", ()))
+    return ORJSONResponse(
+        operation_outcome("invalid", f"{location}: {first.get('msg')}", location or None),
+        status_code=400,
+    )
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> ORJSONResponse:
+    # Log the type only: the message of an arbitrary exception may quote request data.
+    log.error("unexpected error", error_type=type(exc).__name__)
+    return ORJSONResponse(
+        operation_outcome("exception", "internal error; the service log has the details"),
+        status_code=500,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CdsHooksError, _cds_hooks_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

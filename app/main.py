@@ -1,0 +1,72 @@
+"""The FastAPI application factory.
+
+`create_app(settings)` builds a service whose resources (database engine, HTTP client, rule
+engine) are opened in the lifespan and closed on shutdown. Uvicorn runs it with
+`--factory app.main:create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.db import create_engine_for
+from app.errors import install_error_handlers
+from app.evaluation import HookEvaluator
+from app.logging import configure_logging
+from app.middleware import RequestLogMiddleware
+from app.routes import cds, health
+from app.security import build_jwt_verifier
+from app.settings import Settings
+from app.state import AppState
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    evaluator = HookEvaluator()  # loads rule set and catalogue now: a broken one stops start-up
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine_for(settings.database_url)
+        session_factory = async_sessionmaker(engine, expire_on_commit=False)
+        async with httpx.AsyncClient(follow_redirects=False) as http_client:
+            app.state.settings = settings
+            app.state.jwt_verifier = build_jwt_verifier(settings, session_factory, http_client)
+            app.state.cds = AppState(
+                settings=settings,
+                engine=engine,
+                session_factory=session_factory,
+                http_client=http_client,
+                evaluator=evaluator,
+                ruleset_loaded=True,
+            )
+            try:
+                yield
+            finally:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="Opioid CDS (regio Eemland)",
+        version="0.1.0",
+        summary="CDS Hooks 2.0 service for the regional opioid prescribing agreements",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(cds.router)
+    app.include_router(health.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,62 @@
+"""Service settings, read from the environment with the prefix `OPIOID_CDS_`.
+
+Production refuses settings that are only safe on a developer's machine: the default audit
+secret, and (checked when the JWT verifier is built) running without trusted clients.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_AUDIT_SECRET", "Settings"]
+
+DEFAULT_AUDIT_SECRET = "development-only-audit-secret"  # noqa: S105 - refused in production
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPIOID_CDS_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'opioid-cds.sqlite3'}"
+    audit_secret: str = DEFAULT_AUDIT_SECRET
+    ruleset_path: Path | None = None
+    practice_overlays_path: Path | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    default_language: Literal["nl", "en"] = "nl"
+
+    # Client authentication (CDS Hooks JWT).
+    trusted_clients: Path | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
+    public_base_url: str | None = None
+    jwks_cache_seconds: int = Field(default=300, ge=0)
+
+    # Fetching from the client's FHIR server.
+    prefetch_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
+    fhir_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.audit_secret == DEFAULT_AUDIT_SECRET:
+            raise ValueError(
+                "OPIOID_CDS_AUDIT_SECRET must be set to a secret of your own in production"
+            )
+        if self.environment == "production" and len(self.audit_secret) < 16:
+            raise ValueError("OPIOID_CDS_AUDIT_SECRET must be at least 16 characters")
+        return self
+
+    @property
+    def allowed_cors_origins(self) -> list[str]:
+        """Any origin in development (the CDS Hooks sandbox runs in a browser); none unless
+        configured in production."""
+        if self.cors_origins:
+            return self.cors_origins
+        return ["*"] if self.environment == "development" else []

@@ -1,0 +1,119 @@
+"""Writing feedback and the audit trail.
+
+Feedback is idempotent: every item gets a key derived from its content, and a second post of
+the same item is ignored by the database itself (ON CONFLICT DO NOTHING), so concurrent
+replicas cannot store it twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import CardEvent, FeedbackRecord
+from cds_hooks.models import Feedback
+
+__all__ = ["pseudonymise_patient", "record_card_event", "store_feedback"]
+
+
+def pseudonymise_patient(patient_id: str | None, secret: str) -> str | None:
+    """HMAC-SHA256 of the patient id: stable for one deployment, not reversible without the
+    secret."""
+    if not patient_id:
+        return None
+    return hmac.new(secret.encode(), patient_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _parse_timestamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _dedup_key(service_id: str, item: Feedback) -> str:
+    reason = item.override_reason
+    canonical = {
+        "service": service_id,
+        "card": item.card,
+        "outcome": item.outcome,
+        "accepted": sorted(suggestion.id for suggestion in item.accepted_suggestions),
+        "reason": [reason.reason.system, reason.reason.code] if reason and reason.reason else None,
+        "comment": (reason.user_comment or "") if reason else "",
+        "at": _parse_timestamp(item.outcome_timestamp).isoformat(),
+    }
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _insert_ignoring_duplicates(dialect_name: str) -> Insert:
+    table = FeedbackRecord.__table__
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["dedup_key"])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["dedup_key"])
+
+
+async def store_feedback(
+    session_factory: async_sessionmaker[AsyncSession],
+    service_id: str,
+    items: Sequence[Feedback],
+) -> int:
+    """Store the items not stored before; return how many were new."""
+    received_at = datetime.now(UTC)
+    rows = []
+    for item in items:
+        reason = item.override_reason.reason if item.override_reason else None
+        rows.append(
+            {
+                "dedup_key": _dedup_key(service_id, item),
+                "service_id": service_id,
+                "card_uuid": item.card,
+                "outcome": item.outcome,
+                "accepted_suggestions": [s.id for s in item.accepted_suggestions],
+                "override_reason_system": reason.system if reason else None,
+                "override_reason_code": reason.code if reason else None,
+                "has_user_comment": bool(
+                    item.override_reason and item.override_reason.user_comment
+                ),
+                "outcome_timestamp": _parse_timestamp(item.outcome_timestamp),
+                "received_at": received_at,
+            }
+        )
+    async with session_factory() as session:
+        dialect_name = session.bind.dialect.name
+        stored = 0
+        for row in rows:
+            result = await session.execute(_insert_ignoring_duplicates(dialect_name).values(row))
+            stored += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        await session.commit()
+    return stored
+
+
+async def record_card_event(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    service_id: str,
+    hook: str,
+    hook_instance: str,
+    patient_pseudonym: str | None,
+    rule_ids: Sequence[str],
+    card_uuids: Sequence[str],
+    duration_ms: float,
+) -> None:
+    async with session_factory() as session:
+        session.add(
+            CardEvent(
+                created_at=datetime.now(UTC),
+                service_id=service_id,
+                hook=hook,
+                hook_instance=hook_instance[:100],
+                patient_pseudonym=patient_pseudonym,
+                rule_ids=list(rule_ids),
+                card_uuids=list(card_uuids),
+                duration_ms=duration_ms,
+            )
+        )
+        await session.commit()

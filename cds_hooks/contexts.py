@@ -1,0 +1,104 @@
+"""Hook contexts of `order-select`, `order-sign` and `patient-view` (CDS Hooks Library R4).
+
+Strict where the protocol needs a value (ids, the draft orders Bundle), lenient where real
+clients deviate: a Bundle without `type`, entries without `resource`, unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cds_hooks.errors import HookMismatch, InvalidRequest
+
+__all__ = [
+    "HOOK_CONTEXTS",
+    "HookContext",
+    "OrderSelectContext",
+    "OrderSignContext",
+    "PatientViewContext",
+    "draft_order_resources",
+    "validate_context",
+]
+
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class DraftOrdersBundle(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    resource_type: str = Field(default="Bundle", alias="resourceType")
+    entry: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("resource_type")
+    @classmethod
+    def _is_bundle(cls, value: str) -> str:
+        if value != "Bundle":
+            raise ValueError("draftOrders must be a FHIR Bundle")
+        return value
+
+    @field_validator("entry", mode="before")
+    @classmethod
+    def _entries(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, dict):  # a single entry sent as an object
+            return [value]
+        return value
+
+
+class HookContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    user_id: NonEmptyStr = Field(alias="userId")
+    patient_id: NonEmptyStr = Field(alias="patientId")
+    encounter_id: NonEmptyStr | None = Field(default=None, alias="encounterId")
+
+
+class PatientViewContext(HookContext):
+    pass
+
+
+class OrderSignContext(HookContext):
+    draft_orders: DraftOrdersBundle = Field(alias="draftOrders")
+
+
+class OrderSelectContext(OrderSignContext):
+    selections: list[NonEmptyStr]
+
+    @field_validator("selections", mode="before")
+    @classmethod
+    def _single_selection(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+HOOK_CONTEXTS: dict[str, type[HookContext]] = {
+    "order-select": OrderSelectContext,
+    "order-sign": OrderSignContext,
+    "patient-view": PatientViewContext,
+}
+
+
+def validate_context(hook: str, context: dict[str, Any]) -> HookContext:
+    """Check the context of a supported hook; raise InvalidRequest naming the field."""
+    model = HOOK_CONTEXTS.get(hook)
+    if model is None:
+        raise HookMismatch(f"hook {hook!r} is not supported", location="hook")
+    try:
+        return model.model_validate(context)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(str(part) for part in ("context", *first["loc"]))
+        raise InvalidRequest(f"{location}: {first['msg']}", location=location) from exc
+
+
+def draft_order_resources(context: HookContext) -> list[dict[str, Any]]:
+    """The resources in `draftOrders`, skipping entries that carry none."""
+    if not isinstance(context, OrderSignContext):
+        return []
+    return [
+        entry["resource"]
+        for entry in context.draft_orders.entry
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+    ]

@@ -1,0 +1,77 @@
+"""The exceptions of the CDS Hooks layer and the HTTP status each one maps to.
+
+Every error a request can meet is one of these, so the app maps them to statuses in one
+place and no input, however malformed, becomes a 500.
+
+    CdsHooksError                 base; never raised itself
+    ├── InvalidRequest            400  body is not JSON, or does not match the schema
+    │   └── HookMismatch          400  the request's hook is not the one the service serves
+    ├── AuthenticationFailed      401  missing, malformed or untrusted client JWT (no detail sent)
+    ├── UnknownService            404  no service with that id
+    └── PrefetchUnavailable       412  data a hook requires is in neither prefetch nor fhirServer
+
+`FhirServerError` is raised by the FHIR client; prefetch resolution turns it into
+`PrefetchUnavailable` for required data or degrades for optional data.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "CdsHooksError",
+    "FhirServerError",
+    "HookMismatch",
+    "InvalidRequest",
+    "PrefetchUnavailable",
+    "UnknownService",
+]
+
+
+class CdsHooksError(Exception):
+    """Base of all errors that become an HTTP answer."""
+
+    status_code: int = 500
+    issue_code: str = "exception"
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+class InvalidRequest(CdsHooksError):
+    """The body is not JSON or does not have the shape the hook needs."""
+
+    status_code = 400
+    issue_code = "invalid"
+
+
+class HookMismatch(InvalidRequest):
+    """A request for `order-sign` sent to the `order-select` service, for example."""
+
+
+class AuthenticationFailed(CdsHooksError):
+    """The client's JWT is missing or does not verify. The reason is logged, never sent."""
+
+    status_code = 401
+    issue_code = "security"
+
+
+class UnknownService(CdsHooksError):
+    status_code = 404
+    issue_code = "not-found"
+
+
+class PrefetchUnavailable(CdsHooksError):
+    """Required data is neither prefetched nor fetchable (CDS Hooks 2.0 §Prefetch: 412)."""
+
+    status_code = 412
+    issue_code = "processing"
+
+    def __init__(self, message: str, *, keys: list[str]) -> None:
+        super().__init__(message, location=", ".join(keys))
+        self.keys = keys
+
+
+class FhirServerError(Exception):
+    """The client's FHIR server failed, timed out or answered something that is not FHIR."""

@@ -1,0 +1,248 @@
+"""Pydantic models of the CDS Hooks 2.0 wire format.
+
+Requests are read leniently (real clients send unknown fields, single objects where arrays
+belong, Bundles without `type`): only what the protocol needs is checked here. Responses are
+strict and serialise without `null` and without empty arrays or objects, as the spec demands
+(the one exception, `"cards": []`, is handled in `CdsResponse.to_json_dict`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Action",
+    "Card",
+    "CdsResponse",
+    "CdsService",
+    "Coding",
+    "Discovery",
+    "Feedback",
+    "FeedbackBatch",
+    "FhirAuthorization",
+    "HookRequest",
+    "Link",
+    "OverrideReason",
+    "Source",
+    "Suggestion",
+    "AcceptedSuggestion",
+    "drop_empty",
+    "new_uuid",
+]
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def drop_empty(value: Any) -> Any:
+    """Remove None, empty strings, empty lists and empty dicts, recursively (spec §JSON)."""
+    if isinstance(value, dict):
+        cleaned = {key: drop_empty(item) for key, item in value.items()}
+        return {key: item for key, item in cleaned.items() if item not in (None, "", [], {})}
+    if isinstance(value, list):
+        cleaned_items = [drop_empty(item) for item in value]
+        return [item for item in cleaned_items if item not in (None, "", [], {})]
+    return value
+
+
+class _Wire(BaseModel):
+    """Response-side objects: unknown fields are an error in our own output."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        dumped: dict[str, Any] = drop_empty(self.model_dump(mode="json", by_alias=True))
+        return dumped
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class Coding(_Wire):
+    system: NonEmptyStr
+    code: NonEmptyStr
+    display: str | None = None
+
+
+class OverrideReason(_Wire):
+    """An override reason offered on a card: the spec requires `display`."""
+
+    system: NonEmptyStr
+    code: NonEmptyStr
+    display: NonEmptyStr
+
+
+class Source(_Wire):
+    label: NonEmptyStr
+    url: str | None = None
+    icon: str | None = None
+    topic: Coding | None = None
+
+
+class Link(_Wire):
+    label: NonEmptyStr
+    url: NonEmptyStr
+    type: Literal["absolute", "smart"] = "absolute"
+    app_context: str | None = Field(default=None, alias="appContext")
+
+    @model_validator(mode="after")
+    def _app_context_only_on_smart(self) -> Link:
+        if self.app_context is not None and self.type != "smart":
+            raise ValueError("appContext is only allowed on smart links")
+        return self
+
+
+class Action(_Wire):
+    type: Literal["create", "update", "delete"]
+    description: NonEmptyStr
+    resource: dict[str, Any] | None = None
+    resource_id: str | None = Field(default=None, alias="resourceId")
+
+    @model_validator(mode="after")
+    def _resource_for_create_and_update(self) -> Action:
+        if self.type in ("create", "update") and not self.resource:
+            raise ValueError(f"a {self.type} action carries the resource")
+        if self.type == "delete" and not self.resource_id:
+            raise ValueError("a delete action names resourceId")
+        return self
+
+
+class Suggestion(_Wire):
+    label: NonEmptyStr
+    uuid: str = Field(default_factory=new_uuid)
+    is_recommended: bool | None = Field(default=None, alias="isRecommended")
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Card(_Wire):
+    uuid: str = Field(default_factory=new_uuid)
+    summary: Annotated[str, Field(min_length=1, max_length=139)]
+    detail: str | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    suggestions: list[Suggestion] = Field(default_factory=list)
+    selection_behavior: Literal["at-most-one", "any"] | None = Field(
+        default=None, alias="selectionBehavior"
+    )
+    override_reasons: list[OverrideReason] = Field(default_factory=list, alias="overrideReasons")
+    links: list[Link] = Field(default_factory=list)
+    extension: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _selection_behavior_with_suggestions(self) -> Card:
+        if self.suggestions and self.selection_behavior is None:
+            raise ValueError("selectionBehavior is required when a card has suggestions")
+        if self.selection_behavior == "at-most-one":
+            recommended = sum(1 for suggestion in self.suggestions if suggestion.is_recommended)
+            if recommended > 1:
+                raise ValueError("at-most-one allows at most one recommended suggestion")
+        return self
+
+
+class CdsResponse(_Wire):
+    cards: list[Card] = Field(default_factory=list)
+    system_actions: list[Action] = Field(default_factory=list, alias="systemActions")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        body = super().to_json_dict()
+        body.setdefault("cards", [])  # the one empty array the spec requires
+        return body
+
+
+class CdsService(_Wire):
+    hook: NonEmptyStr
+    id: NonEmptyStr
+    title: str | None = None
+    description: NonEmptyStr
+    prefetch: dict[str, str] = Field(default_factory=dict)
+    usage_requirements: str | None = Field(default=None, alias="usageRequirements")
+
+
+class Discovery(_Wire):
+    services: list[CdsService]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"services": [service.to_json_dict() for service in self.services]}
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+class _Lenient(BaseModel):
+    """Request-side objects: unknown fields are ignored, as real clients send many."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class FhirAuthorization(_Lenient):
+    access_token: NonEmptyStr
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+    patient: str | None = None
+
+    def __repr__(self) -> str:  # never let the token reach a log through repr()
+        return f"FhirAuthorization(token_type={self.token_type!r}, scope={self.scope!r})"
+
+    __str__ = __repr__
+
+
+class HookRequest(_Lenient):
+    hook: NonEmptyStr
+    hook_instance: NonEmptyStr = Field(alias="hookInstance")
+    fhir_server: str | None = Field(default=None, alias="fhirServer")
+    fhir_authorization: FhirAuthorization | None = Field(default=None, alias="fhirAuthorization")
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _authorization_needs_server(self) -> HookRequest:
+        if self.fhir_authorization is not None and not self.fhir_server:
+            raise ValueError("fhirAuthorization requires fhirServer (cds-r-1)")
+        return self
+
+
+class AcceptedSuggestion(_Lenient):
+    id: NonEmptyStr
+
+
+class FeedbackOverrideReason(_Lenient):
+    reason: Coding | None = None
+    user_comment: str | None = Field(default=None, alias="userComment")
+
+
+class Feedback(_Lenient):
+    card: NonEmptyStr
+    outcome: Literal["accepted", "overridden"]
+    accepted_suggestions: list[AcceptedSuggestion] = Field(
+        default_factory=list, alias="acceptedSuggestions"
+    )
+    override_reason: FeedbackOverrideReason | None = Field(default=None, alias="overrideReason")
+    outcome_timestamp: NonEmptyStr = Field(alias="outcomeTimestamp")
+
+    @field_validator("outcome_timestamp")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError("outcomeTimestamp must be an ISO 8601 / RFC 3339 date-time") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("outcomeTimestamp must carry a time zone (UTC)")
+        return value
+
+    @model_validator(mode="after")
+    def _accepted_needs_suggestions(self) -> Feedback:
+        if self.outcome == "accepted" and not self.accepted_suggestions:
+            raise ValueError("acceptedSuggestions is required when outcome is accepted (cds-fb-2)")
+        return self
+
+
+class FeedbackBatch(_Lenient):
+    feedback: Annotated[list[Feedback], Field(min_length=1)]
