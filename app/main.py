@@ -20,7 +20,7 @@ from app.errors import install_error_handlers
 from app.evaluation import HookEvaluator
 from app.logging import configure_logging
 from app.middleware import RequestLogMiddleware
-from app.routes import cds, health
+from app.routes import cds, health, playground
 from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(cds.router)
     app.include_router(health.router)
+    app.include_router(playground.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_cors_origins,
