@@ -1,0 +1,540 @@
+"""Verification of the CDS client's JWT (CDS Hooks 2.0, "Trusting CDS Clients").
+
+Every request to `/cds-services` (discovery, service calls, feedback) may carry
+`Authorization: Bearer <JWT>`, signed with the client's private key. `JwtVerifier.verify`
+checks it in this order, so that untrusted input costs as little as possible and a forged
+token can never use up a `jti`:
+
+    1. header, unverified: `alg` in the configured set (never `none`, never HMAC),
+       `kid` present, `typ` = JWT, no `crit`/`b64`
+    2. `iss` (unverified) on the allowlist of trusted clients
+    3. key: the client's inline JWK Set, its `jwks_url`, or the token's `jku` when that URL
+       is on the client's allowlist (fetched with httpx, cached, refetched once on an
+       unknown `kid`)
+    4. signature, `exp`, `iat`, `aud` (= the URL called), `iss` by PyJWT, restricted to the
+       header's algorithm; `iat` not in the future (60 s leeway)
+    5. `tenant` on the client's tenant allowlist (when it has one)
+    6. `jti` not seen before (the replay store, shared by all replicas)
+
+Every failure raises `AuthenticationFailed(reason)`. The reason is for the log; the client
+only ever sees "401". Tokens are never logged; `iss`, `kid` and `jti` may be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+import structlog
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from cds_hooks.errors import AuthenticationFailed
+
+__all__ = [
+    "ALLOWED_ALGORITHMS",
+    "DEFAULT_ALGORITHMS",
+    "InMemoryReplayStore",
+    "JwtVerifier",
+    "KeyResolver",
+    "ReplayStore",
+    "TrustConfig",
+    "TrustedClient",
+    "VerifiedClient",
+    "load_trust_config",
+]
+
+log = structlog.get_logger(__name__)
+
+#: What a deployment may enable: asymmetric signatures only (CDS Hooks 2.0 forbids `none`
+#: and every symmetric algorithm).
+ALLOWED_ALGORITHMS: frozenset[str] = frozenset(
+    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+#: The spec's recommendation, and our default.
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("ES384", "RS384")
+
+_REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
+_MAX_TOKEN_LENGTH = 16 * 1024
+_MAX_JWKS_BYTES = 256 * 1024
+_KEY_TYPES = {"EC", "RSA"}
+_PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+# --------------------------------------------------------------------------------------
+# Trust configuration
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """A public key from a JWK Set, with the algorithm the JWK declares (if any)."""
+
+    kid: str
+    key: Any  # a cryptography public key object
+    declared_alg: str | None
+
+
+def _check_url(url: str, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+        return url
+    raise ValueError(f"{what} must be an https URL (http only on localhost): {url!r}")
+
+
+def _parse_jwks(obj: Any, *, strict: bool) -> dict[str, _Key]:
+    """Turn a JWK Set into `{kid: key}`, keeping only public EC/RSA signing keys with a kid.
+
+    `strict` (the inline trust configuration) raises on anything suspicious, such as
+    private key material; fetched sets skip what they cannot use.
+    """
+    if not isinstance(obj, Mapping) or not isinstance(obj.get("keys"), list):
+        raise ValueError("a JWK Set is an object with a 'keys' array")
+    usable: list[dict[str, Any]] = []
+    for member in obj["keys"]:
+        if not isinstance(member, Mapping):
+            if strict:
+                raise ValueError("every member of 'keys' must be a JWK object")
+            continue
+        kid = member.get("kid")
+        problem = None
+        if not isinstance(kid, str) or not kid:
+            problem = "has no 'kid'"
+        elif member.get("kty") not in _KEY_TYPES:
+            problem = f"has kty {member.get('kty')!r}; only EC and RSA public keys are used"
+        elif _PRIVATE_MEMBERS & set(member):
+            problem = "contains private key material; publish only the public key"
+        elif member.get("use", "sig") != "sig":
+            problem = "is not a signing key ('use' is not 'sig')"
+        elif "alg" in member and member["alg"] not in ALLOWED_ALGORITHMS:
+            problem = f"declares alg {member['alg']!r}, which is never accepted"
+        if problem is not None:
+            if strict:
+                raise ValueError(f"JWK {kid!r} {problem}")
+            log.info("jwks member skipped", kid=kid if isinstance(kid, str) else None, why=problem)
+            continue
+        usable.append(dict(member))
+    if not usable:
+        raise ValueError("the JWK Set has no usable public signing keys")
+    try:
+        key_set = jwt.PyJWKSet(usable)
+    except jwt.PyJWTError as exc:
+        raise ValueError(f"the JWK Set cannot be parsed: {exc}") from exc
+    declared = {m["kid"]: m.get("alg") for m in usable}
+    keys: dict[str, _Key] = {}
+    for parsed in key_set.keys:
+        kid = parsed.key_id
+        if kid is None:
+            continue
+        if kid in keys:
+            if strict:
+                raise ValueError(f"kid {kid!r} occurs twice in the JWK Set")
+            continue
+        keys[kid] = _Key(kid=kid, key=parsed.key, declared_alg=declared.get(kid))
+    if strict and len(keys) != len(usable):
+        raise ValueError("the JWK Set has keys that cannot be parsed or repeat a kid")
+    return keys
+
+
+class TrustedClient(BaseModel):
+    """One CDS client we accept JWTs from, identified by its `iss`.
+
+    Keys come from exactly one place: `jwks` (an inline JWK Set, exchanged out of band),
+    `jwks_url`, or, when neither is given, the token's `jku` header, which must be on
+    `jku_allowlist`. A `jku` in a token is always checked against `jku_allowlist` (plus
+    `jwks_url`); when the client has inline keys they are used and never replaced by a fetch.
+    `tenants`, when given, is the list of `tenant` claim values accepted from this client (a
+    token without `tenant` is then refused).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iss: str = Field(min_length=1)
+    jwks: dict[str, Any] | None = None
+    jwks_url: str | None = None
+    jku_allowlist: list[str] = Field(default_factory=list)
+    tenants: list[str] | None = None
+
+    _inline_keys: dict[str, _Key] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrustedClient:
+        if self.jwks is not None and self.jwks_url is not None:
+            raise ValueError(f"client {self.iss!r}: give either 'jwks' or 'jwks_url', not both")
+        if self.jwks is None and self.jwks_url is None and not self.jku_allowlist:
+            raise ValueError(
+                f"client {self.iss!r} has no keys: give 'jwks', 'jwks_url' or 'jku_allowlist'"
+            )
+        if self.jwks_url is not None:
+            _check_url(self.jwks_url, f"client {self.iss!r}: jwks_url")
+        for url in self.jku_allowlist:
+            _check_url(url, f"client {self.iss!r}: jku_allowlist entry")
+        if self.tenants is not None and not self.tenants:
+            raise ValueError(f"client {self.iss!r}: 'tenants' is empty; leave it out instead")
+        if self.jwks is not None:
+            try:
+                self._inline_keys = _parse_jwks(self.jwks, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"client {self.iss!r}: jwks: {exc}") from exc
+        return self
+
+    @property
+    def inline_keys(self) -> Mapping[str, _Key] | None:
+        return self._inline_keys
+
+    def allows_jku(self, jku: str) -> bool:
+        """Exact match only: no prefix, no normalisation."""
+        return jku in self.jku_allowlist or jku == self.jwks_url
+
+
+class TrustConfig(BaseModel):
+    """The trusted clients; `iss` values are unique and compared exactly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clients: list[TrustedClient] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_issuers(self) -> TrustConfig:
+        seen: set[str] = set()
+        for client in self.clients:
+            if client.iss in seen:
+                raise ValueError(f"issuer {client.iss!r} is listed twice")
+            seen.add(client.iss)
+        return self
+
+    def client_for(self, iss: str) -> TrustedClient | None:
+        for client in self.clients:
+            if client.iss == iss:
+                return client
+        return None
+
+
+def load_trust_config(path: str | Path) -> TrustConfig:
+    """Read the trust configuration from YAML (`.yaml`, `.yml`) or JSON (`.json`).
+
+    Raises `ValueError` with a message naming the file for anything unreadable or invalid.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read trusted clients file {path}: {exc}") from exc
+    try:
+        if suffix in {".yaml", ".yml"}:
+            data = yaml.safe_load(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ValueError("use a .yaml, .yml or .json file")
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ValueError(f"trusted clients file {path} is not valid {suffix[1:]}: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"trusted clients file {path}: {exc}") from exc
+    try:
+        return TrustConfig.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise ValueError(f"trusted clients file {path} is invalid:\n{exc}") from exc
+
+
+# --------------------------------------------------------------------------------------
+# Replay protection
+# --------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class ReplayStore(Protocol):
+    """Remembers `jti`s until their token expires."""
+
+    async def remember(self, jti: str, issuer: str, expires_at: datetime) -> bool:
+        """Record the jti; False when this issuer already used it (a replay)."""
+        ...
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Forget entries that expired before `now`; returns how many."""
+        ...
+
+
+class InMemoryReplayStore:
+    """A replay store for one process (tests, the CLI). Not shared between replicas."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], datetime] = {}
+
+    async def remember(self, jti: str, issuer: str, expires_at: datetime) -> bool:
+        now = datetime.now(UTC)
+        previous = self._seen.get((issuer, jti))
+        if previous is not None and previous >= now:
+            return False
+        if len(self._seen) > 10_000:
+            await self.purge_expired(now)
+        self._seen[(issuer, jti)] = expires_at
+        return True
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = [entry for entry, until in self._seen.items() if until < now]
+        for entry in expired:
+            del self._seen[entry]
+        return len(expired)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+# --------------------------------------------------------------------------------------
+# Keys
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _CachedSet:
+    keys: dict[str, _Key]
+    fetched_at: float
+
+
+class KeyResolver:
+    """Finds the public key for a token, fetching JWK Sets with httpx (never blocking).
+
+    Fetched sets are cached per URL for `cache_seconds`. A `kid` not in the cached set
+    triggers one refetch, at most once per `refetch_cooldown_seconds` per URL, so a stream
+    of made-up kids cannot turn us into a load generator against the client's JWKS. When a
+    refetch fails, the previous set is used for up to `max_stale_seconds` more.
+    """
+
+    def __init__(
+        self,
+        http_client: httpx.AsyncClient,
+        *,
+        cache_seconds: float = 300.0,
+        refetch_cooldown_seconds: float = 10.0,
+        max_stale_seconds: float = 3600.0,
+        timeout_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http_client
+        self._ttl = cache_seconds
+        self._cooldown = refetch_cooldown_seconds
+        self._max_stale = max_stale_seconds
+        self._timeout = timeout_seconds
+        self._clock = clock
+        self._cache: dict[str, _CachedSet] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def resolve(self, client: TrustedClient, kid: str, jku: str | None) -> _Key:
+        if jku is not None and not client.allows_jku(jku):
+            raise AuthenticationFailed("jku is not on the allowlist of this issuer")
+        inline = client.inline_keys
+        if inline is not None:
+            key = inline.get(kid)
+            if key is None:
+                raise AuthenticationFailed("unknown kid for this issuer")
+            return key
+        url = jku if jku is not None else client.jwks_url
+        if url is None:
+            raise AuthenticationFailed("token has no jku and the issuer has no configured keys")
+        keys = await self._keys_at(url, refresh=False)
+        if kid not in keys:
+            keys = await self._keys_at(url, refresh=True)
+        key = keys.get(kid)
+        if key is None:
+            raise AuthenticationFailed("unknown kid for this issuer")
+        return key
+
+    def forget(self, url: str | None = None) -> None:
+        """Drop cached sets (all, or one URL)."""
+        if url is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(url, None)
+
+    async def _keys_at(self, url: str, *, refresh: bool) -> dict[str, _Key]:
+        lock = self._locks.setdefault(url, asyncio.Lock())
+        async with lock:
+            entry = self._cache.get(url)
+            now = self._clock()
+            if entry is not None:
+                age = now - entry.fetched_at
+                if (refresh and age < self._cooldown) or (not refresh and age < self._ttl):
+                    return entry.keys
+            try:
+                keys = await self._fetch(url)
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("jwks fetch failed", url=url, error=str(exc) or type(exc).__name__)
+                if entry is not None and now - entry.fetched_at < self._ttl + self._max_stale:
+                    return entry.keys
+                raise AuthenticationFailed("the issuer's JWK Set could not be fetched") from exc
+            self._cache[url] = _CachedSet(keys=keys, fetched_at=self._clock())
+            log.info("jwks fetched", url=url, kids=sorted(keys))
+            return keys
+
+    async def _fetch(self, url: str) -> dict[str, _Key]:
+        response = await self._http.get(
+            url,
+            headers={"Accept": "application/json, application/jwk-set+json"},
+            timeout=self._timeout,
+            follow_redirects=False,
+        )
+        if response.status_code != 200:
+            raise ValueError(f"HTTP {response.status_code}")
+        if len(response.content) > _MAX_JWKS_BYTES:
+            raise ValueError("JWK Set is too large")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ValueError("JWK Set is not JSON") from exc
+        return _parse_jwks(data, strict=False)
+
+
+# --------------------------------------------------------------------------------------
+# The verifier
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedClient:
+    """Who called: the verified claims a route may use."""
+
+    iss: str
+    tenant: str | None
+    jti: str
+    kid: str
+
+
+class JwtVerifier:
+    """Verifies CDS client JWTs against a `TrustConfig`; see the module docstring."""
+
+    def __init__(
+        self,
+        trust: TrustConfig,
+        replay_store: ReplayStore,
+        key_resolver: KeyResolver,
+        algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
+        leeway: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        chosen = tuple(dict.fromkeys(algorithms))
+        refused = [alg for alg in chosen if alg not in ALLOWED_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"JWT algorithms {refused} are not allowed; choose from "
+                f"{sorted(ALLOWED_ALGORITHMS)} (none and HMAC are never accepted)"
+            )
+        if not chosen:
+            raise ValueError("at least one JWT algorithm must be enabled")
+        if leeway < 0:
+            raise ValueError("leeway must not be negative")
+        self.trust = trust
+        self.replay_store = replay_store
+        self.key_resolver = key_resolver
+        self.algorithms: tuple[str, ...] = chosen
+        self.leeway = leeway
+        self._clock = clock
+
+    async def verify(self, token: str, audience: str) -> VerifiedClient:
+        """Verify `token` for a request to the URL `audience`; raise AuthenticationFailed."""
+        context: dict[str, Any] = {}
+        try:
+            return await self._verify(token, audience, context)
+        except AuthenticationFailed as exc:
+            log.warning("client jwt rejected", reason=exc.message, audience=audience, **context)
+            raise
+
+    async def _verify(self, token: str, audience: str, context: dict[str, Any]) -> VerifiedClient:
+        if not token or len(token) > _MAX_TOKEN_LENGTH:
+            raise AuthenticationFailed("token is empty or too long")
+
+        # 1. The header, unverified.
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"token is not a JWS ({type(exc).__name__})") from None
+        alg = header.get("alg")
+        kid = header.get("kid")
+        context["alg"] = alg if isinstance(alg, str) else repr(alg)
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise AuthenticationFailed("alg is not one of the accepted algorithms")
+        if not isinstance(kid, str) or not kid:
+            raise AuthenticationFailed("kid is missing")
+        context["kid"] = kid
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.upper() != "JWT":
+            raise AuthenticationFailed("typ is not JWT")
+        if "crit" in header or "b64" in header:
+            raise AuthenticationFailed("crit/b64 header parameters are not supported")
+        jku = header.get("jku")
+        if jku is not None and not isinstance(jku, str):
+            raise AuthenticationFailed("jku is not a string")
+
+        # 2. The issuer, unverified, must be one we trust.
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"payload is not JSON ({type(exc).__name__})") from None
+        iss = unverified.get("iss")
+        if not isinstance(iss, str) or not iss:
+            raise AuthenticationFailed("iss is missing")
+        context["iss"] = iss
+        if isinstance(unverified.get("jti"), str):
+            context["jti"] = unverified["jti"]
+        client = self.trust.client_for(iss)
+        if client is None:
+            raise AuthenticationFailed("iss is not a trusted client")
+
+        # 3. The key.
+        key = await self.key_resolver.resolve(client, kid, jku)
+        if key.declared_alg is not None and key.declared_alg != alg:
+            raise AuthenticationFailed("alg does not match the alg of the key")
+
+        # 4. Signature and claims.
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[alg],
+                audience=audience,
+                issuer=client.iss,
+                leeway=self.leeway,
+                options={"require": _REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
+            )
+        except jwt.InvalidAudienceError:
+            context["token_aud"] = unverified.get("aud")
+            raise AuthenticationFailed("aud is not the URL called") from None
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"{type(exc).__name__}: {exc}") from None
+        now = self._clock()
+        iat = claims["iat"]
+        if not isinstance(iat, int | float) or iat > now + self.leeway:
+            raise AuthenticationFailed("iat is in the future")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti:
+            raise AuthenticationFailed("jti is not a non-empty string")
+
+        # 5. The tenant.
+        tenant = claims.get("tenant")
+        if tenant is not None and not isinstance(tenant, str):
+            raise AuthenticationFailed("tenant is not a string")
+        context["tenant"] = tenant
+        if client.tenants is not None and tenant not in client.tenants:
+            raise AuthenticationFailed("tenant is not allowed for this issuer")
+
+        # 6. Replay, last: only a genuine token may use up its jti.
+        expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(
+            seconds=self.leeway
+        )
+        if not await self.replay_store.remember(jti, client.iss, expires_at):
+            raise AuthenticationFailed("jti was already used (replay)")
+        return VerifiedClient(iss=client.iss, tenant=tenant, jti=jti, kid=kid)
