@@ -1,0 +1,128 @@
+"""Client authentication for every `/cds-services` route (a router-level dependency).
+
+    router = APIRouter(prefix="/cds-services", dependencies=[Depends(verify_client)])
+
+- production: every request needs `Authorization: Bearer <JWT>` that `JwtVerifier` accepts,
+  and the service refuses to start without trusted clients;
+- development with a trust file: a request without a token is let through, a token that is
+  sent is verified all the same (a bad one is a 401);
+- development without a trust file: verification is off (there is nothing to verify
+  against); start-up logs a warning.
+
+The audience a token must carry is the URL the client called: `public_base_url` (the
+service's root as clients see it, for deployments behind a proxy) plus the path, or, without
+that setting, the URL of the request as it arrived (scheme and Host header).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+import structlog
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.replay_store import SqlReplayStore
+from app.settings import Settings
+from cds_hooks.auth import JwtVerifier, KeyResolver, VerifiedClient, load_trust_config
+from cds_hooks.errors import AuthenticationFailed
+
+__all__ = [
+    "ClientDep",
+    "build_jwt_verifier",
+    "endpoint_url",
+    "verify_client",
+]
+
+log = structlog.get_logger(__name__)
+
+
+def build_jwt_verifier(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    http_client: httpx.AsyncClient,
+) -> JwtVerifier | None:
+    """The verifier for this deployment, or None when verification is off (development
+    without a trust file). Raises ValueError when production has no trusted clients."""
+    path = settings.trusted_clients
+    production = settings.environment == "production"
+    if path is None:
+        if production:
+            raise ValueError(
+                "production requires client authentication: set OPIOID_CDS_TRUSTED_CLIENTS "
+                "to a trust file (YAML or JSON) listing the CDS clients you accept "
+                "(see docs/authentication.md)"
+            )
+        log.warning(
+            "client JWT verification is OFF (development without OPIOID_CDS_TRUSTED_CLIENTS)"
+        )
+        return None
+    trust = load_trust_config(path)
+    if production and not trust.clients:
+        raise ValueError(
+            f"production requires client authentication: the trust file {path} lists no clients"
+        )
+    if production and not settings.public_base_url:
+        log.warning(
+            "OPIOID_CDS_PUBLIC_BASE_URL is not set: the JWT audience is taken from the request's "
+            "Host header; set it to the URL clients call"
+        )
+    verifier = JwtVerifier(
+        trust,
+        SqlReplayStore(session_factory),
+        KeyResolver(http_client, cache_seconds=settings.jwks_cache_seconds),
+        algorithms=settings.jwt_algorithms,
+    )
+    log.info(
+        "client JWT verification on",
+        issuers=[client.iss for client in trust.clients],
+        algorithms=list(verifier.algorithms),
+        token_required=production,
+    )
+    return verifier
+
+
+def endpoint_url(request: Request, public_base_url: str | None) -> str:
+    """The URL the client called, without query string: what `aud` must be."""
+    # Both bases below already end with the app's root_path; the path must not repeat it.
+    path = request.url.path
+    root_path = request.scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :]
+    base = public_base_url or str(request.base_url)
+    return base.rstrip("/") + path
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationFailed("Authorization header is not 'Bearer <token>'")
+    return token
+
+
+async def verify_client(request: Request) -> VerifiedClient | None:
+    """Verify the caller's JWT; None when no token is needed and none was sent."""
+    settings: Settings = request.app.state.settings
+    verifier: JwtVerifier | None = getattr(request.app.state, "jwt_verifier", None)
+    production = settings.environment == "production"
+    if verifier is None:
+        if production:  # build_jwt_verifier never allows this; refuse rather than open up
+            raise AuthenticationFailed("no JWT verifier configured in production")
+        return None
+    token = _bearer_token(request)
+    if token is None:
+        if production:
+            raise AuthenticationFailed("no bearer token")
+        return None
+    client = await verifier.verify(token, endpoint_url(request, settings.public_base_url))
+    request.state.cds_client = client
+    return client
+
+
+#: For routes that want the verified caller: `client: ClientDep`.
+ClientDep = Annotated[VerifiedClient | None, Depends(verify_client)]
