@@ -1,0 +1,442 @@
+"""Prefetch resolution (CDS Hooks 2.0 §Prefetch): from the request's prefetch and fhirServer to
+the FHIR data the rules need, within a deadline.
+
+    resolved = await resolve_prefetch(request, templates, required, client, deadline_seconds=2.0)
+    resolved.resources   # every resource, flattened out of Bundles, plus resolved Medications
+    resolved.missing     # template keys whose data could not be had
+
+Per template key:
+- present with data (a resource or a Bundle): used; a searchset Bundle with a `next` link is
+  followed on fhirServer when there is a client (bounded), else used as it is;
+- present with `null`: known empty (no resource, or a search with no hits);
+- present with an OperationOutcome (or with something that is not FHIR): failed;
+- absent, or failed: fetched from fhirServer with the request's bearer token; all keys in
+  parallel, each HTTP call with the client's timeout, everything within `deadline_seconds`.
+  A key whose template cannot be filled (e.g. `{{userPractitionerId}}` when the user is not a
+  Practitioner) or that the server does not deliver in time is *missing*.
+A *required* key that is missing raises `PrefetchUnavailable` (412); the app evaluates without
+the rules that need any other missing key.
+
+`medicationReference`s of the draft orders and of the fetched/prefetched history are resolved
+from the referring resource's `contained`, the draftOrders Bundle, the prefetched/fetched
+resources, or else by reading `Medication/<id>` on fhirServer (in parallel, within the same
+deadline). Medications read from the server are added to `resources`; references that could not
+be resolved are listed in `unresolved_references` (the facts builder marks those orders).
+
+Nothing here logs or keeps the access token; log lines name keys and counts, not queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from cds_hooks.errors import FhirServerError, PrefetchUnavailable
+from cds_hooks.fhir_client import (
+    FhirClient,
+    bundle_resources,
+    next_link,
+    split_reference,
+)
+from cds_hooks.models import HookRequest
+
+__all__ = [
+    "USER_TOKENS",
+    "ResolvedData",
+    "render_template",
+    "resolve_prefetch",
+]
+
+logger = logging.getLogger(__name__)
+
+Resource = dict[str, Any]
+
+USER_TOKENS: Mapping[str, str] = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+"""The spec's user tokens and the resource type `context.userId` must have to fill them."""
+
+_TOKEN = re.compile(r"\{\{(.*?)\}\}")
+_CANCEL_GRACE_SECONDS = 0.05
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str | None:
+    """Fill a prefetch template's `{{...}}` tokens from the hook context.
+
+    Tokens: `{{context.X}}` for a first-level primitive context field X (string, number,
+    boolean), and the user tokens of `USER_TOKENS`, derived from `context.userId`
+    (`Practitioner/123` fills `{{userPractitionerId}}` with `123`). Values are percent-encoded,
+    so a context value cannot add query parameters or path segments. Returns None when a token
+    is unknown or cannot be filled: then the key cannot be fetched.
+    """
+    unfilled = False
+
+    def fill(match: re.Match[str]) -> str:
+        nonlocal unfilled
+        value = _token_value(match.group(1).strip(), context)
+        if value is None:
+            unfilled = True
+            return ""
+        return quote(value, safe="")
+
+    rendered = _TOKEN.sub(fill, template)
+    if unfilled or "{{" in rendered or "}}" in rendered:
+        return None
+    return rendered
+
+
+def _token_value(token: str, context: Mapping[str, Any]) -> str | None:
+    if token.startswith("context."):
+        name = token.removeprefix("context.")
+        if not name or "." in name:
+            return None  # only first-level context fields may be tokens (spec §Prefetch tokens)
+        value = context.get(name)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float) or (isinstance(value, str) and value):
+            return str(value)
+        return None
+    wanted_type = USER_TOKENS.get(token)
+    user = context.get("userId")
+    if wanted_type is None or not isinstance(user, str):
+        return None
+    reference = split_reference("/".join(user.rstrip("/").split("/")[-2:]))
+    if reference is None or reference[0] != wanted_type:
+        return None
+    return reference[1]
+
+
+# --- the result ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedData:
+    resources: list[Resource]
+    """Every resource of every key (Bundles flattened, OperationOutcomes removed, duplicates of
+    the same Type/id dropped), then the Medications read from fhirServer."""
+    missing: frozenset[str]
+    """Template keys whose data could not be had (optional ones; a required one raises)."""
+    fetched: frozenset[str]
+    """Keys for which data came from fhirServer (whole, or further pages of a prefetch)."""
+    fetch_ms: float
+    """Wall time of the resolution, in milliseconds."""
+    unresolved_references: frozenset[str] = field(default_factory=frozenset)
+    """medicationReferences found in neither contained, draftOrders, the data, nor fhirServer."""
+
+
+# --- resolution ------------------------------------------------------------------------------
+
+
+async def resolve_prefetch(
+    request: HookRequest,
+    templates: Mapping[str, str],
+    required: frozenset[str],
+    client: FhirClient | None,
+    deadline_seconds: float,
+) -> ResolvedData:
+    """Resolve every template key (see the module docstring). Raises `PrefetchUnavailable`
+    naming the required keys that are missing; never raises anything else for bad data or a
+    failing FHIR server. Returns within `deadline_seconds` (plus cancellation time)."""
+    resolver = _Resolver(request, client, deadline_seconds)
+    return await resolver.run(templates, required)
+
+
+_Job = tuple[str, str]  # ("key", name) | ("next", name) | ("medication", "Medication/id")
+
+
+class _Resolver:
+    def __init__(
+        self, request: HookRequest, client: FhirClient | None, deadline_seconds: float
+    ) -> None:
+        self.started = time.perf_counter()
+        self.loop = asyncio.get_running_loop()
+        self.deadline = self.loop.time() + max(deadline_seconds, 0.0)
+        self.request = request
+        self.client = client
+        self.data: dict[str, list[Resource]] = {}
+        self.failures: dict[str, str] = {}  # key -> reason (for the 412 message and logs)
+        self.fetched: set[str] = set()
+        self.tasks: dict[asyncio.Task[Any], _Job] = {}
+        self.draft_index = _DraftIndex(request.context.get("draftOrders"))
+        self.known_medications: set[str] = set(self.draft_index.medication_ids)
+        self.medications_read: list[Resource] = []
+        self.reading: set[str] = set()
+        self.unresolved: set[str] = set()
+
+    async def run(self, templates: Mapping[str, str], required: frozenset[str]) -> ResolvedData:
+        prefetch = self.request.prefetch or {}
+        for key, template in templates.items():
+            if key in prefetch and self._take_prefetched(key, prefetch[key]):
+                continue
+            self._fetch_key(key, template)
+        for resources in self.data.values():
+            self._note_medications(resources)
+        self._resolve_medications(self.draft_index.resources)
+        for resources in list(self.data.values()):
+            self._resolve_medications(resources)
+        await self._wait_for_tasks()
+
+        missing = frozenset(key for key in templates if key not in self.data)
+        elapsed_ms = (time.perf_counter() - self.started) * 1000
+        logger.info(
+            "prefetch resolved in %.1f ms: fetched=%s missing=%s",
+            elapsed_ms,
+            sorted(self.fetched),
+            sorted(missing),
+        )
+        required_missing = sorted(missing & required)
+        if required_missing:
+            reasons = "; ".join(
+                f"{key}: {self.failures.get(key, 'not available')}" for key in required_missing
+            )
+            raise PrefetchUnavailable(
+                f"Required FHIR data could not be obtained ({reasons})", keys=required_missing
+            )
+        return ResolvedData(
+            resources=self._flatten(templates),
+            missing=missing,
+            fetched=frozenset(self.fetched),
+            fetch_ms=elapsed_ms,
+            unresolved_references=frozenset(self.unresolved),
+        )
+
+    # prefetched data
+
+    def _take_prefetched(self, key: str, value: Any) -> bool:
+        """Use a prefetched value; False when it is a failure (to be fetched instead)."""
+        if value is None:
+            self.data[key] = []  # known empty
+            return True
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            self.failures[key] = "the prefetched value is not a FHIR resource"
+            return False
+        if value["resourceType"] == "OperationOutcome":
+            self.failures[key] = "the client sent an OperationOutcome instead of the data"
+            return False
+        if value["resourceType"] != "Bundle":
+            self.data[key] = [value]
+            return True
+        resources, failed = bundle_resources(value)
+        if failed:
+            self.failures[key] = "the prefetched Bundle reports an error"
+            return False
+        if next_link(value) is not None and self.client is not None:
+            # Complete only once the further pages are in; a failing page fails the key.
+            self._start(("next", key), self._continue(value, resources))
+        else:
+            self.data[key] = resources  # without a client, a first page is what there is
+        return True
+
+    async def _continue(self, bundle: Mapping[str, Any], first: list[Resource]) -> list[Resource]:
+        assert self.client is not None
+        return first + await self.client.continue_search(bundle, have=len(first))
+
+    # fetching
+
+    def _fetch_key(self, key: str, template: str) -> None:
+        query = render_template(template, self.request.context)
+        if query is None:
+            self.failures.setdefault(key, "the prefetch template cannot be filled from context")
+            return
+        if self.client is None:
+            self.failures.setdefault(key, "not prefetched, and no fhirServer to fetch it from")
+            return
+        self._start(("key", key), _query(self.client, query))
+
+    def _start(self, job: _Job, coroutine: Coroutine[Any, Any, Any]) -> None:
+        self.tasks[asyncio.ensure_future(coroutine)] = job
+
+    async def _wait_for_tasks(self) -> None:
+        try:
+            await self._wait_until_deadline()
+        finally:  # also when the request itself is cancelled: leave nothing running
+            left = [task for task in self.tasks if not task.done()]
+            for task in left:
+                task.cancel()
+            if left:
+                await asyncio.wait(left, timeout=_CANCEL_GRACE_SECONDS)
+
+    async def _wait_until_deadline(self) -> None:
+        pending = set(self.tasks)
+        while pending:
+            remaining = self.deadline - self.loop.time()
+            if remaining <= 0:
+                break
+            done, pending = await asyncio.wait(
+                pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                self._finish(task)
+            pending |= {task for task in self.tasks if not task.done() and task not in done}
+        for task in pending:
+            self._give_up(self.tasks[task], "fhirServer did not answer within the deadline")
+
+    def _finish(self, task: asyncio.Task[Any]) -> None:
+        kind, name = self.tasks[task]
+        if task.cancelled():
+            self._give_up((kind, name), "the fetch was cancelled")
+            return
+        error = task.exception()
+        if error is not None:
+            if not isinstance(error, FhirServerError):
+                logger.warning("prefetch %s %s failed unexpectedly: %s", kind, name, type(error))
+            self._give_up((kind, name), str(error) or type(error).__name__)
+            return
+        result = task.result()
+        if kind == "medication":
+            if result is None:
+                self.unresolved.add(name)
+            else:
+                self.known_medications.add(name)
+                self.medications_read.append(result)
+            return
+        resources: list[Resource] = result
+        self.data[name] = resources
+        self.fetched.add(name)
+        self._note_medications(resources)
+        self._resolve_medications(resources)
+
+    def _give_up(self, job: _Job, reason: str) -> None:
+        kind, name = job
+        if kind == "medication":
+            self.unresolved.add(name)
+        else:
+            self.failures[name] = reason
+            logger.warning("prefetch key %s unavailable: %s", name, reason)
+
+    # medications
+
+    def _note_medications(self, resources: Iterable[Resource]) -> None:
+        for resource in resources:
+            if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
+                self.known_medications.add(f"Medication/{resource['id']}")
+
+    def _resolve_medications(self, resources: Iterable[Mapping[str, Any]]) -> None:
+        for resource in resources:
+            reference = _medication_reference(resource)
+            if reference is None or self._resolved_locally(resource, reference):
+                continue
+            local = (
+                self.client.local_reference(reference)
+                if self.client is not None
+                else split_reference(reference)
+            )
+            if local is None or local[0] != "Medication":
+                self.unresolved.add(reference)
+                continue
+            name = f"Medication/{local[1]}"
+            if name in self.known_medications or name in self.reading:
+                continue
+            if self.client is None:
+                self.unresolved.add(reference)
+                continue
+            self.reading.add(name)
+            self._start(("medication", name), self.client.read("Medication", local[1]))
+
+    def _resolved_locally(self, resource: Mapping[str, Any], reference: str) -> bool:
+        if reference.startswith("#"):
+            if not _has_contained(resource, reference[1:]):
+                self.unresolved.add(reference)
+            return True  # a contained reference can only be resolved in place
+        if reference in self.draft_index.full_urls:
+            return True
+        local = split_reference(reference)
+        return local is not None and f"{local[0]}/{local[1]}" in self.known_medications
+
+    # result
+
+    def _flatten(self, templates: Mapping[str, str]) -> list[Resource]:
+        seen: set[tuple[str, str]] = set()
+        flat: list[Resource] = []
+        for key in templates:
+            for resource in self.data.get(key, ()):
+                identity = resource.get("id")
+                if isinstance(identity, str):
+                    marker = (str(resource.get("resourceType")), identity)
+                    if marker in seen:
+                        continue
+                    seen.add(marker)
+                flat.append(resource)
+        for medication in self.medications_read:
+            marker = ("Medication", str(medication.get("id")))
+            if marker not in seen:
+                seen.add(marker)
+                flat.append(medication)
+        return flat
+
+
+async def _query(client: FhirClient, query: str) -> list[Resource]:
+    """A rendered template: a read (`Type/id`) or a search (`Type?params`)."""
+    path, has_query, _ = query.partition("?")
+    if not has_query and "/" in path:
+        reference = split_reference(path)
+        if reference is None:
+            raise FhirServerError("the prefetch template is not a valid read")
+        resource = await client.read(*reference)
+        return [] if resource is None else [resource]
+    return await client.search(query)
+
+
+def _medication_reference(resource: Mapping[str, Any]) -> str | None:
+    """The reference of `medicationReference` (R4), or of `medication.reference` (R5)."""
+    holder = resource.get("medicationReference")
+    if holder is None:
+        medication = resource.get("medication")
+        holder = medication.get("reference") if isinstance(medication, Mapping) else None
+    if isinstance(holder, Mapping):
+        reference = holder.get("reference")
+        if isinstance(reference, str) and reference:
+            return reference
+    return None
+
+
+def _has_contained(resource: Mapping[str, Any], local_id: str) -> bool:
+    contained = resource.get("contained")
+    return isinstance(contained, list) and any(
+        isinstance(item, Mapping)
+        and item.get("resourceType") == "Medication"
+        and item.get("id") == local_id
+        for item in contained
+    )
+
+
+class _DraftIndex:
+    """The resources of context.draftOrders (a Bundle, or leniently a list of resources)."""
+
+    def __init__(self, draft_orders: Any) -> None:
+        self.resources: list[Mapping[str, Any]] = []
+        self.full_urls: set[str] = set()
+        self.medication_ids: set[str] = set()
+        if isinstance(draft_orders, Mapping):
+            entries = draft_orders.get("entry")
+            items = entries if isinstance(entries, list) else []
+        elif isinstance(draft_orders, list):
+            items = [{"resource": item} for item in draft_orders]
+        else:
+            items = []
+        for entry in items:
+            if not isinstance(entry, Mapping):
+                continue
+            resource = entry.get("resource")
+            if not isinstance(resource, Mapping):
+                continue
+            self.resources.append(resource)
+            if resource.get("resourceType") != "Medication":
+                continue
+            full_url = entry.get("fullUrl")
+            if isinstance(full_url, str) and full_url:
+                self.full_urls.add(full_url)
+            if isinstance(resource.get("id"), str):
+                self.medication_ids.add(f"Medication/{resource['id']}")
