@@ -1,6 +1,6 @@
 """`opioid-cds`: the command line of the service.
 
-    opioid-cds migrate              create or upgrade the database schema
+opioid-cds migrate              create or upgrade the database schema
 """
 
 from __future__ import annotations

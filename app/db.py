@@ -28,8 +28,8 @@ __all__ = [
     "check_database",
     "create_engine_for",
     "migrate",
-    "migrate_connection",
     "migrate_async",
+    "migrate_connection",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

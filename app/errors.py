@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.logging import get_logger
+from app.responses import JsonResponse
 from cds_hooks.errors import AuthenticationFailed, CdsHooksError
 
 __all__ = ["install_error_handlers", "operation_outcome"]
@@ -29,44 +29,44 @@ def operation_outcome(code: str, diagnostics: str, location: str | None = None) 
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
-async def _cds_hooks_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def _cds_hooks_error(_request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, CdsHooksError)
     if isinstance(exc, AuthenticationFailed):
         log.warning("client authentication failed", reason=exc.message)
-        return ORJSONResponse(
+        return JsonResponse(
             operation_outcome("security", "unauthorized"),
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return ORJSONResponse(
+    return JsonResponse(
         operation_outcome(exc.issue_code, exc.message, exc.location), status_code=exc.status_code
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def _http_error(_request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_ISSUE_CODES.get(exc.status_code, "processing")
-    return ORJSONResponse(
+    return JsonResponse(
         operation_outcome(code, str(exc.detail)),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def _validation_error(_request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     location = ".".join(str(part) for part in first.get("loc", ()))
-    return ORJSONResponse(
+    return JsonResponse(
         operation_outcome("invalid", f"{location}: {first.get('msg')}", location or None),
         status_code=400,
     )
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def _unexpected_error(_request: Request, exc: Exception) -> JsonResponse:
     # Log the type only: the message of an arbitrary exception may quote request data.
     log.error("unexpected error", error_type=type(exc).__name__)
-    return ORJSONResponse(
+    return JsonResponse(
         operation_outcome("exception", "internal error; the service log has the details"),
         status_code=500,
     )

@@ -43,8 +43,7 @@ SERVICES: Final[dict[str, CdsService]] = {
                 "use, early refills and multiple prescribers."
             ),
             prefetch=PREFETCH_TEMPLATES["order-sign"],
-            usage_requirements=_USAGE + " The medication history (medicationRequests) is "
-            "required.",
+            usage_requirements=_USAGE + " The medication history (medicationRequests) is required.",
         ),
         CdsService(
             id="opioid-patient-view",

@@ -50,10 +50,11 @@ def _dedup_key(service_id: str, item: Feedback) -> str:
 
 
 def _insert_ignoring_duplicates(dialect_name: str) -> Insert:
-    table = FeedbackRecord.__table__
     if dialect_name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["dedup_key"])
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["dedup_key"])
+        return postgresql.insert(FeedbackRecord).on_conflict_do_nothing(
+            index_elements=["dedup_key"]
+        )
+    return sqlite.insert(FeedbackRecord).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
 async def store_feedback(
@@ -83,7 +84,7 @@ async def store_feedback(
             }
         )
     async with session_factory() as session:
-        dialect_name = session.bind.dialect.name
+        dialect_name = session.get_bind().dialect.name
         stored = 0
         for row in rows:
             result = await session.execute(_insert_ignoring_duplicates(dialect_name).values(row))

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "AcceptedSuggestion",
     "Action",
     "Card",
     "CdsResponse",
@@ -29,7 +30,6 @@ __all__ = [
     "OverrideReason",
     "Source",
     "Suggestion",
-    "AcceptedSuggestion",
     "drop_empty",
     "new_uuid",
 ]
@@ -181,7 +181,7 @@ class _Lenient(BaseModel):
 
 class FhirAuthorization(_Lenient):
     access_token: NonEmptyStr
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int | None = None
     scope: str | None = None
     subject: str | None = None

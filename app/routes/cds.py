@@ -13,10 +13,11 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from app.logging import get_logger
+from app.responses import JsonResponse
 from app.security import verify_client
 from app.services import DISCOVERY, SERVICES
 from app.state import AppState
@@ -32,7 +33,9 @@ __all__ = ["router"]
 
 log = get_logger(__name__)
 
-router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"], dependencies=[Depends(verify_client)])
+router = APIRouter(
+    prefix="/cds-services", tags=["CDS Hooks"], dependencies=[Depends(verify_client)]
+)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -53,7 +56,9 @@ async def _json_body(request: Request) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+        raise InvalidRequest(
+            f"the body is not valid JSON: {exc.msg} at position {exc.pos}"
+        ) from exc
 
 
 def _validation_message(exc: ValidationError) -> tuple[str, str]:
@@ -68,14 +73,14 @@ def _state(request: Request) -> AppState:
 
 
 @router.get("", summary="Discovery: the services this server offers")
-async def discovery() -> ORJSONResponse:
-    return ORJSONResponse(DISCOVERY.to_json_dict())
+async def discovery() -> JsonResponse:
+    return JsonResponse(DISCOVERY.to_json_dict())
 
 
 @router.post("/{service_id}", summary="Call a service with a hook request")
 async def call_service(
     service_id: str, request: Request, background: BackgroundTasks
-) -> ORJSONResponse:
+) -> JsonResponse:
     started = time.perf_counter()
     service = _service(service_id)
     payload = await _json_body(request)
@@ -133,7 +138,7 @@ async def call_service(
         card_uuids=[card.uuid for card in evaluation.cards],
         duration_ms=duration_ms,
     )
-    return ORJSONResponse(body, headers={"Server-Timing": f"cds;dur={duration_ms:.2f}"})
+    return JsonResponse(body, headers={"Server-Timing": f"cds;dur={duration_ms:.2f}"})
 
 
 def _feedback_items(payload: Any) -> list[Feedback]:
@@ -158,4 +163,4 @@ async def feedback(service_id: str, request: Request) -> Response:
     structlog.contextvars.bind_contextvars(
         service_id=service_id, feedback_received=len(items), feedback_stored=stored
     )
-    return ORJSONResponse({"received": len(items), "stored": stored})
+    return JsonResponse({"received": len(items), "stored": stored})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from app.db import check_database
+from app.responses import JsonResponse
 
 __all__ = ["router"]
 
@@ -13,16 +13,16 @@ router = APIRouter(tags=["Operations"])
 
 
 @router.get("/healthz", summary="The process is alive")
-async def healthz() -> ORJSONResponse:
-    return ORJSONResponse({"status": "ok"})
+async def healthz() -> JsonResponse:
+    return JsonResponse({"status": "ok"})
 
 
 @router.get("/readyz", summary="The database answers and the rule set is loaded")
-async def readyz(request: Request) -> ORJSONResponse:
+async def readyz(request: Request) -> JsonResponse:
     state = request.app.state.cds
     database_ok = await check_database(state.engine)
     ready = database_ok and state.ruleset_loaded
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "status": "ready" if ready else "not ready",
             "database": "ok" if database_ok else "unreachable",

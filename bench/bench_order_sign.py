@@ -1,0 +1,196 @@
+"""Latency of a realistic `order-sign` request against the parse-only baseline.
+
+Starts two uvicorn servers (one worker each) on 127.0.0.1 — the service on a throw-away
+SQLite database and the baseline app — sends the same request to both, and prints
+client-observed and server-side (Server-Timing) p50/p95/p99 and requests/s.
+
+    .venv/bin/python bench/bench_order_sign.py [--requests 2000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.realistic_request import realistic_order_sign
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_ready(port: int, path: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def _measure(url: str, body: bytes, requests: int, concurrency: int) -> dict[str, float]:
+    client_ms: list[float] = []
+    server_ms: list[float] = []
+    headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for _ in range(50):  # warm-up
+            (await client.post(url, content=body, headers=headers)).raise_for_status()
+        # Latency: one request at a time, so queueing does not blur the server's own time.
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = await client.post(url, content=body, headers=headers)
+            client_ms.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            server_ms.append(float(response.headers["server-timing"].split("dur=")[1]))
+        # Throughput: `concurrency` requests in flight.
+        queue = list(range(requests))
+
+        async def worker() -> None:
+            while queue:
+                queue.pop()
+                (await client.post(url, content=body, headers=headers)).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "client_p50": statistics.median(client_ms),
+        "client_p95": _percentile(client_ms, 0.95),
+        "client_p99": _percentile(client_ms, 0.99),
+        "server_p50": statistics.median(server_ms),
+        "server_p95": _percentile(server_ms, 0.95),
+        "server_p99": _percentile(server_ms, 0.99),
+        "rps": requests / elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    body = orjson.dumps(realistic_order_sign())
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(
+            os.environ,
+            OPIOID_CDS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
+            OPIOID_CDS_LOG_LEVEL="WARNING",
+        )
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "migrate"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        service_port, baseline_port = _free_port(), _free_port()
+        servers = [
+            _start("app.main:create_app", service_port, env),
+            _start("bench.baseline_app:create_baseline_app", baseline_port, env),
+        ]
+        try:
+            _wait_ready(service_port, "/healthz")
+            _wait_ready(baseline_port, "/docs")
+            sample = httpx.post(
+                f"http://127.0.0.1:{service_port}/cds-services/opioid-order-sign",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+            sample.raise_for_status()
+            fired = [
+                c.get("source", {}).get("topic", {}).get("code") for c in sample.json()["cards"]
+            ]
+            results = {
+                "order-sign": asyncio.run(
+                    _measure(
+                        f"http://127.0.0.1:{service_port}/cds-services/opioid-order-sign",
+                        body,
+                        args.requests,
+                        args.concurrency,
+                    )
+                ),
+                "parse-only": asyncio.run(
+                    _measure(
+                        f"http://127.0.0.1:{baseline_port}/cds-services/opioid-order-sign",
+                        body,
+                        args.requests,
+                        args.concurrency,
+                    )
+                ),
+            }
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=10)
+
+    fired_list = ", ".join(map(str, fired))
+    print(f"request body: {len(body) / 1024:.1f} KiB; cards: {len(fired)} ({fired_list})")
+    print(
+        f"{args.requests} sequential requests for latency, {args.concurrency} in flight for req/s\n"
+    )
+    print(
+        f"{'route':<12}{'server p50':>11}{'p95':>8}{'p99':>8}{'client p50':>12}{'p95':>8}"
+        f"{'p99':>8}{'req/s':>9}"
+    )
+    for route, r in results.items():
+        print(
+            f"{route:<12}{r['server_p50']:>9.2f}ms{r['server_p95']:>6.2f}ms{r['server_p99']:>6.2f}ms"
+            f"{r['client_p50']:>10.2f}ms{r['client_p95']:>6.2f}ms{r['client_p99']:>6.2f}ms"
+            f"{r['rps']:>9.0f}"
+        )
+    ratio = results["order-sign"]["client_p50"] / results["parse-only"]["client_p50"]
+    print(f"\nclient p50 ratio order-sign / parse-only: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

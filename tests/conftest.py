@@ -1,0 +1,81 @@
+"""Shared fixtures: settings on a throw-away SQLite file, the machine's PostgreSQL, and the
+service in-process.
+
+PostgreSQL tests run in a database of their own, created for the session and dropped after.
+Where PostgreSQL cannot be reached they are skipped, except under CI
+(`OPIOID_CDS_REQUIRE_POSTGRES=1`), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from fastapi.testclient import TestClient
+
+from app.db import migrate
+from app.main import create_app
+from app.settings import Settings
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "OPIOID_CDS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _require(flag: str) -> bool:
+    return os.environ.get(flag, "") in ("1", "true", "yes")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"opioid_cds_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {POSTGRES_ADMIN_DSN} is not usable: {exc}"
+        if _require("OPIOID_CDS_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if request.param == "sqlite":
+        return sqlite_url
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return Settings(database_url=sqlite_url, environment="development", trusted_clients=None)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    migrate(settings.database_url)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
