@@ -36,6 +36,8 @@ import httpx
 import jwt
 import structlog
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from cds_hooks.errors import AuthenticationFailed
@@ -498,6 +500,9 @@ class JwtVerifier:
         key = await self.key_resolver.resolve(client, kid, jku)
         if key.declared_alg is not None and key.declared_alg != alg:
             raise AuthenticationFailed("alg does not match the alg of the key")
+        expected_type = EllipticCurvePublicKey if alg.startswith("ES") else RSAPublicKey
+        if not isinstance(key.key, expected_type):
+            raise AuthenticationFailed("alg does not match the type of the key")
 
         # 4. Signature and claims.
         try:
@@ -513,7 +518,7 @@ class JwtVerifier:
         except jwt.InvalidAudienceError:
             context["token_aud"] = unverified.get("aud")
             raise AuthenticationFailed("aud is not the URL called") from None
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
             raise AuthenticationFailed(f"{type(exc).__name__}: {exc}") from None
         now = self._clock()
         iat = claims["iat"]
