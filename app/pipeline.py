@@ -1,0 +1,122 @@
+"""One hook request, end to end, without HTTP: parse, check, resolve prefetch, evaluate.
+
+The service route and the offline `opioid-cds evaluate` command both run this, so the CLI
+prints exactly the cards the HTTP API returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from app.evaluation import Evaluation, HookEvaluator
+from cds_hooks.contexts import HookContext, draft_order_resources, validate_context
+from cds_hooks.errors import HookMismatch, InvalidRequest, UnknownService
+from cds_hooks.fhir_client import FhirClient
+from cds_hooks.models import CdsResponse, CdsService, HookRequest
+from cds_hooks.prefetch import ResolvedData, resolve_prefetch
+from rules.data_needs import PREFETCH_TEMPLATES, REQUIRED_KEYS
+
+__all__ = [
+    "HookOutcome",
+    "evaluate_hook_request",
+    "parse_json",
+    "service_for",
+    "validation_message",
+]
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    body: dict[str, Any]
+    request: HookRequest
+    context: HookContext
+    evaluation: Evaluation
+    resolved: ResolvedData
+    duration_ms: float
+
+
+def service_for(service_id: str, services: dict[str, CdsService]) -> CdsService:
+    service = services.get(service_id)
+    if service is None:
+        raise UnknownService(f"no CDS service with id {service_id!r}", location="id")
+    return service
+
+
+def parse_json(body: bytes) -> Any:
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        raise InvalidRequest("the request has no body; send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"the body is not valid JSON: {exc.msg} at position {exc.pos}"
+        ) from exc
+
+
+def validation_message(exc: ValidationError) -> tuple[str, str]:
+    first = exc.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{location}: {first['msg']}", location
+
+
+async def evaluate_hook_request(
+    payload: Any,
+    *,
+    service: CdsService,
+    evaluator: HookEvaluator,
+    fhir_client_for: Callable[[HookRequest], FhirClient | None],
+    deadline_seconds: float,
+    language: str,
+    today: date | None = None,
+) -> HookOutcome:
+    """Answer a parsed hook request; raises a `CdsHooksError` for anything it cannot answer."""
+    started = time.perf_counter()
+    if not isinstance(payload, dict):
+        raise InvalidRequest("the body must be a JSON object (a CDS Hooks request)")
+    try:
+        hook_request = HookRequest.model_validate(payload)
+    except ValidationError as exc:
+        message, location = validation_message(exc)
+        raise InvalidRequest(message, location=location) from exc
+    if hook_request.hook != service.hook:
+        raise HookMismatch(
+            f"service {service.id!r} answers hook {service.hook!r}, not {hook_request.hook!r}",
+            location="hook",
+        )
+    context = validate_context(hook_request.hook, hook_request.context)
+    resolved = await resolve_prefetch(
+        hook_request,
+        PREFETCH_TEMPLATES[service.hook],
+        REQUIRED_KEYS[service.hook],
+        fhir_client_for(hook_request),
+        deadline_seconds,
+    )
+    evaluation = evaluator.evaluate(
+        hook=service.hook,
+        context=hook_request.context,
+        draft_orders=draft_order_resources(context),
+        resources=resolved.resources,
+        missing_data=resolved.missing,
+        language=language,
+        today=today or date.today(),
+    )
+    body = CdsResponse(cards=evaluation.cards).to_json_dict()
+    return HookOutcome(
+        body=body,
+        request=hook_request,
+        context=context,
+        evaluation=evaluation,
+        resolved=resolved,
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
