@@ -1,0 +1,376 @@
+"""The prescribing agreements of regio Eemland, rules 1-8 (seed 003, lines 149-178, 233-258).
+
+Each check judges `ctx.orders`: the drafted opioid orders of this call after the engine applied
+the rule's exclusions (OAT, palliative care / cancer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from cds_hooks.models import Suggestion
+from rules.checks._common import consult_after, format_date
+from rules.facts import DurationSource, OpioidStrength, PrescriberRole, ReleaseType
+from rules.registry import Finding, RuleContext, RuleParameters, rule
+from rules.suggestions import SuggestionFactory
+
+_NON_ORAL_ROUTES = frozenset({"transdermal", "parenteral", "rectal", "nasal", "sublingual"})
+
+
+@rule("short-acting-opioid")
+def short_acting_opioid(ctx: RuleContext[RuleParameters]) -> Finding | None:
+    """Seed 003:150-152 «ALLEEN langwerkend … Er is GEEN indicatie voor kortwerkend»."""
+    concerned = [
+        order
+        for order in ctx.orders
+        if order.release_type is ReleaseType.SHORT_ACTING and not order.is_antitussive_codeine
+    ]
+    if not concerned:
+        return None
+    return Finding(
+        order_ids=[order.order_id for order in concerned],
+        facts={
+            "orders": [
+                {
+                    "order_id": order.order_id,
+                    "release_type": order.release_type,
+                    "release_type_basis": order.medication.release_type_basis,
+                    "coded": order.coded,
+                }
+                for order in concerned
+            ]
+        },
+    )
+
+
+class DosingFrequencyParameters(RuleParameters):
+    min_doses_per_day: float = Field(default=2, ge=1, le=6)
+    max_doses_per_day: float = Field(default=3, ge=1, le=6)
+
+
+@rule(
+    "dosing-frequency",
+    parameters=DosingFrequencyParameters,
+    placeholders={"min_doses_per_day", "max_doses_per_day", "schedule"},
+    text_variants={"as_needed_summary", "frequency_summary"},
+)
+def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | None:
+    """Seed 003:150 «ALLEEN langwerkend opioïden 2-3 maal daags». Patches are out of scope."""
+    params = ctx.params
+    as_needed = []
+    off_schedule = []
+    for order in ctx.orders:
+        if order.release_type is not ReleaseType.LONG_ACTING or order.is_patch:
+            continue
+        if order.route in _NON_ORAL_ROUTES:
+            continue
+        if order.as_needed:
+            as_needed.append(order)
+        elif order.doses_per_day is not None and not (
+            params.min_doses_per_day <= order.doses_per_day <= params.max_doses_per_day
+        ):
+            off_schedule.append(order)
+    concerned = as_needed + off_schedule
+    if not concerned:
+        return None
+    schedule = ", ".join(
+        ("zo nodig" if ctx.language == "nl" else "as needed")
+        if order.as_needed
+        else f"{order.doses_per_day:g}× {'per dag' if ctx.language == 'nl' else 'a day'}"
+        for order in concerned
+    )
+    return Finding(
+        order_ids=[order.order_id for order in concerned],
+        facts={
+            "orders": [
+                {
+                    "order_id": order.order_id,
+                    "release_type": order.release_type,
+                    "doses_per_day": order.doses_per_day,
+                    "as_needed": order.as_needed,
+                }
+                for order in concerned
+            ]
+        },
+        values={
+            "min_doses_per_day": f"{params.min_doses_per_day:g}",
+            "max_doses_per_day": f"{params.max_doses_per_day:g}",
+            "schedule": schedule,
+        },
+        indicator="warning" if as_needed else "info",
+        variant="as_needed" if as_needed else "frequency",
+    )
+
+
+class DurationLimitParameters(RuleParameters):
+    max_days: int = Field(default=7, ge=5, le=7)
+    """Region: «maximaal 1 week» (003:153); a practice may set 5-7 days (003:168)."""
+
+
+@rule(
+    "gp-duration-limit",
+    parameters=DurationLimitParameters,
+    placeholders={"max_days", "durations"},
+    text_variants={"suggestion_label", "suggestion_description"},
+)
+def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | None:
+    """Seed 003:153 «Huisarts schrijft voor maximaal 1 week voor»."""
+    max_days = ctx.params.max_days
+    concerned = [
+        order
+        for order in ctx.orders
+        if order.prescriber_role is PrescriberRole.GP
+        and (
+            order.duration_indefinite
+            or (order.total_covered_days is not None and order.total_covered_days > max_days)
+        )
+    ]
+    if not concerned:
+        return None
+    indefinite = "onbepaalde tijd" if ctx.language == "nl" else "indefinite"
+    days = "dagen" if ctx.language == "nl" else "days"
+    durations = ", ".join(
+        indefinite if order.duration_indefinite else f"{order.total_covered_days} {days}"
+        for order in concerned
+    )
+
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+        built = [
+            factory.limit_duration(
+                order.order_id,
+                max_days=max_days,
+                start=order.start or ctx.today,
+                label=factory.rule_text("suggestion_label", max_days=max_days),
+                description=factory.rule_text("suggestion_description", max_days=max_days),
+            )
+            for order in concerned
+        ]
+        return [suggestion for suggestion in built if suggestion is not None]
+
+    return Finding(
+        order_ids=[order.order_id for order in concerned],
+        facts={
+            "max_days": max_days,
+            "orders": [
+                {
+                    "order_id": order.order_id,
+                    "duration_days": order.total_covered_days,
+                    "duration_indefinite": order.duration_indefinite,
+                    "duration_source": order.duration_source,
+                    "repeats_allowed": order.repeats_allowed,
+                    "prescriber_role": order.prescriber_role,
+                    "prescriber_role_source": order.prescriber_role_source,
+                }
+                for order in concerned
+            ],
+        },
+        values={"max_days": max_days, "durations": durations},
+        suggestions=suggestions,
+        selection_behavior="any",
+    )
+
+
+@rule(
+    "follow-up-without-consult",
+    placeholders={"last_prescription", "last_consult"},
+)
+def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | None:
+    """Seed 003:153-155 «alleen na fysiek consult kan er vervolg recept komen»."""
+    patient = ctx.facts.patient
+    prior = patient.last_prior_prescription
+    if not ctx.orders or prior is None or prior.is_oat:
+        return None
+    if consult_after(patient, prior.prescribed_on):
+        return None
+    return Finding(
+        order_ids=[order.order_id for order in ctx.orders],
+        facts={
+            "last_prescription": prior.prescribed_on,
+            "last_prescription_ref": prior.ref,
+            "last_physical_consult": patient.last_physical_consult,
+            "current_encounter_physical": patient.current_encounter_physical,
+            "lookback_days": ctx.defaults["lookback_days"],
+        },
+        values={
+            "last_prescription": format_date(prior.prescribed_on, ctx.language),
+            "last_consult": format_date(patient.last_physical_consult, ctx.language),
+        },
+    )
+
+
+@rule(
+    "repeat-prescription",
+    placeholders={"repeats"},
+    text_variants={"suggestion_label", "suggestion_description", "continuation"},
+)
+def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
+    """Seed 003:171-172 «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)»."""
+    patient = ctx.facts.patient
+    prior = patient.last_prior_prescription
+    no_consult_since_prior = prior is not None and not consult_after(patient, prior.prescribed_on)
+    with_repeats = [order for order in ctx.orders if order.repeats_allowed > 0]
+    continuations = [
+        order
+        for order in ctx.orders
+        if order.repeats_allowed == 0
+        and order.course_of_therapy == "continuous"
+        and (order.prior_prescription_ref or order.based_on_refs)
+        and no_consult_since_prior
+    ]
+    concerned = with_repeats + continuations
+    if not concerned:
+        return None
+
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+        built = [
+            factory.no_repeats(
+                order.order_id,
+                label=factory.rule_text("suggestion_label"),
+                description=factory.rule_text("suggestion_description"),
+            )
+            for order in with_repeats
+        ]
+        return [suggestion for suggestion in built if suggestion is not None]
+
+    return Finding(
+        order_ids=[order.order_id for order in concerned],
+        facts={
+            "orders": [
+                {
+                    "order_id": order.order_id,
+                    "repeats_allowed": order.repeats_allowed,
+                    "course_of_therapy": order.course_of_therapy,
+                    "prior_prescription": order.prior_prescription_ref,
+                }
+                for order in concerned
+            ],
+            "last_physical_consult": patient.last_physical_consult,
+        },
+        values={"repeats": ", ".join(str(order.repeats_allowed) for order in with_repeats) or "0"},
+        extra_texts=["continuation"] if continuations else [],
+        suggestions=suggestions if with_repeats else None,
+        selection_behavior="any",
+    )
+
+
+class BonyPainParameters(RuleParameters):
+    indication_sets: list[str] = Field(default_factory=lambda: ["bony-musculoskeletal-pain"])
+    excluded_sets: list[str] = Field(default_factory=lambda: ["fracture"])
+    """Fractures (ICPC L72-L76) are not «benige pijnklachten» by default (seeds.md Q4)."""
+
+
+@rule("bony-musculoskeletal-pain", parameters=BonyPainParameters)
+def bony_musculoskeletal_pain(ctx: RuleContext[BonyPainParameters]) -> Finding | None:
+    """Seed 003:159 «Geen sterke opioïden bij benige pijnklachten bewegingsapparaat»."""
+    wanted = frozenset(ctx.params.indication_sets)
+    excluded = frozenset(ctx.params.excluded_sets)
+    concerned = [
+        order
+        for order in ctx.orders
+        if order.strength is OpioidStrength.STRONG
+        and order.indication_sets & wanted
+        and not order.indication_sets & excluded
+    ]
+    if not concerned:
+        return None
+    return Finding(
+        order_ids=[order.order_id for order in concerned],
+        facts={
+            "orders": [
+                {
+                    "order_id": order.order_id,
+                    "strength": order.strength,
+                    "indication_sets": order.indication_sets,
+                    "indication_codes": [f"{s}|{c}" for s, c in order.indication_codes],
+                }
+                for order in concerned
+            ]
+        },
+    )
+
+
+@rule(
+    "missing-indication-or-duration",
+    text_variants={
+        "indication_summary",
+        "duration_summary",
+        "both_summary",
+    },
+)
+def missing_indication_or_duration(ctx: RuleContext[RuleParameters]) -> Finding | None:
+    """Seed 003:169-170 «standaard vermelden indicatie en gebruiksduur op recept»."""
+    no_indication = [order for order in ctx.orders if not order.has_indication]
+    no_duration = [
+        order
+        for order in ctx.orders
+        if order.duration_source is DurationSource.NONE and not order.duration_indefinite
+    ]
+    concerned_ids = list(dict.fromkeys(o.order_id for o in no_indication + no_duration))
+    if not concerned_ids:
+        return None
+    if no_indication and no_duration:
+        variant = "both"
+    elif no_indication:
+        variant = "indication"
+    else:
+        variant = "duration"
+    facts: dict[str, Any] = {
+        "without_indication": [order.order_id for order in no_indication],
+        "without_duration": [order.order_id for order in no_duration],
+    }
+    return Finding(order_ids=concerned_ids, facts=facts, variant=variant)
+
+
+@rule(
+    "specialist-ownership",
+    placeholders={"last_prescription"},
+    text_variants={"postoperative", "suggestion_label", "suggestion_description"},
+)
+def specialist_ownership(ctx: RuleContext[RuleParameters]) -> Finding | None:
+    """Seed 003:256-258 «Zonder overdracht van een medisch specialist … terugverwezen»."""
+    prior = ctx.facts.patient.last_prior_prescription
+    gp_orders = [order for order in ctx.orders if order.prescriber_role is PrescriberRole.GP]
+    if not gp_orders or prior is None or prior.is_oat:
+        return None
+    if prior.prescriber_role is not PrescriberRole.SPECIALIST or prior.has_handover:
+        return None
+    # A handover recorded on the GP's own draft (NextPractitioner naming a GP) also counts.
+    if any(
+        order.next_practitioner is not None and order.next_practitioner.role is PrescriberRole.GP
+        for order in gp_orders
+    ):
+        return None
+    surgery = [
+        procedure
+        for procedure in ctx.facts.patient.surgical_procedures
+        if procedure.performed_on is not None
+        and prior.prescribed_on is not None
+        and procedure.performed_on <= prior.prescribed_on
+    ]
+    performer = prior.prescriber_id if prior.prescriber_id and "/" in prior.prescriber_id else None
+
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+        return [
+            factory.refer_back(
+                label=factory.rule_text("suggestion_label"),
+                description=factory.rule_text("suggestion_description"),
+                performer=performer,
+            )
+        ]
+
+    return Finding(
+        order_ids=[order.order_id for order in gp_orders],
+        facts={
+            "last_prescription": prior.prescribed_on,
+            "last_prescription_ref": prior.ref,
+            "last_prescriber_role": prior.prescriber_role,
+            "handover": False,
+            "postoperative": bool(surgery),
+            "surgery_date": surgery[-1].performed_on if surgery else None,
+        },
+        values={"last_prescription": format_date(prior.prescribed_on, ctx.language)},
+        extra_texts=["postoperative"] if surgery else [],
+        suggestions=suggestions,
+    )

@@ -1,0 +1,180 @@
+"""Use over time, rules 9-11 and the patient-view review (seed 003, phase 3, lines 343-463).
+
+Covered days are the union of date intervals (RULES.md §2 "Precise readings"); OAT history does
+not count as prior opioid exposure here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pydantic import Field
+
+from cds_hooks.models import Suggestion
+from rules.checks._common import covered_days, format_date, order_interval, pain_history
+from rules.facts import OrderFacts
+from rules.registry import Finding, RuleContext, RuleParameters, rule
+from rules.suggestions import SuggestionFactory
+
+
+class ChronicParameters(RuleParameters):
+    threshold_days: int = Field(default=28, ge=1, le=365)
+    """«meer dan 4 weken» (003:358-359)."""
+
+
+def _history_intervals(ctx: RuleContext[ChronicParameters]) -> list[tuple[date, date]]:
+    window_start = ctx.today - timedelta(days=int(ctx.defaults["lookback_days"]) - 1)
+    intervals = []
+    for exposure in pain_history(ctx.facts.patient):
+        if exposure.start is None or exposure.end is None:
+            continue
+        start = max(exposure.start, window_start)
+        end = min(exposure.end, ctx.today)
+        if end >= start:
+            intervals.append((start, end))
+    return intervals
+
+
+def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date] | None:
+    start = order.start or today
+    if order.duration_indefinite:
+        return order_interval(start, limit + 1)
+    if order.total_covered_days is None:
+        return None
+    return order_interval(start, order.total_covered_days)
+
+
+@rule(
+    "chronic-use",
+    parameters=ChronicParameters,
+    placeholders={"threshold_days", "total_days", "prior_days"},
+)
+def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
+    """More than 4 weeks of opioids in the look-back, this order included (003:358-359, 411)."""
+    if not ctx.orders:
+        return None
+    threshold = ctx.params.threshold_days
+    history = _history_intervals(ctx)
+    prior_days = covered_days(history)
+    order_intervals = [
+        interval
+        for order in ctx.orders
+        if (interval := _order_days(order, ctx.today, threshold)) is not None
+    ]
+    total = covered_days(history + order_intervals)
+    if total <= threshold:
+        return None
+    referral_ids = list(ctx.referrals)
+
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+        return factory.referrals(referral_ids)
+
+    return Finding(
+        order_ids=[order.order_id for order in ctx.orders],
+        facts={
+            "prior_opioid_days": prior_days,
+            "total_opioid_days": total,
+            "threshold_days": threshold,
+            "lookback_days": ctx.defaults["lookback_days"],
+            "orders": [
+                {"order_id": order.order_id, "duration_days": order.total_covered_days}
+                for order in ctx.orders
+            ],
+        },
+        values={"threshold_days": threshold, "total_days": total, "prior_days": prior_days},
+        suggestions=suggestions,
+        selection_behavior="any",
+    )
+
+
+@rule("new-user-education", placeholders={"new_user_days"})
+def new_user_education(ctx: RuleContext[RuleParameters]) -> Finding | None:
+    """No opioid in the last 365 days: patient education (003:195-218, 579-582)."""
+    if not ctx.orders:
+        return None
+    patient = ctx.facts.patient
+    if patient.opioid_days_new_user_window > 0:
+        return None
+    return Finding(
+        order_ids=[order.order_id for order in ctx.orders],
+        facts={
+            "opioid_days_new_user_window": patient.opioid_days_new_user_window,
+            "new_user_lookback_days": ctx.defaults["new_user_lookback_days"],
+        },
+        values={"new_user_days": ctx.defaults["new_user_lookback_days"]},
+    )
+
+
+class EarlyRefillParameters(RuleParameters):
+    early_refill_tolerance_days: int = Field(default=2, ge=0, le=30)
+
+
+@rule(
+    "early-refill",
+    parameters=EarlyRefillParameters,
+    placeholders={"supply_end", "days_left"},
+)
+def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
+    """A new order while the previous supply of the same substance lasts (003:174, 323-324)."""
+    supply_ends = ctx.facts.patient.latest_supply_end_by_substance
+    tolerance = ctx.params.early_refill_tolerance_days
+    concerned: list[tuple[OrderFacts, str, date]] = []
+    for order in ctx.orders:
+        for substance in order.substances:
+            end = supply_ends.get(substance.key)
+            if end is not None and (end - ctx.today).days > tolerance:
+                concerned.append((order, substance.key, end))
+                break
+    if not concerned:
+        return None
+    latest = max(end for _, _, end in concerned)
+    return Finding(
+        order_ids=[order.order_id for order, _, _ in concerned],
+        facts={
+            "tolerance_days": tolerance,
+            "supplies": [
+                {"order_id": order.order_id, "substance": key, "supply_end": end}
+                for order, key, end in concerned
+            ],
+        },
+        values={
+            "supply_end": format_date(latest, ctx.language),
+            "days_left": (latest - ctx.today).days,
+        },
+    )
+
+
+@rule(
+    "chronic-user-review",
+    parameters=ChronicParameters,
+    placeholders={"threshold_days", "prior_days"},
+    text_variants={"email"},
+)
+def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
+    """patient-view: a chronic user to invite for a conversation (003:356-382)."""
+    threshold = ctx.params.threshold_days
+    prior_days = covered_days(_history_intervals(ctx))
+    if prior_days <= threshold:
+        return None
+    referral_ids = list(ctx.referrals)
+
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+        return factory.referrals(referral_ids)
+
+    return Finding(
+        order_ids=[],
+        facts={
+            "prior_opioid_days": prior_days,
+            "threshold_days": threshold,
+            "lookback_days": ctx.defaults["lookback_days"],
+            "last_prescription": (
+                ctx.facts.patient.last_prior_prescription.prescribed_on
+                if ctx.facts.patient.last_prior_prescription
+                else None
+            ),
+        },
+        values={"threshold_days": threshold, "prior_days": prior_days},
+        extra_texts=["email"],
+        suggestions=suggestions,
+        selection_behavior="any",
+    )

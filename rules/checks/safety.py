@@ -1,0 +1,221 @@
+"""Safety rules 12-16 (seed 002 and 003:27-28). They still fire in palliative care and cancer.
+
+On order hooks they judge the drafted opioid orders; on patient-view (rules 12-14) they judge
+the active medication from the history.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from cds_hooks.models import Suggestion
+from rules.facts import OpioidExposure, OrderFacts, PatientFacts
+from rules.registry import Finding, RuleContext, RuleParameters, rule
+from rules.suggestions import SuggestionFactory
+
+
+def _active_opioids(patient: PatientFacts, *, include_oat: bool) -> list[OpioidExposure]:
+    return [e for e in patient.history if e.is_active and (include_oat or not e.is_oat)]
+
+
+def _order_prescriber(order: OrderFacts) -> str | None:
+    return order.requester_agb or order.requester_ref
+
+
+class MultiplePrescribersParameters(RuleParameters):
+    min_prescribers: int = Field(default=3, ge=2, le=10)
+    min_pharmacies: int = Field(default=3, ge=2, le=10)
+
+
+@rule(
+    "multiple-prescribers",
+    parameters=MultiplePrescribersParameters,
+    placeholders={"prescriber_count", "pharmacy_count", "lookback_days"},
+)
+def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Finding | None:
+    """«shoppende patiënten» (003:27-28): many prescribers or pharmacies in the look-back."""
+    patient = ctx.facts.patient
+    if ctx.hook != "patient-view" and not ctx.orders:
+        return None
+    prescribers = set(patient.prescribers_in_lookback)
+    pharmacies = set(patient.pharmacies_in_lookback)
+    for order in ctx.orders:
+        if (prescriber := _order_prescriber(order)) is not None:
+            prescribers.add(prescriber)
+        if order.pharmacy_id:
+            pharmacies.add(order.pharmacy_id)
+    if (
+        len(prescribers) < ctx.params.min_prescribers
+        and len(pharmacies) < ctx.params.min_pharmacies
+    ):
+        return None
+    return Finding(
+        order_ids=[order.order_id for order in ctx.orders],
+        # Counts only: prescriber and pharmacy identities stay out of the card.
+        facts={
+            "prescriber_count": len(prescribers),
+            "pharmacy_count": len(pharmacies),
+            "lookback_days": ctx.defaults["lookback_days"],
+        },
+        values={
+            "prescriber_count": len(prescribers),
+            "pharmacy_count": len(pharmacies),
+            "lookback_days": ctx.defaults["lookback_days"],
+        },
+    )
+
+
+class SedativeParameters(RuleParameters):
+    alcohol_sets: list[str] = Field(default_factory=lambda: ["alcohol-use-disorder"])
+    opioid_use_disorder_sets: list[str] = Field(default_factory=lambda: ["opioid-use-disorder"])
+
+
+@rule(
+    "opioid-sedative-combination",
+    parameters=SedativeParameters,
+    placeholders={"sedatives"},
+    text_variants={"alcohol", "reverse_summary"},
+)
+def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding | None:
+    """Opioid + benzodiazepine / Z-drug / gabapentinoid or alcohol (002:3261-3263, 3449-3452)."""
+    facts = ctx.facts
+    patient = facts.patient
+    alcohol = bool(patient.condition_sets & frozenset(ctx.params.alcohol_sets))
+    oud = bool(patient.condition_sets & frozenset(ctx.params.opioid_use_disorder_sets))
+    sedatives = list(patient.active_sedatives)
+    order_ids: list[str]
+    reverse = False
+    if ctx.hook == "patient-view":
+        sedatives = [s for s in sedatives if not s.is_draft]
+        if not _active_opioids(patient, include_oat=True) or not (sedatives or alcohol):
+            return None
+        order_ids = []
+    elif ctx.orders:
+        if not sedatives and not alcohol:
+            return None
+        order_ids = [order.order_id for order in ctx.orders]
+    else:
+        # The reverse: a drafted sedative while an opioid is active.
+        drafted = [
+            order for order in facts.sedative_orders if order.selected or ctx.hook != "order-select"
+        ]
+        if not drafted or not _active_opioids(patient, include_oat=True):
+            return None
+        order_ids = [order.order_id for order in drafted]
+        reverse = True
+    names = sorted({s.display or s.sedative_class or s.ref for s in sedatives})
+    return Finding(
+        order_ids=order_ids,
+        facts={
+            "sedative_classes": sorted({s.sedative_class for s in sedatives if s.sedative_class}),
+            "sedative_refs": [s.ref for s in sedatives],
+            "alcohol_use_disorder": alcohol,
+            "opioid_use_disorder": oud,
+            "drafted_sedative": reverse,
+        },
+        values={"sedatives": ", ".join(names) or ("alcohol" if alcohol else "-")},
+        indicator="critical" if oud else None,
+        variant="reverse" if reverse else None,
+        extra_texts=["alcohol"] if alcohol else [],
+    )
+
+
+class OpioidUseDisorderParameters(RuleParameters):
+    opioid_use_disorder_sets: list[str] = Field(default_factory=lambda: ["opioid-use-disorder"])
+
+
+@rule(
+    "opioid-use-disorder",
+    parameters=OpioidUseDisorderParameters,
+    text_variants={
+        "naloxone_label",
+        "naloxone_description",
+        "naloxone_instruction",
+    },
+)
+def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Finding | None:
+    """OUD: overdose risk, naloxone take-home, addiction care (002:2973-2975; 003:480-481)."""
+    patient = ctx.facts.patient
+    if not patient.condition_sets & frozenset(ctx.params.opioid_use_disorder_sets):
+        return None
+    if ctx.hook == "patient-view":
+        if not _active_opioids(patient, include_oat=False):
+            return None
+    elif not ctx.orders:
+        return None
+    referral_ids = list(ctx.referrals)
+
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+        naloxone = factory.naloxone_order(
+            label=factory.rule_text("naloxone_label"),
+            description=factory.rule_text("naloxone_description"),
+            instruction=factory.rule_text("naloxone_instruction"),
+        )
+        return [naloxone, *factory.referrals(referral_ids)]
+
+    return Finding(
+        order_ids=[order.order_id for order in ctx.orders],
+        facts={
+            "opioid_use_disorder": True,
+            "active_opioids": [e.ref for e in _active_opioids(patient, include_oat=False)],
+        },
+        suggestions=suggestions,
+        selection_behavior="any",
+    )
+
+
+class HighDoseParameters(RuleParameters):
+    threshold_ome_mg_per_day: float = Field(default=90, gt=0, le=1000)
+    """NHG-Standaard Pijn: above 90 mg OME a day, consult / reconsider."""
+
+
+@rule(
+    "high-daily-dose",
+    parameters=HighDoseParameters,
+    placeholders={"ome", "threshold", "unconverted"},
+    text_variants={"unconverted"},
+)
+def high_daily_dose(ctx: RuleContext[HighDoseParameters]) -> Finding | None:
+    """Total OME of drafted and active opioids at or above the threshold."""
+    if not ctx.orders:
+        return None
+    patient = ctx.facts.patient
+    total = patient.total_ome_mg_per_day
+    threshold = ctx.params.threshold_ome_mg_per_day
+    if total < threshold:
+        return None
+    unconverted = list(patient.ome_unconverted)
+    return Finding(
+        order_ids=[order.order_id for order in ctx.orders],
+        facts={
+            "ome_mg_per_day": round(total, 1),
+            "threshold_ome_mg_per_day": threshold,
+            "contributions": [
+                {
+                    "ref": c.ref,
+                    "ome_mg_per_day": c.ome_mg_per_day,
+                    "not_computable_reason": c.not_computable_reason,
+                    "is_draft": c.is_draft,
+                }
+                for c in patient.ome_contributions
+            ],
+            "unconverted": unconverted,
+        },
+        values={
+            "ome": f"{total:.0f}",
+            "threshold": f"{threshold:g}",
+            "unconverted": ", ".join(unconverted),
+        },
+        extra_texts=["unconverted"] if unconverted else [],
+    )
+
+
+@rule("pregnancy")
+def pregnancy(ctx: RuleContext[RuleParameters]) -> Finding | None:
+    """Pregnant patient: neonatal abstinence risk; coordinate care (002:3936-3937, 4127-4128)."""
+    if not ctx.orders or not ctx.facts.patient.pregnant:
+        return None
+    return Finding(
+        order_ids=[order.order_id for order in ctx.orders],
+        facts={"pregnant": True, "oat": [o.order_id for o in ctx.orders if o.is_oat]},
+    )

@@ -1,0 +1,230 @@
+"""The rule engine: facts in, cards out.
+
+`Evaluator(ruleset, catalogue)` compiles once (rule order per hook, validated parameters per
+practice overlay, card statics, referral templates); `evaluate()` then builds the facts, runs
+the enabled rules of the hook, applies the exclusions, and renders one card per rule that fired.
+
+Exclusions (RULES.md §1): a rule listing `oat` never judges OAT orders; a rule listing
+`palliative-or-cancer` is silent for a patient with active palliative care or cancer, and never
+judges an order whose indication is cancer pain (`defaults.suppress_in_palliative_or_cancer`).
+A rule whose data is missing (`data_needs.RULES_NEEDING`) does not run; the cards of the other
+rules name the missing prefetch keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cds_hooks.models import Card
+from rules.data_needs import RULES_NEEDING
+from rules.facts import Facts, FactSettings, OrderFacts, build_facts
+from rules.registry import (
+    RULE_REGISTRY,
+    RuleContext,
+    RuleDefinition,
+    RuleParameters,
+    load_builtin_rules,
+)
+from rules.render import CardRenderer
+from rules.ruleset import HOOKS, RuleSet, RuleSpec
+from rules.suggestions import ReferralTemplates, SuggestionFactory
+
+__all__ = ["Evaluation", "EvaluationInput", "Evaluator"]
+
+
+@dataclass(frozen=True)
+class EvaluationInput:
+    hook: str
+    context: Mapping[str, Any]
+    draft_orders: Sequence[Mapping[str, Any]]
+    resources: Sequence[Mapping[str, Any]]
+    """All prefetched/fetched resources, flattened out of Bundles, OperationOutcomes removed."""
+    missing_data: frozenset[str] = frozenset()
+    """Prefetch keys that could not be had."""
+    language: str = "nl"
+    today: date = field(default_factory=date.today)
+
+
+@dataclass
+class Evaluation:
+    cards: list[Card]
+    fired_rule_ids: list[str]
+    skipped_rule_ids: dict[str, str] = field(default_factory=dict)
+    """Rules that did not run, with the reason (missing data, disabled for the practice)."""
+    facts: Facts | None = None
+
+
+@dataclass(frozen=True)
+class _CompiledRule:
+    spec: RuleSpec
+    definition: RuleDefinition
+    default_params: RuleParameters
+    excludes_oat: bool
+    excludes_palliative_or_cancer: bool
+    needs: frozenset[str]
+
+
+class Evaluator:
+    def __init__(self, ruleset: RuleSet, catalogue: Any) -> None:
+        load_builtin_rules()
+        self.ruleset = ruleset
+        self.catalogue = catalogue
+        defaults = ruleset.defaults
+        self.fact_settings = FactSettings(
+            lookback_days=defaults.lookback_days,
+            new_user_lookback_days=defaults.new_user_lookback_days,
+            assume_gp_when_unknown=defaults.assume_gp_when_unknown,
+        )
+        self._defaults: dict[str, Any] = defaults.model_dump()
+        self._exclusion_sets = frozenset(defaults.exclusion_condition_sets)
+        self._rules: dict[str, _CompiledRule] = {}
+        for rule_id, spec in ruleset.rules.items():
+            definition = RULE_REGISTRY[rule_id]
+            self._rules[rule_id] = _CompiledRule(
+                spec=spec,
+                definition=definition,
+                default_params=definition.parameters.model_validate(spec.parameters),
+                excludes_oat="oat" in spec.exclusions,
+                excludes_palliative_or_cancer="palliative-or-cancer" in spec.exclusions,
+                needs=frozenset(key for key, ids in RULES_NEEDING.items() if rule_id in ids),
+            )
+        self._by_hook: dict[str, list[str]] = {
+            hook: sorted(
+                (rule_id for rule_id, spec in ruleset.rules.items() if hook in spec.hooks),
+                key=lambda rule_id: ruleset.rules[rule_id].number,
+            )
+            for hook in HOOKS
+        }
+        # Parameters per (rule, practice) are validated once, not per call.
+        self._overlay_params: dict[tuple[str, str], RuleParameters] = {}
+        for agb in ruleset.overlays:
+            for rule_id, compiled in self._rules.items():
+                self._overlay_params[(rule_id, agb)] = (
+                    compiled.definition.parameters.model_validate(
+                        ruleset.parameters_for(rule_id, agb)
+                    )
+                )
+        self.renderer = CardRenderer(ruleset)
+        self.referral_templates = ReferralTemplates(ruleset)
+
+    def rule_ids_for(self, hook: str) -> list[str]:
+        return list(self._by_hook.get(hook, []))
+
+    @staticmethod
+    def organisation_agb(facts: Facts) -> str | None:
+        """The AGB code that selects a practice overlay: the prescribing organisation's."""
+        for order in facts.opioid_orders or facts.orders:
+            if order.organisation_agb:
+                return order.organisation_agb
+        return None
+
+    def evaluate(self, evaluation_input: EvaluationInput) -> Evaluation:
+        facts = build_facts(
+            hook=evaluation_input.hook,
+            context=evaluation_input.context,
+            draft_orders=evaluation_input.draft_orders,
+            resources=evaluation_input.resources,
+            today=evaluation_input.today,
+            catalogue=self.catalogue,
+            settings=self.fact_settings,
+        )
+        return self.evaluate_facts(facts, evaluation_input)
+
+    def evaluate_facts(self, facts: Facts, evaluation_input: EvaluationInput) -> Evaluation:
+        hook = evaluation_input.hook
+        language = evaluation_input.language if evaluation_input.language == "en" else "nl"
+        missing = evaluation_input.missing_data
+        agb = self.organisation_agb(facts)
+        patient = facts.patient
+
+        opioid_orders = [
+            order for order in facts.opioid_orders if order.selected or hook != "order-select"
+        ]
+        suppress = self.ruleset.defaults.suppress_in_palliative_or_cancer
+        patient_excluded = suppress and bool(patient.condition_sets & self._exclusion_sets)
+
+        drafts_by_id = _drafts_by_order_id(evaluation_input.draft_orders, facts.orders)
+        factory = SuggestionFactory(
+            ruleset=self.ruleset,
+            referral_templates=self.referral_templates,
+            language=language,
+            drafts=drafts_by_id,
+            units_per_day={order.order_id: order.units_per_day for order in facts.orders},
+            patient_ref=f"Patient/{patient.patient_id}" if patient.patient_id else None,
+            postcode=patient.postcode,
+        )
+        orders_by_id = {order.order_id: order for order in facts.orders}
+        explanation_context: dict[str, Any] = {"hook": hook}
+        if missing:
+            explanation_context["missing_data"] = sorted(missing)
+        if agb is not None and agb in self.ruleset.overlays:
+            explanation_context["practice_overlay"] = agb
+
+        evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
+        for rule_id in self._by_hook.get(hook, []):
+            compiled = self._rules[rule_id]
+            if not self.ruleset.enabled_for(rule_id, agb):
+                evaluation.skipped_rule_ids[rule_id] = "disabled"
+                continue
+            lacking = compiled.needs & missing
+            if lacking:
+                evaluation.skipped_rule_ids[rule_id] = "missing data: " + ", ".join(sorted(lacking))
+                continue
+            if compiled.excludes_palliative_or_cancer and patient_excluded:
+                evaluation.skipped_rule_ids[rule_id] = "palliative care or cancer"
+                continue
+            targets = [
+                order
+                for order in opioid_orders
+                if not (compiled.excludes_oat and order.is_oat)
+                and not (
+                    compiled.excludes_palliative_or_cancer
+                    and suppress
+                    and order.indication_sets & self._exclusion_sets
+                )
+            ]
+            params = self._overlay_params.get((rule_id, agb or ""), compiled.default_params)
+            context: RuleContext[Any] = RuleContext(
+                facts=facts,
+                orders=targets,
+                params=params,
+                hook=hook,
+                today=facts.today,
+                language=language,
+                defaults=self._defaults,
+                referrals=tuple(compiled.spec.referrals),
+            )
+            finding = compiled.definition.check(context)
+            if finding is None:
+                continue
+            evaluation.fired_rule_ids.append(rule_id)
+            evaluation.cards.append(
+                self.renderer.render(
+                    rule_id=rule_id,
+                    finding=finding,
+                    language=language,
+                    orders_by_id=orders_by_id,
+                    explanation_context=explanation_context,
+                    factory=factory,
+                )
+            )
+        return evaluation
+
+
+def _drafts_by_order_id(
+    draft_orders: Sequence[Mapping[str, Any]], orders: Sequence[OrderFacts]
+) -> dict[str, Mapping[str, Any]]:
+    """The raw draft MedicationRequest per order id, for `update` suggestions."""
+    medication_requests = [
+        draft for draft in draft_orders if draft.get("resourceType") == "MedicationRequest"
+    ]
+    result: dict[str, Mapping[str, Any]] = {}
+    for index, draft in enumerate(medication_requests):
+        draft_id = draft.get("id")
+        key = f"MedicationRequest/{draft_id}" if draft_id else f"MedicationRequest/#{index}"
+        result[key] = draft
+    known = {order.order_id for order in orders}
+    return {key: value for key, value in result.items() if key in known}

@@ -1,0 +1,195 @@
+"""Findings → CDS Hooks cards (RULES.md §4).
+
+Everything that does not depend on the call (source, topic, override reasons, fixed links) is
+built once per rule and language when the renderer is created; a call only formats the texts,
+lists the orders and, for emitted cards, builds the suggestions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+from typing import Any
+
+from cds_hooks.models import Card, Coding, Link, OverrideReason, Source, Suggestion
+from rules.facts import OrderFacts
+from rules.i18n import SUPPORTED_LANGUAGES
+from rules.registry import Finding
+from rules.ruleset import LocalizedText, RuleSet, RuleSpec
+from rules.suggestions import SuggestionFactory
+
+__all__ = ["EXPLANATION_KEY", "OVERRIDE_REASON_SYSTEM", "RULE_TOPIC_SYSTEM", "CardRenderer"]
+
+EXPLANATION_KEY = "nl.opioid-cds.explanation"
+RULE_TOPIC_SYSTEM = "urn:opioid-cds:rule"
+OVERRIDE_REASON_SYSTEM = "urn:opioid-cds:override-reason"
+SUBSTANCE_LINK = "apotheek-substance"
+MAX_SUMMARY = 139
+
+
+def jsonable(value: Any) -> Any:
+    """Dates, enums, sets and tuples as JSON values (explanations are sent as JSON)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(jsonable(item) for item in value)
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def _shorten(text: str, limit: int = MAX_SUMMARY) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def order_label(order: OrderFacts) -> str:
+    product = order.product_display or ", ".join(s.name_nl for s in order.substances) or "opioïd"
+    return product
+
+
+@dataclass(frozen=True)
+class _RuleStatics:
+    source: Source
+    override_reasons: list[OverrideReason]
+    links: list[Link]
+    wants_substance_links: bool
+
+
+class CardRenderer:
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        self._statics: dict[tuple[str, str], _RuleStatics] = {}
+        for rule_id, spec in ruleset.rules.items():
+            for language in SUPPORTED_LANGUAGES:
+                self._statics[(rule_id, language)] = self._build_statics(rule_id, spec, language)
+
+    def _build_statics(self, rule_id: str, spec: RuleSpec, language: str) -> _RuleStatics:
+        source_spec = self.ruleset.file.source
+        label = f"{source_spec.label.get(language)} ({self.ruleset.id} {self.ruleset.version})"
+        source = Source(
+            label=label,
+            url=source_spec.url,
+            topic=Coding(system=RULE_TOPIC_SYSTEM, code=rule_id, display=spec.title.nl),
+        )
+        reasons = [
+            OverrideReason(
+                system=OVERRIDE_REASON_SYSTEM,
+                code=code,
+                display=self.ruleset.file.override_reasons[code].display.get(language),
+            )
+            for code in spec.override_reasons
+        ]
+        links = [
+            Link(
+                label=self.ruleset.links.links[link_id].label.get(language),
+                url=self.ruleset.links.links[link_id].url,
+                type="absolute",
+            )
+            for link_id in spec.links
+            if link_id != SUBSTANCE_LINK
+        ]
+        return _RuleStatics(source, reasons, links, SUBSTANCE_LINK in spec.links)
+
+    def _text(self, text: LocalizedText, language: str, values: Mapping[str, Any]) -> str:
+        return text.get(language).format_map(values)
+
+    def _substance_links(self, orders: list[OrderFacts], language: str) -> list[Link]:
+        catalogue = self.ruleset.links
+        links: list[Link] = []
+        seen: set[str] = set()
+        for order in orders:
+            for substance in order.substances:
+                slug = catalogue.apotheek_slugs.get(substance.key, substance.name_nl.lower())
+                if slug in seen:
+                    continue
+                seen.add(slug)
+                name = substance.name_nl if language == "nl" else substance.name_en
+                links.append(
+                    Link(
+                        label=f"Apotheek.nl: {name}",
+                        url=catalogue.apotheek_page_pattern.format(slug=slug),
+                        type="absolute",
+                    )
+                )
+        return links
+
+    def render(
+        self,
+        *,
+        rule_id: str,
+        finding: Finding,
+        language: str,
+        orders_by_id: Mapping[str, OrderFacts],
+        explanation_context: Mapping[str, Any],
+        factory: SuggestionFactory,
+    ) -> Card:
+        spec = self.ruleset.rules[rule_id]
+        statics = self._statics[(rule_id, language)]
+        orders = [
+            orders_by_id[order_id] for order_id in finding.order_ids if order_id in orders_by_id
+        ]
+        order_lines = "\n".join(
+            f"- **{order_label(order)}** (`{order.order_id}`)" for order in orders
+        )
+        values: dict[str, Any] = {
+            "orders": order_lines,
+            "order_count": len(orders),
+            **finding.values,
+        }
+
+        summary_text = spec.summary
+        detail_text = spec.detail
+        if finding.variant is not None:
+            summary_text = spec.texts.get(f"{finding.variant}_summary", summary_text)
+            detail_text = spec.texts.get(f"{finding.variant}_detail", detail_text)
+        summary = _shorten(self._text(summary_text, language, values))
+        detail_parts = [self._text(detail_text, language, values)]
+        detail_parts.extend(
+            self._text(spec.texts[key], language, values) for key in finding.extra_texts
+        )
+        if order_lines and "{orders}" not in detail_text.get(language):
+            heading = self.ruleset.file.shared_texts["orders_heading"].get(language)
+            detail_parts.append(f"{heading}\n{order_lines}")
+        if spec.agreement:
+            detail_parts.append(self.ruleset.file.shared_texts["pharmacy_calls"].get(language))
+
+        notes: dict[str, Any] = {}
+        suggestions: list[Suggestion] = []
+        if finding.suggestions is not None:
+            factory.bind(rule_spec=spec, notes=notes)
+            suggestions = finding.suggestions(factory)
+
+        links = list(statics.links)
+        if statics.wants_substance_links:
+            links.extend(self._substance_links(orders, language))
+
+        explanation: dict[str, Any] = {
+            "rule_id": rule_id,
+            "ruleset": {"id": self.ruleset.id, "version": self.ruleset.version},
+            "order_ids": list(finding.order_ids),
+            "facts": jsonable(finding.facts),
+            **jsonable(dict(explanation_context)),
+        }
+        if notes:
+            explanation["notes"] = jsonable(notes)
+
+        return Card(
+            summary=summary,
+            detail="\n\n".join(part for part in detail_parts if part.strip()),
+            indicator=finding.indicator or spec.indicator,
+            source=statics.source,
+            suggestions=suggestions,
+            selection_behavior=finding.selection_behavior if suggestions else None,
+            override_reasons=list(statics.override_reasons),
+            links=links,
+            extension={EXPLANATION_KEY: explanation},
+        )

@@ -1,0 +1,301 @@
+"""Suggestions with FHIR actions: change a draft order, order naloxone, refer the patient.
+
+Every resource we send back is validated with `fhir.resources` (R4B) first. That costs about
+0.2 ms a resource, so it happens only for cards actually emitted, and the referral
+ServiceRequests (the same for every patient apart from `subject`) are built and validated once
+per rule set and then copied per call.
+
+A draft order that is not valid R4 even after the usual normalisation (real clients send single
+objects where arrays belong) gets no `update` suggestion: the card still fires, and its
+explanation says why the suggestion is missing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from pydantic import ValidationError
+
+from cds_hooks.models import Action, Suggestion
+from rules.ruleset import Referral, RuleSet, RuleSpec
+
+__all__ = ["ReferralTemplates", "SuggestionFactory"]
+
+_UCUM = "http://unitsofmeasure.org"
+_SNOMED = "http://snomed.info/sct"
+_ATC = "http://www.whocc.no/atc"
+_PERIOD_OF_USE = "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period"
+_PERIOD_DURATION = "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Duration"
+
+# MedicationRequest elements that are arrays in R4 but arrive as single objects from some clients.
+_LIST_FIELDS = (
+    "identifier",
+    "category",
+    "reasonCode",
+    "reasonReference",
+    "basedOn",
+    "note",
+    "dosageInstruction",
+    "insurance",
+    "supportingInformation",
+    "instantiatesCanonical",
+    "instantiatesUri",
+    "detectedIssue",
+    "eventHistory",
+)
+
+
+def _normalised_order(draft: Mapping[str, Any]) -> dict[str, Any]:
+    order = copy.deepcopy(dict(draft))
+    for name in _LIST_FIELDS:
+        value = order.get(name)
+        if isinstance(value, dict):
+            order[name] = [value]
+    order.setdefault("intent", "order")
+    order.setdefault("status", "draft")
+    return order
+
+
+def _valid_medication_request(resource: dict[str, Any]) -> bool:
+    try:
+        MedicationRequest.model_validate(resource)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _days(value: int) -> dict[str, Any]:
+    return {"value": value, "unit": "dag", "system": _UCUM, "code": "d"}
+
+
+class ReferralTemplates:
+    """Validated ServiceRequest templates per referral in the directory, built once."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self._templates: dict[str, dict[str, Any]] = {}
+        for referral_id, referral in ruleset.directory.referrals.items():
+            template = self._template(referral_id, referral)
+            ServiceRequest.model_validate(template)  # a broken directory fails at start-up
+            self._templates[referral_id] = template
+
+    @staticmethod
+    def _template(referral_id: str, referral: Referral) -> dict[str, Any]:
+        contact = referral.contact
+        how = "; ".join(part for part in (contact.route, contact.phone, contact.url) if part)
+        return {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "category": [
+                {"coding": [{"system": _SNOMED, "code": "3457005", "display": "verwijzing"}]}
+            ],
+            "code": {
+                "coding": [
+                    {
+                        "system": _SNOMED,
+                        "code": referral.snomed_code,
+                        "display": referral.snomed_display,
+                    }
+                ],
+                "text": referral.name,
+            },
+            "subject": {"reference": "Patient/template"},
+            "performer": [{"display": referral.name}],
+            "note": [{"text": f"{referral.purpose.nl} Route: {how}."}],
+            "identifier": [{"system": "urn:opioid-cds:referral", "value": referral_id}],
+        }
+
+    def for_patient(self, referral_id: str, patient_ref: str | None) -> dict[str, Any]:
+        resource = copy.deepcopy(self._templates[referral_id])
+        if patient_ref:
+            resource["subject"] = {"reference": patient_ref}
+        return resource
+
+
+class SuggestionFactory:
+    """Builds suggestions for the cards of one call; used only for cards actually emitted."""
+
+    def __init__(
+        self,
+        *,
+        ruleset: RuleSet,
+        referral_templates: ReferralTemplates,
+        language: str,
+        drafts: Mapping[str, Mapping[str, Any]],
+        units_per_day: Mapping[str, float | None],
+        patient_ref: str | None,
+        postcode: str | None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.language = language
+        self._templates = referral_templates
+        self._drafts = drafts
+        self._units_per_day = units_per_day
+        self._patient_ref = patient_ref
+        self._postcode = postcode
+        self._notes: dict[str, Any] = {}
+        self._rule_spec: RuleSpec | None = None
+
+    def bind(self, *, rule_spec: RuleSpec, notes: dict[str, Any]) -> None:
+        """Point the factory at the card being rendered (its texts, its explanation notes)."""
+        self._rule_spec = rule_spec
+        self._notes = notes
+
+    def rule_text(self, key: str, **values: Any) -> str:
+        """A text of the current rule (`texts.<key>`) in the call's language."""
+        assert self._rule_spec is not None, "bind() the factory to a rule first"
+        return self._rule_spec.texts[key].get(self.language).format(**values)
+
+    def text(self, key: str, **values: Any) -> str:
+        """A shared text of the rule set in the call's language."""
+        return self.ruleset.file.shared_texts[key].get(self.language).format(**values)
+
+    # --- update actions on a draft order ---------------------------------------------------
+
+    def _update(
+        self, order_id: str, label: str, description: str, change: Any
+    ) -> Suggestion | None:
+        draft = self._drafts.get(order_id)
+        if draft is None:
+            return None
+        order = _normalised_order(draft)
+        change(order)
+        if not _valid_medication_request(order):
+            self._notes.setdefault("suggestions_omitted", []).append(
+                {"order_id": order_id, "reason": "draft order is not valid FHIR R4"}
+            )
+            return None
+        return Suggestion(
+            label=label,
+            is_recommended=True,
+            actions=[Action(type="update", description=description, resource=order)],
+        )
+
+    def limit_duration(
+        self, order_id: str, *, max_days: int, start: date | None, label: str, description: str
+    ) -> Suggestion | None:
+        """The draft order limited to `max_days`: period of use, supply, bounds and repeats."""
+
+        def change(order: dict[str, Any]) -> None:
+            dispense = order.setdefault("dispenseRequest", {})
+            dispense["numberOfRepeatsAllowed"] = 0
+            dispense["expectedSupplyDuration"] = _days(max_days)
+            quantity = dispense.get("quantity")
+            units_per_day = self._units_per_day.get(order_id)
+            if isinstance(quantity, dict) and units_per_day:
+                quantity["value"] = round(units_per_day * max_days, 2)
+            for extension in order.get("extension", []) or []:
+                if isinstance(extension, dict) and extension.get("url") == _PERIOD_OF_USE:
+                    period = extension.setdefault("valuePeriod", {})
+                    period_start = period.get("start") or (start.isoformat() if start else None)
+                    if period_start:
+                        period["start"] = period_start
+                        first = date.fromisoformat(str(period_start)[:10])
+                        period["end"] = (first + timedelta(days=max_days - 1)).isoformat()
+                        period.pop("extension", None)
+            for dosage in order.get("dosageInstruction", []) or []:
+                timing = dosage.get("timing") if isinstance(dosage, dict) else None
+                repeat = timing.get("repeat") if isinstance(timing, dict) else None
+                if isinstance(repeat, dict):
+                    if "boundsDuration" in repeat:
+                        repeat["boundsDuration"] = _days(max_days)
+                    if "boundsPeriod" in repeat and start is not None:
+                        repeat["boundsPeriod"] = {
+                            "start": start.isoformat(),
+                            "end": (start + timedelta(days=max_days - 1)).isoformat(),
+                        }
+
+        return self._update(order_id, label, description, change)
+
+    def no_repeats(self, order_id: str, *, label: str, description: str) -> Suggestion | None:
+        def change(order: dict[str, Any]) -> None:
+            order.setdefault("dispenseRequest", {})["numberOfRepeatsAllowed"] = 0
+
+        return self._update(order_id, label, description, change)
+
+    # --- create actions ---------------------------------------------------------------------
+
+    def naloxone_order(self, *, label: str, description: str, instruction: str) -> Suggestion:
+        resource: dict[str, Any] = {
+            "resourceType": "MedicationRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "medicationCodeableConcept": {
+                "coding": [{"system": _ATC, "code": "V03AB15", "display": "naloxon"}],
+                "text": "Naloxon neusspray 1,8 mg/dosis",
+            },
+            "subject": {"reference": self._patient_ref or "Patient/unknown"},
+            "dosageInstruction": [
+                {
+                    "text": instruction,
+                    "asNeededBoolean": True,
+                    "route": {
+                        "coding": [{"system": _SNOMED, "code": "46713006", "display": "nasal"}]
+                    },
+                }
+            ],
+            "dispenseRequest": {
+                "quantity": {"value": 2, "unit": "stuk", "system": _UCUM, "code": "1"},
+                "numberOfRepeatsAllowed": 0,
+            },
+        }
+        MedicationRequest.model_validate(resource)
+        return Suggestion(
+            label=label,
+            is_recommended=True,
+            actions=[Action(type="create", description=description, resource=resource)],
+        )
+
+    def referral_ids(self, referral_ids: list[str]) -> list[str]:
+        """The referrals for this patient, with the postcode routes of the directory applied."""
+        result = list(referral_ids)
+        if self._postcode:
+            for route in self.ruleset.directory.postcode_routes:
+                if route.covers(self._postcode):
+                    replaced = [rid for rid in result if rid in route.replaces]
+                    if replaced:
+                        result = [rid for rid in result if rid not in route.replaces]
+                        if route.replacement not in result:
+                            result.append(route.replacement)
+                        self._notes["postcode_route"] = route.area
+        return result
+
+    def referrals(self, referral_ids: list[str]) -> list[Suggestion]:
+        suggestions: list[Suggestion] = []
+        for referral_id in self.referral_ids(referral_ids):
+            referral = self.ruleset.directory.referrals[referral_id]
+            contact = referral.contact.route
+            label = self.text("referral_label", name=referral.name, route=contact)
+            description = f"{referral.purpose.get(self.language)} ({contact})"
+            resource = self._templates.for_patient(referral_id, self._patient_ref)
+            suggestions.append(
+                Suggestion(
+                    label=label[:200],
+                    actions=[Action(type="create", description=description, resource=resource)],
+                )
+            )
+        return suggestions
+
+    def refer_back(self, *, label: str, description: str, performer: str | None) -> Suggestion:
+        resource: dict[str, Any] = {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "code": {
+                "coding": [{"system": _SNOMED, "code": "3457005", "display": "verwijzing"}],
+                "text": description,
+            },
+            "subject": {"reference": self._patient_ref or "Patient/unknown"},
+        }
+        if performer:
+            resource["performer"] = [{"reference": performer}]
+        ServiceRequest.model_validate(resource)
+        return Suggestion(
+            label=label,
+            actions=[Action(type="create", description=description, resource=resource)],
+        )
