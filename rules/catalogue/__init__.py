@@ -6,15 +6,38 @@ only loads them once into fast lookups. Public API: ``Catalogue`` and ``load_cat
 
 from __future__ import annotations
 
-from pathlib import Path
+from rules.catalogue._catalogue import (
+    DATA_DIR,
+    Catalogue,
+    CatalogueError,
+    fold_text,
+    load_catalogue,
+)
+from rules.catalogue._model import (
+    AtcEntry,
+    ClinicalDefinitions,
+    CodeRef,
+    DoseForm,
+    OmeFactor,
+    Product,
+    ReleasePattern,
+    Substance,
+    UnitInfo,
+)
 
-__all__ = ["Catalogue", "load_catalogue"]
-
-
-class Catalogue:
-    """Loaded terminology (implementation in progress)."""
-
-
-def load_catalogue(path: Path | None = None) -> Catalogue:
-    """Load (once, cached per path) the catalogue; default: the package data directory."""
-    raise NotImplementedError
+__all__ = [
+    "DATA_DIR",
+    "AtcEntry",
+    "Catalogue",
+    "CatalogueError",
+    "ClinicalDefinitions",
+    "CodeRef",
+    "DoseForm",
+    "OmeFactor",
+    "Product",
+    "ReleasePattern",
+    "Substance",
+    "UnitInfo",
+    "fold_text",
+    "load_catalogue",
+]
