@@ -1,0 +1,92 @@
+"""FHIR fixtures: complete CDS Hooks requests with the rule ids they must (not) fire.
+
+`fhir_fixtures/<name>.json` is a request body as an EHR would send it; next to it,
+`<name>.expect.yaml` says which service it is for and which rules must and must not fire.
+The requests are written with real dates around the anchor day 2026-11-01 ("today" in the
+fixture). `load_fixture()` moves every date and dateTime by (today − anchor), so a fixture
+tells the same clinical story on any day the tests run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ANCHOR_DATE",
+    "FIXTURES_DIR",
+    "SERVICE_HOOKS",
+    "Expectation",
+    "list_fixtures",
+    "load_fixture",
+    "shift_dates",
+]
+
+ANCHOR_DATE = date(2026, 11, 1)
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
+SERVICE_HOOKS: dict[str, str] = {
+    "opioid-order-select": "order-select",
+    "opioid-order-sign": "order-sign",
+    "opioid-patient-view": "patient-view",
+}
+
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")
+
+
+class Expectation(BaseModel):
+    """The sidecar `<name>.expect.yaml` of a fixture."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: Literal["opioid-order-select", "opioid-order-sign", "opioid-patient-view"]
+    description: Annotated[str, Field(min_length=1)]
+    must_fire: list[str] = Field(default_factory=list)
+    must_not_fire: list[str] = Field(default_factory=list)
+    language: Literal["nl", "en"] = "nl"
+
+    @property
+    def hook(self) -> str:
+        return SERVICE_HOOKS[self.service]
+
+
+def _shift_value(value: str, delta: timedelta) -> str:
+    match = _DATE.match(value)
+    if match is None:
+        return value
+    day = date.fromisoformat(match.group(1)) + delta
+    return day.isoformat() + (match.group(2) or "")
+
+
+def shift_dates(value: Any, delta: timedelta) -> Any:
+    """A copy of `value` with every FHIR date/dateTime string (YYYY-MM-DD…) moved by `delta`."""
+    if isinstance(value, dict):
+        return {key: shift_dates(item, delta) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shift_dates(item, delta) for item in value]
+    if isinstance(value, str) and delta:
+        return _shift_value(value, delta)
+    return value
+
+
+def list_fixtures(directory: Path | None = None) -> list[Path]:
+    """All fixture request files (`*.json` with a sidecar), sorted by name."""
+    root = directory or FIXTURES_DIR
+    return sorted(path for path in root.glob("*.json") if path.with_suffix(".expect.yaml").exists())
+
+
+def load_fixture(path: Path, today: date | None = None) -> tuple[dict[str, Any], Expectation]:
+    """The request (dates moved so that the anchor day is `today`) and its expectation."""
+    path = Path(path)
+    request = json.loads(path.read_text(encoding="utf-8"))
+    expectation = Expectation.model_validate(
+        yaml.safe_load(path.with_suffix(".expect.yaml").read_text(encoding="utf-8"))
+    )
+    target = today if today is not None else datetime.now().date()
+    shifted: dict[str, Any] = shift_dates(request, target - ANCHOR_DATE)
+    return shifted, expectation
