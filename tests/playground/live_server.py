@@ -1,0 +1,74 @@
+"""The service on a free loopback port, in a thread, with a throw-away SQLite database.
+
+Shared by the browser tests and the tests that run the curl examples of docs/integration.md.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from app.db import migrate
+from app.main import create_app
+from app.settings import Settings
+
+__all__ = ["LiveService", "live_service"]
+
+
+@dataclass(frozen=True)
+class LiveService:
+    base_url: str
+    database_path: Path
+
+    def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Rows from the service's database (read with the standard library, not the app)."""
+        connection = sqlite3.connect(self.database_path, timeout=10)
+        connection.row_factory = sqlite3.Row
+        try:
+            return list(connection.execute(sql, parameters))
+        finally:
+            connection.close()
+
+
+@contextmanager
+def live_service(directory: Path, **settings: Any) -> Iterator[LiveService]:
+    database_path = directory / "service.sqlite3"
+    database_url = f"sqlite+aiosqlite:///{database_path}"
+    migrate(database_url)
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            environment="development",
+            trusted_clients=None,
+            log_level="WARNING",
+            **settings,
+        )
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the service did not start on 127.0.0.1")
+        time.sleep(0.02)
+    try:
+        yield LiveService(f"http://127.0.0.1:{port}", database_path)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
