@@ -1,0 +1,180 @@
+"""Fixtures for the prefetch tests: real servers on 127.0.0.1, started and stopped here.
+
+- `fhir_server` (session): the Node in-memory FHIR server seeded from fhir_seed.json plus a
+  patient with 130 MedicationRequests (paging). Tests using it are marked `fhirserver`; without
+  Node they are skipped, unless OPIOID_CDS_REQUIRE_NODE=1 (CI), where that is a failure.
+- `bad_server` (session): the misbehaving FHIR server (500, garbage, never answers, ...).
+- `ehr` (session): the sandbox-like EHR client with its JWKS endpoint.
+- `service` (module): the service under uvicorn, trusting `ehr`'s key, in production mode so
+  every call must carry a valid JWT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.prefetch.ehr_client import EhrClient
+from tests.prefetch.servers import (
+    AppServer,
+    MisbehavingFhirServer,
+    NodeFhirServer,
+    NodeUnavailable,
+    free_port,
+)
+
+MANY_PATIENT = "pat-many"
+MANY_ORDERS = 130
+ACCESS_TOKEN = "fhir-access-token-6f1c2e0b9a"
+E2E_DEADLINE_SECONDS = 1.0
+E2E_FHIR_TIMEOUT_SECONDS = 0.75
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def many_orders() -> list[dict[str, Any]]:
+    return [
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"many-{number:03d}",
+            "status": "completed",
+            "intent": "order",
+            "subject": {"reference": f"Patient/{MANY_PATIENT}"},
+            "authoredOn": f"2026-{1 + number % 9:02d}-{1 + number % 28:02d}",
+            "medicationReference": {"reference": "Medication/med-oxy-10"},
+        }
+        for number in range(MANY_ORDERS)
+    ]
+
+
+@pytest.fixture(scope="session")
+def fhir_server() -> Iterator[NodeFhirServer]:
+    server = NodeFhirServer()
+    try:
+        server.start()
+    except NodeUnavailable as exc:
+        if os.environ.get("OPIOID_CDS_REQUIRE_NODE", "") in ("1", "true", "yes"):
+            pytest.fail(f"the Node FHIR server is required: {exc}")
+        pytest.skip(f"the Node FHIR server is not available: {exc}")
+    try:
+        server.seed_from_file()
+        server.put([{"resourceType": "Patient", "id": MANY_PATIENT}, *many_orders()])
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fhir(fhir_server: NodeFhirServer) -> NodeFhirServer:
+    """The FHIR server with an empty request log."""
+    fhir_server.reset_log()
+    return fhir_server
+
+
+@pytest.fixture(scope="session")
+def bad_server_session() -> Iterator[MisbehavingFhirServer]:
+    server = MisbehavingFhirServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bad_server(bad_server_session: MisbehavingFhirServer) -> MisbehavingFhirServer:
+    bad_server_session.reset_log()
+    return bad_server_session
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def ehr() -> Iterator[EhrClient]:
+    client = EhrClient()
+    client.start()
+    try:
+        yield client
+    finally:
+        client.stop()
+
+
+# --- the service --------------------------------------------------------------------------
+
+
+@dataclass
+class RecordingEvaluator:
+    """Wraps the app's evaluator and keeps what each call received."""
+
+    inner: Any
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def evaluate(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        return self.inner.evaluate(**kwargs)
+
+    @property
+    def last_resources(self) -> Sequence[Mapping[str, Any]]:
+        resources: Sequence[Mapping[str, Any]] = self.calls[-1]["resources"]
+        return resources
+
+    @property
+    def last_missing(self) -> frozenset[str]:
+        missing: frozenset[str] = self.calls[-1]["missing_data"]
+        return missing
+
+
+@dataclass
+class Service:
+    server: AppServer
+    evaluator: RecordingEvaluator
+    deadline_seconds: float
+
+    def url(self, service_id: str) -> str:
+        return f"{self.server.base_url}/cds-services/{service_id}"
+
+
+@pytest.fixture(scope="module")
+def service(ehr: EhrClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    from app.db import migrate
+    from app.main import create_app
+    from app.settings import Settings
+
+    directory = tmp_path_factory.mktemp("prefetch-service")
+    trust_file = directory / "trusted-clients.json"
+    trust_file.write_text(json.dumps({"clients": [ehr.trust_entry()]}), encoding="utf-8")
+    database_url = f"sqlite+aiosqlite:///{Path(directory) / 'service.sqlite3'}"
+    migrate(database_url)
+    settings = Settings(
+        environment="production",
+        audit_secret="prefetch-tests-audit-secret-0123456789",
+        database_url=database_url,
+        trusted_clients=trust_file,
+        prefetch_deadline_seconds=E2E_DEADLINE_SECONDS,
+        fhir_timeout_seconds=E2E_FHIR_TIMEOUT_SECONDS,
+        log_level="WARNING",
+    )
+    app = create_app(settings)
+    server = AppServer(app, free_port())
+    server.start()
+    try:
+        state = app.state.cds
+        recorder = RecordingEvaluator(state.evaluator)
+        state.evaluator = recorder
+        yield Service(server, recorder, E2E_DEADLINE_SECONDS)
+    finally:
+        server.stop()

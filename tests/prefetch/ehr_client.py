@@ -1,0 +1,208 @@
+"""An "EHR" test client that calls the service the way the CDS Hooks sandbox does.
+
+- signs every call with an ES384 JWT: header `kid` + `jku`, claims `iss`, `aud` (the exact URL
+  called), `exp` (+5 min), `iat`, `jti`; no `sub`, no `tenant` (as the sandbox);
+- serves its JWK Set (public key only) on 127.0.0.1, which `jku` points at;
+- builds the request: uuid `hookInstance`, `fhirServer`, optional `fhirAuthorization`, and a
+  *partial* prefetch: it resolves only the keys it is asked to against the FHIR server itself
+  (filling the tokens on its own, not with the service's code) and leaves the others out.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
+SANDBOX_USER = "Practitioner/gp-1"
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    status: int
+    body: Any
+    seconds: float
+
+
+class _JwksHandler(BaseHTTPRequestHandler):
+    server: _JwksHttpServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        if self.path != JWKS_PATH:
+            self.send_error(404)
+            return
+        body = json.dumps(self.server.jwks).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _JwksHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+    jwks: dict[str, Any]
+
+
+class EhrClient:
+    """A sandbox-like CDS client with its own P-384 key and JWKS endpoint."""
+
+    def __init__(self, issuer: str = SANDBOX_ISSUER, kid: str = "ehr-es384-1") -> None:
+        self.issuer = issuer
+        self.kid = kid
+        self._private_key = ec.generate_private_key(ec.SECP384R1())
+        public_jwk = json.loads(ECAlgorithm.to_jwk(self._private_key.public_key()))
+        public_jwk.update({"kid": kid, "alg": "ES384", "use": "sig"})
+        self._server = _JwksHttpServer(("127.0.0.1", 0), _JwksHandler)
+        self._server.jwks = {"keys": [public_jwk]}
+        self.jku = f"http://127.0.0.1:{self._server.server_address[1]}{JWKS_PATH}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def trust_entry(self) -> dict[str, Any]:
+        """This client as an entry of the service's trusted-clients file."""
+        return {"iss": self.issuer, "jku_allowlist": [self.jku]}
+
+    # tokens
+
+    def token(self, audience: str, *, signing_key: ec.EllipticCurvePrivateKey | None = None) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": audience,
+            "exp": now + 300,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+        }
+        headers = {"kid": self.kid, "jku": self.jku, "typ": "JWT"}
+        return jwt.encode(
+            claims, signing_key or self._private_key, algorithm="ES384", headers=headers
+        )
+
+    # requests
+
+    def hook_request(
+        self,
+        hook: str,
+        *,
+        patient_id: str,
+        fhir_server: str | None,
+        access_token: str | None = None,
+        draft_orders: list[dict[str, Any]] | None = None,
+        prefetch: dict[str, Any] | None = None,
+        user_id: str = SANDBOX_USER,
+    ) -> dict[str, Any]:
+        context: dict[str, Any] = {"userId": user_id, "patientId": patient_id}
+        if hook in ("order-select", "order-sign"):
+            entries = [{"resource": order} for order in draft_orders or []]
+            context["draftOrders"] = {"resourceType": "Bundle", "entry": entries}  # no `type`
+        if hook == "order-select":
+            context["selections"] = [
+                f"MedicationRequest/{order['id']}" for order in draft_orders or []
+            ]
+        body: dict[str, Any] = {
+            "hookInstance": str(uuid.uuid4()),
+            "hook": hook,
+            "context": context,
+        }
+        if fhir_server is not None:
+            body["fhirServer"] = fhir_server
+        if access_token is not None:
+            body["fhirAuthorization"] = {
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": 30,
+                "scope": "patient/*.read user/*.read",
+                "subject": "opioid-cds",
+            }
+        if prefetch is not None:
+            body["prefetch"] = prefetch
+        return body
+
+    @staticmethod
+    def prefetch_from(
+        fhir_base: str,
+        templates: dict[str, str],
+        keys: list[str],
+        *,
+        patient_id: str,
+        user_id: str = SANDBOX_USER,
+        count: int | None = None,
+    ) -> dict[str, Any]:
+        """Resolve `keys` of `templates` against the FHIR server, as the sandbox does.
+
+        Only these tokens are filled (the sandbox's own subset); `count` overrides `_count`
+        so the EHR can hand over a first page with a `next` link. A key whose query fails is
+        left out, as the spec asks of clients.
+        """
+        user_type, _, user_ref_id = user_id.partition("/")
+        values = {
+            "{{context.patientId}}": patient_id,
+            "{{context.userId}}": user_id,
+            "{{userPractitionerId}}": user_ref_id if user_type == "Practitioner" else None,
+        }
+        prefetch: dict[str, Any] = {}
+        with httpx.Client(timeout=10) as client:
+            for key in keys:
+                query: str | None = templates[key]
+                for token, value in values.items():
+                    if query is not None and token in query:
+                        query = query.replace(token, value) if value is not None else None
+                if query is None:
+                    continue
+                if count is not None and "?" in query:
+                    params = [p for p in query.split("?", 1)[1].split("&") if p]
+                    params = [p for p in params if not p.startswith("_count=")]
+                    query = query.split("?", 1)[0] + "?" + "&".join([*params, f"_count={count}"])
+                response = client.get(f"{fhir_base}/{query}")
+                if response.status_code == 404 and "?" not in query:
+                    prefetch[key] = None  # a read with no result: known empty
+                elif response.status_code == 200:
+                    prefetch[key] = response.json()
+        return prefetch
+
+    def call(
+        self,
+        service_url: str,
+        body: dict[str, Any],
+        *,
+        token: str | None = None,
+        sign: bool = True,
+        timeout: float = 30.0,
+    ) -> CallResult:
+        """POST the hook request with a fresh JWT (aud = the URL called); wall time measured."""
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if sign:
+            headers["Authorization"] = f"Bearer {token or self.token(service_url)}"
+        started = time.perf_counter()
+        response = httpx.post(
+            service_url, content=json.dumps(body), headers=headers, timeout=timeout
+        )
+        seconds = time.perf_counter() - started
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            payload = response.text
+        return CallResult(response.status_code, payload, seconds)
