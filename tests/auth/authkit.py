@@ -141,15 +141,32 @@ class FakeClock:
         return self.now
 
 
+class _NoNetwork(httpx.AsyncClient):
+    """For verifiers whose clients all have inline keys: any fetch is a test failure."""
+
+    async def get(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        raise AssertionError("this verifier must not fetch anything")
+
+
+_NO_NETWORK: _NoNetwork | None = None
+
+
+def no_network() -> httpx.AsyncClient:
+    global _NO_NETWORK
+    if _NO_NETWORK is None:  # creating an httpx client costs ~40 ms (its SSL context)
+        _NO_NETWORK = _NoNetwork()
+    return _NO_NETWORK
+
+
 def make_verifier(
     *clients: TrustedClient,
-    http: Any = None,
+    http: httpx.AsyncClient | None = None,
     algorithms: tuple[str, ...] = ("ES384", "RS384"),
     store: ReplayStore | None = None,
     resolver: KeyResolver | None = None,
 ) -> JwtVerifier:
     if resolver is None:
-        resolver = KeyResolver(http if http is not None else httpx.AsyncClient())
+        resolver = KeyResolver(http if http is not None else no_network())
     return JwtVerifier(
         TrustConfig(clients=list(clients)),
         store if store is not None else InMemoryReplayStore(),

@@ -35,6 +35,7 @@ from .authkit import (
     claims,
     jwks,
     make_verifier,
+    no_network,
     raw_sign,
     sign,
     unsigned_parts,
@@ -110,7 +111,7 @@ async def test_spec_example_token_passes_every_other_check() -> None:
     verifier = JwtVerifier(
         TrustConfig(clients=[spec_client()]),
         InMemoryReplayStore(),
-        KeyResolver(None),  # type: ignore[arg-type]  # inline keys: never fetches
+        KeyResolver(no_network()),
         leeway=leeway,
     )
     client = await verifier.verify(SPEC_TOKEN, SPEC_AUDIENCE)
