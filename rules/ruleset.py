@@ -121,9 +121,7 @@ class RuleSetDefaults(_Strict):
     chronic_threshold_days: Annotated[int, Field(ge=1, le=365)] = 28
     suppress_in_palliative_or_cancer: bool = True
     assume_gp_when_unknown: bool = True
-    exclusion_condition_sets: list[str] = Field(
-        default_factory=lambda: ["palliative-care", "cancer"]
-    )
+    exclusion_condition_sets: list[str] = Field(default_factory=lambda: ["palliative_or_cancer"])
     """Catalogue condition sets (active Condition, or the order's indication) that switch off
     the rules listing the `palliative-or-cancer` exclusion."""
 
@@ -141,6 +139,8 @@ class RuleSpec(_Strict):
     hooks: Annotated[list[HookName], Field(min_length=1)]
     exclusions: list[Exclusion] = Field(default_factory=list)
     source_lines: Annotated[str, Field(min_length=1)]
+    source_quote: str | None = None
+    """The seed text the rule rests on, verbatim (for docs/rules.md)."""
     parameters: dict[str, ParameterValue] = Field(default_factory=dict)
     title: LocalizedText
     when: LocalizedText

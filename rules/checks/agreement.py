@@ -46,8 +46,8 @@ def short_acting_opioid(ctx: RuleContext[RuleParameters]) -> Finding | None:
 
 
 class DosingFrequencyParameters(RuleParameters):
-    min_doses_per_day: float = Field(default=2, ge=1, le=6)
-    max_doses_per_day: float = Field(default=3, ge=1, le=6)
+    min_doses_per_day: int = Field(default=2, ge=1, le=6)
+    max_doses_per_day: int = Field(default=3, ge=1, le=6)
 
 
 @rule(
@@ -256,7 +256,7 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
 
 
 class BonyPainParameters(RuleParameters):
-    indication_sets: list[str] = Field(default_factory=lambda: ["bony-musculoskeletal-pain"])
+    indication_sets: list[str] = Field(default_factory=lambda: ["bony_musculoskeletal_pain"])
     excluded_sets: list[str] = Field(default_factory=lambda: ["fracture"])
     """Fractures (ICPC L72-L76) are not «benige pijnklachten» by default (seeds.md Q4)."""
 

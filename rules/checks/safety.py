@@ -66,8 +66,8 @@ def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Fin
 
 
 class SedativeParameters(RuleParameters):
-    alcohol_sets: list[str] = Field(default_factory=lambda: ["alcohol-use-disorder"])
-    opioid_use_disorder_sets: list[str] = Field(default_factory=lambda: ["opioid-use-disorder"])
+    alcohol_sets: list[str] = Field(default_factory=lambda: ["alcohol_use_disorder"])
+    opioid_use_disorder_sets: list[str] = Field(default_factory=lambda: ["opioid_use_disorder"])
 
 
 @rule(
@@ -121,7 +121,7 @@ def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding
 
 
 class OpioidUseDisorderParameters(RuleParameters):
-    opioid_use_disorder_sets: list[str] = Field(default_factory=lambda: ["opioid-use-disorder"])
+    opioid_use_disorder_sets: list[str] = Field(default_factory=lambda: ["opioid_use_disorder"])
 
 
 @rule(

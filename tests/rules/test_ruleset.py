@@ -1,0 +1,162 @@
+"""Rule sets as data: loading, overlays, and errors that name file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules.ruleset import (
+    DEFAULT_RULESET_PATH,
+    RuleSet,
+    RuleSetError,
+    load_ruleset,
+    validate_ruleset_file,
+)
+
+DIRECTORY = DEFAULT_RULESET_PATH.parent.parent / "directory"
+EVERY_RULE = {
+    "short-acting-opioid",
+    "dosing-frequency",
+    "gp-duration-limit",
+    "follow-up-without-consult",
+    "repeat-prescription",
+    "bony-musculoskeletal-pain",
+    "missing-indication-or-duration",
+    "specialist-ownership",
+    "chronic-use",
+    "new-user-education",
+    "early-refill",
+    "multiple-prescribers",
+    "opioid-sedative-combination",
+    "opioid-use-disorder",
+    "high-daily-dose",
+    "pregnancy",
+    "chronic-user-review",
+}
+
+
+def _copy_ruleset(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
+    text = DEFAULT_RULESET_PATH.read_text(encoding="utf-8")
+    text = text.replace("../directory/", f"{DIRECTORY}/")
+    if edit is not None:
+        old, new = edit
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "region.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(needle)
+
+
+def test_the_eemland_rule_set_has_every_rule_of_rules_md(ruleset: RuleSet) -> None:
+    assert set(ruleset.rules) == EVERY_RULE
+    assert ruleset.id == "eemland"
+    assert ruleset.defaults.lookback_days == 90
+    assert validate_ruleset_file(DEFAULT_RULESET_PATH) == []
+
+
+def test_every_referral_and_link_names_its_source_in_seed_003(ruleset: RuleSet) -> None:
+    for referral in ruleset.directory.referrals.values():
+        assert referral.source.startswith("003:")
+    for link in ruleset.links.links.values():
+        assert link.source.startswith("003:")
+
+
+def test_a_practice_overlay_changes_only_that_practice(ruleset: RuleSet) -> None:
+    assert ruleset.parameters_for("gp-duration-limit", "01999002") == {"max_days": 5}
+    assert ruleset.parameters_for("gp-duration-limit", "01999010") == {"max_days": 7}
+    assert ruleset.parameters_for("gp-duration-limit", None) == {"max_days": 7}
+    # the practice inherits the overrides of its hagro
+    assert ruleset.parameters_for("early-refill", "01999002") == {"early_refill_tolerance_days": 3}
+
+
+def test_a_wrong_value_is_reported_with_file_line_and_field(tmp_path: Path) -> None:
+    path = _copy_ruleset(
+        tmp_path,
+        (
+            "    indicator: warning\n    hooks: [order-sign]\n",
+            "    indicator: urgent\n    hooks: [order-sign]\n",
+        ),
+    )
+    problems = validate_ruleset_file(path)
+    assert len(problems) == 1
+    problem = problems[0]
+    assert problem.file == str(path)
+    assert problem.field == "rules.gp-duration-limit.indicator"
+    assert problem.line == _line_of(path, "indicator: urgent")
+    assert str(problem).startswith(f"{path}:{problem.line}: rules.gp-duration-limit.indicator: ")
+
+
+def test_a_parameter_out_of_range_names_the_parameter(tmp_path: Path) -> None:
+    path = _copy_ruleset(tmp_path, ("parameters: {max_days: 7}", "parameters: {max_days: 30}"))
+    with pytest.raises(RuleSetError) as raised:
+        load_ruleset(path)
+    [problem] = raised.value.problems
+    assert problem.field == "rules.gp-duration-limit.parameters.max_days"
+    assert problem.line == _line_of(path, "max_days: 30")
+    assert "less than or equal to 7" in problem.message
+    assert f"{path}:{problem.line}: rules.gp-duration-limit.parameters.max_days" in str(
+        raised.value
+    )
+
+
+def test_unknown_rule_ids_links_and_missing_texts_are_reported(tmp_path: Path) -> None:
+    path = _copy_ruleset(tmp_path, ("  pregnancy:\n", "  pregnancy-typo:\n"))
+    problems = validate_ruleset_file(path)
+    assert [p.field for p in problems] == ["rules.pregnancy-typo"]
+    assert "no rule is registered" in problems[0].message
+
+    path = _copy_ruleset(tmp_path, ("links: [regional-page]\n", "links: [regional-pagee]\n"))
+    [problem] = validate_ruleset_file(path)
+    assert problem.field == "rules.short-acting-opioid.links.0"
+    assert "regional-pagee" in problem.message
+
+
+def test_a_summary_placeholder_the_rule_does_not_provide_is_an_error(tmp_path: Path) -> None:
+    path = _copy_ruleset(
+        tmp_path,
+        (
+            "Opioïd voor {durations}: huisarts schrijft maximaal {max_days} dagen voor",
+            "Opioïd voor {duration}: huisarts schrijft maximaal {max_days} dagen voor",
+        ),
+    )
+    [problem] = validate_ruleset_file(path)
+    assert problem.field == "rules.gp-duration-limit.summary"
+    assert "duration" in problem.message
+
+
+def test_yaml_syntax_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("id: x\nrules:\n  a: [unclosed\n  b: 1\n", encoding="utf-8")
+    [problem] = validate_ruleset_file(path)
+    assert problem.field == "(yaml)"
+    assert problem.line >= 3
+
+
+def test_a_broken_overlay_is_reported_in_the_overlay_file(tmp_path: Path) -> None:
+    overlays = tmp_path / "practices.yaml"
+    overlays.write_text(
+        'overlays:\n  "01234567":\n    name: Praktijk\n    rules:\n'
+        "      gp-duration-limit:\n        parameters: {max_days: 14}\n",
+        encoding="utf-8",
+    )
+    problems = validate_ruleset_file(overlays)
+    assert [(p.file, p.line, p.field) for p in problems] == [
+        (
+            str(overlays),
+            6,
+            "overlays.01234567.rules.gp-duration-limit.parameters.max_days",
+        )
+    ]
+
+
+def test_a_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    [problem] = validate_ruleset_file(tmp_path / "nope.yaml")
+    assert problem.field == "(file)"
