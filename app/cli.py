@@ -427,57 +427,29 @@ def _rules_validate(args: argparse.Namespace) -> int:
 
 
 def _rules_docs(args: argparse.Namespace) -> int:
+    from rules.docs import render_rules_markdown
     from rules.ruleset import RuleSetError, load_ruleset
 
+    for candidate in (args.file, args.overlays):
+        if candidate is not None and not Path(candidate).is_file():
+            raise CliError(f"{candidate}: no such file")
     try:
-        ruleset = load_ruleset(Path(args.file) if args.file else None)
+        ruleset = load_ruleset(
+            Path(args.file) if args.file else None,
+            Path(args.overlays) if args.overlays else None,
+        )
     except RuleSetError as exc:
         for problem in exc.problems:
             _err(str(problem))
+        _err("the rule set is not valid; see `opioid-cds rules validate`")
         return EXIT_FAILED
-    text = ruleset_markdown(ruleset, args.language)
+    text = render_rules_markdown(ruleset)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
     return EXIT_OK
-
-
-def ruleset_markdown(ruleset: Any, language: str) -> str:
-    """A Markdown overview of a rule set: per rule its id, indicator, hooks, when it fires,
-    its parameters, links and referrals."""
-    lines = [
-        f"# Rule set `{ruleset.id}` {ruleset.version} ({ruleset.file.region})",
-        "",
-        f"Source: {ruleset.file.source.label.get(language)} — <{ruleset.file.source.url}>",
-        "",
-        "| # | Rule id | Indicator | Hooks | Enabled |",
-        "|---|---|---|---|---|",
-    ]
-    ordered = sorted(ruleset.rules.items(), key=lambda item: (item[1].number, item[0]))
-    for rule_id, spec in ordered:
-        lines.append(
-            f"| {spec.number} | `{rule_id}` | {spec.indicator} | {', '.join(spec.hooks)} | "
-            f"{'yes' if spec.enabled else 'no'} |"
-        )
-    for rule_id, spec in ordered:
-        lines += ["", f"## {spec.number}. {spec.title.get(language)} (`{rule_id}`)", ""]
-        lines.append(spec.when.get(language))
-        if spec.parameters:
-            lines += [
-                "",
-                "Parameters: "
-                + ", ".join(
-                    f"`{name}` = {value}" for name, value in sorted(spec.parameters.items())
-                ),
-            ]
-        if spec.links:
-            lines += ["", "Links: " + ", ".join(f"`{link}`" for link in spec.links)]
-        if spec.referrals:
-            lines += ["", "Referrals: " + ", ".join(f"`{ref}`" for ref in spec.referrals)]
-        lines += ["", f"Source lines: {spec.source_lines}"]
-    return "\n".join(lines) + "\n"
 
 
 # --- the parser ------------------------------------------------------------------------------
@@ -519,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="evaluate a CDS Hooks request offline and print the cards",
-        description="Evaluate a CDS Hooks request (a JSON file, or - for standard input) "
+        description="Evaluate a CDS Hooks request offline (a JSON file, or - for standard input) "
         "in this process, with the service's own pipeline and rule set, and print the cards. "
         "No server is started and nothing is fetched over the network: the data the rules "
         "need must be in the request's prefetch (fhirServer is never contacted). The service "
@@ -567,7 +539,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the fixtures with the service each one calls and the rule ids that "
         "must fire.",
     )
-    fixtures_list.add_argument("--format", choices=("table", "json"), default="table")
+    fixtures_list.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: readable (default); json: a list of {name, service, hook, description, "
+        "mustFire, mustNotFire, language}",
+    )
     fixtures_list.set_defaults(handler=_fixtures_list)
     fixtures_run = fixture_commands.add_parser(
         "run",
@@ -619,12 +597,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_rules_validate)
     docs = rule_commands.add_parser(
         "docs",
-        help="print the rule set as Markdown (rules, indicators, hooks, parameters)",
-        description="Print a Markdown overview of the rule set: every rule with its id, "
-        "indicator, hooks, when it fires, parameters, links and referrals.",
+        help="print the rule set as Markdown (docs/rules.md is generated with it)",
+        description="Print the rule set as Markdown: defaults, an overview, and every rule "
+        "with when it fires, its severity, hooks, parameters and source. docs/rules.md is "
+        "this output for the default rule set: regenerate it after changing a rule set "
+        "(opioid-cds rules docs -o docs/rules.md).",
     )
     docs.add_argument("file", nargs="?", metavar="FILE", help="default: the Eemland rule set")
-    docs.add_argument("--language", choices=("nl", "en"), default="nl", help="default: nl")
+    docs.add_argument(
+        "--overlays",
+        metavar="FILE",
+        help="practice overlays to include (default with the "
+        "default rule set: rules/rulesets/practices.yaml)",
+    )
     docs.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     docs.set_defaults(handler=_rules_docs)
     return parser

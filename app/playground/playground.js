@@ -120,7 +120,7 @@
         const href = safeUrl(m[2]);
         const label = renderInline(m[1]);
         if (href) out.push(externalLink(href, label));
-        else appendAll(out, label); // not http(s): the text only, never a link
+        else label.forEach(function (node) { out.push(node); }); // not http(s): text only
         i += m[0].length;
         continue;
       }
@@ -569,7 +569,7 @@
     })));
     const comment = el("input", {
       type: "text", class: "override-comment", testid: "override-comment", maxlength: "500",
-      placeholder: "Comment (optional; only whether there was one is stored)", "aria-label": "Override comment",
+      placeholder: "Comment (optional)", title: "Only whether there was a comment is stored, never its text", "aria-label": "Override comment",
     });
     const override = el("button", { type: "button", class: "override", testid: "override", text: "Override" });
     if (!hasUuid) {

@@ -84,7 +84,7 @@ class PlaygroundPage:
 
 
 @pytest.fixture
-def playground(browser: Browser, service: LiveService) -> Iterator[PlaygroundPage]:
+def playground(service: LiveService, browser: Browser) -> Iterator[PlaygroundPage]:
     context = browser.new_context()
     allowed = urlsplit(service.base_url).netloc
     result = PlaygroundPage(context.new_page(), service)

@@ -43,7 +43,10 @@ class LiveService:
 def live_service(directory: Path, **settings: Any) -> Iterator[LiveService]:
     database_path = directory / "service.sqlite3"
     database_url = f"sqlite+aiosqlite:///{database_path}"
-    migrate(database_url)
+    # In a thread of its own: the caller may already run an event loop (Playwright's sync API).
+    migration = threading.Thread(target=migrate, args=(database_url,))
+    migration.start()
+    migration.join()
     app = create_app(
         Settings(
             database_url=database_url,
