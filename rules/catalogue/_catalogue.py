@@ -36,7 +36,6 @@ from rules.facts import Quantity, ReleaseType
 DATA_DIR = Path(__file__).parent / "data"
 
 
-
 class CatalogueError(ValueError):
     """A data file is missing, malformed or inconsistent."""
 
@@ -121,6 +120,8 @@ class Catalogue:
         self._substance_text: re.Pattern[str] | None = None
         self._substance_by_name: dict[str, str] = {}
         self.condition_set_names: frozenset[str] = frozenset()
+        # Memo of medication recognition, owned by rules.facts_medication (bounded there).
+        self.recognition_memo: dict[tuple[object, ...], object] = {}
         self._load()
         self.clinical: ClinicalDefinitions = self._load_clinical()
 
@@ -205,6 +206,7 @@ class Catalogue:
                 kind=row["kind"],
                 is_oat_product=_bool(row["is_oat_product"], where),
                 is_antitussive=_bool(row["is_antitussive"], where),
+                sedative_class=row["sedative_class"] or None,
                 description=row["description"],
             )
             if entry.is_prefix:

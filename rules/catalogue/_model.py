@@ -30,6 +30,7 @@ class AtcEntry:
     kind: str
     is_oat_product: bool
     is_antitussive: bool
+    sedative_class: str | None
     description: str
 
 

@@ -1,0 +1,796 @@
+"""Medication facts: what a medication is, how it is dosed, how long it lasts, its OME.
+
+Pure functions over defensive JSON access (``rules.fhir_access``) and the catalogue. They are
+used for drafted orders and for history alike. Definitions: RULES.md §1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from rules.catalogue import AtcEntry, Catalogue, Product
+from rules.facts import (
+    DurationSource,
+    MedicationFacts,
+    OpioidStrength,
+    Quantity,
+    RecognisedBy,
+    ReleaseType,
+    SubstanceRef,
+)
+from rules.fhir_access import (
+    as_dict,
+    as_int,
+    as_list,
+    as_number,
+    as_str,
+    codings,
+    concept_text,
+    dicts,
+    extensions,
+    parse_date,
+)
+
+JsonDict = Mapping[str, Any]
+
+PERIOD_OF_USE_URLS = (
+    "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
+    # STU3-era zib extension, still seen in older MP9 exports.
+    "http://nictiz.nl/fhir/StructureDefinition/zib-Medication-PeriodOfUse",
+)
+DURATION_URLS = (
+    "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Duration",
+    "http://nictiz.nl/fhir/StructureDefinition/zib-MedicationUse-Duration",
+)
+
+_GSTANDAARD = ("gstandaard_prk", "gstandaard_gpk", "gstandaard_hpk", "gstandaard_zi")
+_MEMO_LIMIT = 20_000
+# A strength in a product text: "10MG", "12UG/UUR", "0.075 MG/HR", "5MG/ML".
+_TEXT_STRENGTH = re.compile(
+    r"(?<![\d/.,])(\d+(?:[.,]\d+)?)\s*(mg|microg|ug|µg|mcg|g)"
+    r"(?:\s*/\s*(uur|hr|h|ml|dosis|actuat))?(?![a-z])",
+    re.IGNORECASE,
+)
+
+
+# --------------------------------------------------------------------------- recognition
+@dataclass(frozen=True, slots=True)
+class MedicationInput:
+    """What a MedicationRequest/Dispense/Statement says about its medication."""
+
+    codes: tuple[tuple[str, str], ...]  # (system URI, code) of the product code
+    texts: tuple[str, ...]  # code.text, coding displays, reference display
+    form_codes: tuple[tuple[str, str], ...]
+    form_texts: tuple[str, ...]
+    ingredient_codes: tuple[tuple[str, str], ...]
+    ingredient_strengths: tuple[tuple[tuple[tuple[str, str], ...], Quantity | None], ...]
+    resolved: bool
+
+
+def medication_input(
+    concept: object, medication: JsonDict | None, *, resolved: bool
+) -> MedicationInput:
+    """Collect codes and texts from a CodeableConcept and/or a Medication resource."""
+    codes: list[tuple[str, str]] = []
+    texts: list[str] = []
+    for system, code, _ in codings(concept):
+        codes.append((system, code))
+    texts.extend(concept_text(concept))
+    form_codes: list[tuple[str, str]] = []
+    form_texts: list[str] = []
+    ingredient_codes: list[tuple[str, str]] = []
+    strengths: list[tuple[tuple[tuple[str, str], ...], Quantity | None]] = []
+    if medication is not None:
+        product_code = medication.get("code")
+        codes.extend((s, c) for s, c, _ in codings(product_code))
+        texts.extend(concept_text(product_code))
+        form = medication.get("form")
+        form_codes.extend((s, c) for s, c, _ in codings(form))
+        form_texts.extend(concept_text(form))
+        for ingredient in dicts(medication.get("ingredient")):
+            item = ingredient.get("itemCodeableConcept")
+            if item is None:  # R5 shape: ingredient.item.concept
+                item = as_dict(ingredient.get("item")).get("concept")
+            item_codes = tuple((s, c) for s, c, _ in codings(item))
+            ingredient_codes.extend(item_codes)
+            texts.extend(concept_text(item))
+            item_reference = as_str(as_dict(ingredient.get("itemReference")).get("display"))
+            if item_reference:
+                texts.append(item_reference)
+            strengths.append((item_codes, _ratio_quantity(ingredient.get("strength"))))
+    return MedicationInput(
+        codes=tuple(codes),
+        texts=tuple(texts),
+        form_codes=tuple(form_codes),
+        form_texts=tuple(form_texts),
+        ingredient_codes=tuple(ingredient_codes),
+        ingredient_strengths=tuple(strengths),
+        resolved=resolved,
+    )
+
+
+def _ratio_quantity(ratio: object) -> Quantity | None:
+    """Raw numerator/denominator of an ingredient strength, unit kept for later canonising."""
+    node = as_dict(ratio)
+    numerator = as_dict(node.get("numerator"))
+    value = as_number(numerator.get("value"))
+    if value is None:
+        return None
+    unit = as_str(numerator.get("code")) or as_str(numerator.get("unit")) or ""
+    denominator = as_dict(node.get("denominator"))
+    denominator_value = as_number(denominator.get("value")) or 1.0
+    denominator_unit = as_str(denominator.get("code")) or as_str(denominator.get("unit")) or "1"
+    if denominator_value <= 0:
+        return None
+    return Quantity(value / denominator_value, f"{unit}/{denominator_unit}")
+
+
+def recognise(catalogue: Catalogue, source: MedicationInput) -> MedicationFacts:
+    """Identify the medication (memoised: the same product recurs across a history)."""
+    memo = catalogue.recognition_memo
+    key: tuple[object, ...] = (
+        source.codes,
+        source.texts,
+        source.form_codes,
+        source.form_texts,
+        source.ingredient_codes,
+        source.ingredient_strengths,
+    )
+    cached = memo.get(key)
+    if isinstance(cached, MedicationFacts):
+        return cached
+    facts = _recognise(catalogue, source)
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = facts
+    return facts
+
+
+@dataclass(slots=True)
+class _Identity:
+    recognised_by: RecognisedBy
+    substances: list[str]
+    atc_entries: list[AtcEntry]
+    product: Product | None
+
+
+def _identify(catalogue: Catalogue, source: MedicationInput) -> _Identity | None:
+    """First recognition path that names a catalogue medication (RULES.md §1 order)."""
+    keyed = [
+        (catalogue.system_key(system), code)
+        for system, code in (*source.codes, *source.ingredient_codes)
+    ]
+    atc_entries = [
+        entry
+        for system, code in keyed
+        if system == "atc" and (entry := catalogue.atc(code)) is not None
+    ]
+    if atc_entries:
+        substances = [s for e in atc_entries for s in e.substances]
+        product = _first_product(catalogue, keyed, (*_GSTANDAARD, "rxnorm", "snomed"))
+        return _Identity(RecognisedBy.ATC, substances, atc_entries, product)
+    for path, systems in (
+        (RecognisedBy.GSTANDAARD, _GSTANDAARD),
+        (RecognisedBy.RXNORM, ("rxnorm",)),
+        (RecognisedBy.SNOMED, ("snomed",)),
+    ):
+        product = _first_product(catalogue, keyed, systems)
+        if product is not None:
+            entries = [e for e in (catalogue.atc(product.atc) if product.atc else None,) if e]
+            return _Identity(path, list(product.substances), entries, product)
+        substances = [
+            found.key
+            for system, code in keyed
+            if system is not None
+            and system in systems
+            and (found := catalogue.substance_by_code(system, code))
+        ]
+        if substances:
+            return _Identity(path, substances, [], None)
+    return None
+
+
+def _first_product(
+    catalogue: Catalogue, keyed: Sequence[tuple[str | None, str]], systems: Iterable[str]
+) -> Product | None:
+    wanted = tuple(systems)
+    for system, code in keyed:
+        if system in wanted and (product := catalogue.product(system, code)) is not None:
+            return product
+    return None
+
+
+def _recognise(catalogue: Catalogue, source: MedicationInput) -> MedicationFacts:
+    all_codes = (*source.codes, *source.ingredient_codes)
+    texts = [t for t in (*source.texts, *source.form_texts) if t]
+    joined_text = " | ".join(texts)
+    identity = _identify(catalogue, source)
+    coded = identity is not None
+    if identity is None:
+        has_atc = any(catalogue.system_key(s) == "atc" for s, _ in all_codes)
+        text_substances = [] if has_atc else list(catalogue.substances_in_text(joined_text))
+        # A coded ATC that is not in the catalogue says "not relevant": no text guessing.
+        identity = _Identity(
+            RecognisedBy.TEXT if text_substances else RecognisedBy.NONE, text_substances, [], None
+        )
+    elif identity.recognised_by is RecognisedBy.ATC and not identity.substances:
+        # ATC group code (N02A, N05BA...): name the substance from the text if it says.
+        identity.substances = list(catalogue.substances_in_text(joined_text))
+
+    substances = [
+        s for key in dict.fromkeys(identity.substances) if (s := catalogue.substance(key))
+    ]
+    kinds = {s.kind for s in substances} | {e.kind for e in identity.atc_entries}
+    kind = next((k for k in ("opioid", "sedative", "naloxone") if k in kinds), None)
+    relevant = [s for s in substances if s.kind == kind]
+    is_opioid = kind == "opioid"
+    product = identity.product
+    display = (product.display if product else None) or (source.texts[0] if source.texts else None)
+
+    strength: OpioidStrength | None = None
+    if is_opioid:
+        weak = bool(relevant) and all(s.strength == "weak" for s in relevant)
+        strength = OpioidStrength.WEAK if weak else OpioidStrength.STRONG
+
+    release, basis, is_patch, route_hint = _release_type(
+        catalogue, source, product, relevant, texts
+    )
+    sedative_class = None
+    if kind == "sedative":
+        sedative_class = next(
+            (s.sedative_class for s in relevant if s.sedative_class), None
+        ) or next((e.sedative_class for e in identity.atc_entries if e.sedative_class), "sedative")
+    return MedicationFacts(
+        recognised_by=identity.recognised_by if kind else RecognisedBy.NONE,
+        coded=coded and kind is not None,
+        codes=tuple(dict.fromkeys(all_codes)),
+        product_display=display,
+        substances=tuple(
+            SubstanceRef(s.key, s.name_nl, s.name_en, _atc_of(identity)) for s in relevant
+        ),
+        is_opioid=is_opioid,
+        is_oat_product=is_opioid and any(e.is_oat_product for e in identity.atc_entries),
+        is_antitussive_codeine=is_opioid and any(e.is_antitussive for e in identity.atc_entries),
+        strength=strength,
+        release_type=release,
+        release_type_basis=basis,
+        is_patch=is_patch,
+        dose_form=(product.dose_form if product else None) or next(iter(source.form_texts), None),
+        strength_per_unit=_strength(catalogue, source, product, relevant, texts),
+        route_hint=route_hint,
+        sedative_class=sedative_class,
+        is_naloxone=kind == "naloxone",
+    )
+
+
+def _atc_of(identity: _Identity) -> str | None:
+    exact = [e.atc for e in identity.atc_entries if not e.is_prefix]
+    return exact[0] if exact else None
+
+
+def _release_type(
+    catalogue: Catalogue,
+    source: MedicationInput,
+    product: Product | None,
+    substances: Sequence[Any],
+    texts: Sequence[str],
+) -> tuple[ReleaseType, str | None, bool, str | None]:
+    """(release type, what decided it, is patch, route hint) per RULES.md §1 Release type."""
+    if product is not None and product.release_type is not ReleaseType.UNKNOWN:
+        release = product.release_type
+        basis = f"{product.system} {product.code}"
+        if any(s.key == "methadone" for s in substances):
+            return ReleaseType.LONG_ACTING, "methadone", product.is_patch, product.route
+        return release, basis, product.is_patch, product.route
+    form_route: str | None = None
+    for system, code in source.form_codes:
+        key = catalogue.system_key(system)
+        form = catalogue.dose_form(key, code) if key else None
+        if form is not None and form.release_type is not ReleaseType.UNKNOWN:
+            if any(s.key == "methadone" for s in substances):
+                return ReleaseType.LONG_ACTING, "methadone", form.is_patch, form.route
+            return form.release_type, f"{key} form {code}", form.is_patch, form.route
+        if form is not None:
+            form_route = form.route
+    pattern = None
+    matched_text = ""
+    for text in texts:
+        found = catalogue.release_from_text(text)
+        if found is not None and (pattern is None or found.priority < pattern.priority):
+            pattern, matched_text = found, text
+    route = (pattern.route if pattern else None) or form_route
+    if any(s.key == "methadone" for s in substances):
+        return ReleaseType.LONG_ACTING, "methadone", bool(pattern and pattern.is_patch), route
+    if pattern is None:
+        return ReleaseType.UNKNOWN, None, False, route
+    match = pattern.regex.search(matched_text)
+    label = match.group(0) if match else pattern.label
+    return pattern.release_type, f"text: {label}", pattern.is_patch, route
+
+
+def _strength(
+    catalogue: Catalogue,
+    source: MedicationInput,
+    product: Product | None,
+    substances: Sequence[Any],
+    texts: Sequence[str],
+) -> Quantity | None:
+    """Opioid amount per unit: catalogue product, Medication.ingredient, or product text."""
+    if product is not None and product.strength is not None:
+        return product.strength
+    keys = {s.key for s in substances}
+    for item_codes, raw in source.ingredient_strengths:
+        if raw is None:
+            continue
+        named = {
+            key for system, code in item_codes if (key := _ingredient_key(catalogue, system, code))
+        }
+        if named and not named & keys:
+            continue  # the strength of a co-ingredient (paracetamol, naloxone)
+        canonical = canonical_strength(catalogue, raw)
+        if canonical is not None:
+            return canonical
+    if len(keys) != 1:
+        return None  # a text strength of a combination is ambiguous
+    for text in texts:
+        found_strengths = {
+            (m.group(1), m.group(2).lower(), (m.group(3) or "").lower())
+            for m in _TEXT_STRENGTH.finditer(text)
+        }
+        if len(found_strengths) != 1:
+            continue
+        value, unit, per = next(iter(found_strengths))
+        amount = as_number(value)
+        unit_text = f"{unit}/{per}" if per and per not in ("dosis", "actuat") else unit
+        canonical = catalogue.to_canonical(amount, unit_text) if amount is not None else None
+        if canonical is not None:
+            return canonical
+    return None
+
+
+def _ingredient_key(catalogue: Catalogue, system: str, code: str) -> str | None:
+    """Substance key of an ingredient code (RxNorm/SNOMED substance or an exact ATC)."""
+    system_key = catalogue.system_key(system)
+    if system_key is None:
+        return None
+    found = catalogue.substance_by_code(system_key, code)
+    if found is not None:
+        return found.key
+    if system_key == "atc":
+        entry = catalogue.atc(code)
+        if entry is not None and entry.substances:
+            return entry.substances[0]
+    return None
+
+
+def canonical_strength(catalogue: Catalogue, raw: Quantity) -> Quantity | None:
+    """``value numerator/denominator`` → mg (per unit), ug/h (patch) or mg/mL."""
+    direct = catalogue.unit(raw.unit)  # e.g. "mg/mL" given as one unit
+    if direct is not None and direct.dimension in ("rate", "concentration"):
+        return Quantity(raw.value * direct.factor, direct.canonical)
+    # The numerator may itself be a rate ("ug/h" per 1 patch): split at the last slash.
+    numerator_unit, _, denominator_unit = raw.unit.rpartition("/")
+    if not numerator_unit:
+        numerator_unit, denominator_unit = denominator_unit, ""
+    numerator = catalogue.unit(numerator_unit)
+    if numerator is None:
+        return None
+    denominator = catalogue.unit(denominator_unit) if denominator_unit else None
+    days = catalogue.days_per_unit(denominator_unit) if denominator_unit else None
+    if numerator.dimension == "rate":
+        return Quantity(raw.value * numerator.factor, numerator.canonical)
+    if numerator.dimension != "mass":
+        return None
+    mg = raw.value * numerator.factor
+    if denominator is None and days is not None:
+        return Quantity(mg * 1000.0 / (days * 24.0), "ug/h")  # mass per hour: a patch rate
+    if denominator is None or denominator.dimension == "count":
+        return Quantity(mg, "mg")
+    if denominator.dimension == "volume":
+        return Quantity(mg / denominator.factor, "mg/mL")
+    return None
+
+
+# --------------------------------------------------------------------------- dosage
+@dataclass(frozen=True, slots=True)
+class DosageLine:
+    """One dosageInstruction, read."""
+
+    sequence: int
+    doses_per_day: float | None
+    dose: Quantity | None  # canonical; count doses in unit "1"
+    as_needed: bool
+    max_units_per_day: float | None  # from maxDosePerPeriod, in the dose's dimension
+    bounds_days: float | None
+    bounds_start: date | None
+    route: str | None
+
+
+def read_dosage(catalogue: Catalogue, instruction: JsonDict) -> DosageLine:
+    timing = as_dict(instruction.get("timing"))
+    repeat = as_dict(timing.get("repeat"))
+    doses = _doses_per_day(catalogue, timing, repeat)
+    dose = None
+    for dose_and_rate in dicts(instruction.get("doseAndRate")):
+        dose = _dose_quantity(catalogue, dose_and_rate)
+        if dose is not None:
+            break
+    as_needed = instruction.get("asNeededBoolean") is True or bool(
+        as_dict(instruction.get("asNeededCodeableConcept"))
+    )
+    bounds_days, bounds_start = _bounds(catalogue, repeat)
+    return DosageLine(
+        sequence=as_int(instruction.get("sequence")) or 0,
+        doses_per_day=doses,
+        dose=dose,
+        as_needed=as_needed,
+        max_units_per_day=_max_per_day(catalogue, instruction),
+        bounds_days=bounds_days,
+        bounds_start=bounds_start,
+        route=route_of(catalogue, instruction.get("route")),
+    )
+
+
+def _doses_per_day(catalogue: Catalogue, timing: JsonDict, repeat: JsonDict) -> float | None:
+    frequency = as_number(repeat.get("frequencyMax"))
+    if frequency is None:
+        frequency = as_number(repeat.get("frequency"))
+    period = as_number(repeat.get("period"))
+    unit = as_str(repeat.get("periodUnit"))
+    period_days = None
+    if period is not None and period > 0:
+        unit_days = catalogue.days_per_unit(unit) if unit else 1.0
+        period_days = period * unit_days if unit_days is not None else None
+    moments = len(as_list(repeat.get("timeOfDay"))) or len(as_list(repeat.get("when")))
+    doses: float | None = None
+    if frequency is not None and frequency > 0:
+        doses = frequency
+    if moments:
+        doses = max(doses or 0.0, float(moments))
+    if doses is None and period_days is not None:
+        doses = 1.0  # "every 72 hours" without a frequency
+    if doses is not None:
+        per_day = doses / period_days if period_days else doses
+        weekdays = len({d for d in as_list(repeat.get("dayOfWeek")) if isinstance(d, str)})
+        if 0 < weekdays < 7 and (period_days is None or period_days <= 1):
+            per_day *= weekdays / 7.0
+        return per_day
+    for _system, code, _display in codings(timing.get("code")):
+        coded_per_day = catalogue.timing_code_doses(code)
+        if coded_per_day is not None:
+            return coded_per_day
+    text = as_dict(timing.get("code")).get("text")
+    if isinstance(text, str):
+        return catalogue.timing_code_doses(text)
+    return None
+
+
+def quantity_of(catalogue: Catalogue, node: object) -> Quantity | None:
+    """A FHIR Quantity in canonical units; a value without a unit counts as units (``1``)."""
+    quantity = as_dict(node)
+    value = as_number(quantity.get("value"))
+    if value is None or value < 0:
+        return None
+    code = as_str(quantity.get("code"))
+    unit = as_str(quantity.get("unit"))
+    for candidate in (code, unit):
+        if candidate:
+            converted = catalogue.to_canonical(value, candidate)
+            if converted is not None:
+                return converted
+    if code is None and unit is None:
+        return Quantity(value, "1")
+    return None
+
+
+def _dose_quantity(catalogue: Catalogue, dose_and_rate: JsonDict) -> Quantity | None:
+    if "doseQuantity" in dose_and_rate:
+        return quantity_of(catalogue, dose_and_rate.get("doseQuantity"))
+    dose_range = as_dict(dose_and_rate.get("doseRange"))
+    # The most aggressive reading of a range (CDC MME calculator convention).
+    return quantity_of(catalogue, dose_range.get("high")) or quantity_of(
+        catalogue, dose_range.get("low")
+    )
+
+
+def _max_per_day(catalogue: Catalogue, instruction: JsonDict) -> float | None:
+    for ratio in dicts(instruction.get("maxDosePerPeriod")):
+        amount = quantity_of(catalogue, ratio.get("numerator"))
+        denominator = as_dict(ratio.get("denominator"))
+        span = as_number(denominator.get("value"))
+        unit = as_str(denominator.get("code")) or as_str(denominator.get("unit"))
+        days = catalogue.days_per_unit(unit) if unit else None
+        if amount is not None and span and days:
+            return amount.value / (span * days)
+    return None
+
+
+def _bounds(catalogue: Catalogue, repeat: JsonDict) -> tuple[float | None, date | None]:
+    duration = duration_days(catalogue, repeat.get("boundsDuration"))
+    period = as_dict(repeat.get("boundsPeriod"))
+    start = parse_date(period.get("start"))
+    if duration is None:
+        end = parse_date(period.get("end"))
+        if start is not None and end is not None and end >= start:
+            duration = float((end - start).days + 1)
+    if duration is None:
+        duration = duration_days(catalogue, as_dict(repeat.get("boundsRange")).get("high"))
+    return duration, start
+
+
+def duration_days(catalogue: Catalogue, node: object) -> float | None:
+    """A FHIR Duration in days (``wk`` = 7, ``mo`` = 30, ``a`` = 365)."""
+    duration = as_dict(node)
+    value = as_number(duration.get("value"))
+    if value is None or value < 0:
+        return None
+    unit = as_str(duration.get("code")) or as_str(duration.get("unit"))
+    days = catalogue.days_per_unit(unit) if unit else None
+    return value * days if days is not None else None
+
+
+def route_of(catalogue: Catalogue, concept: object) -> str | None:
+    for system, code, _ in codings(concept):
+        key = catalogue.system_key(system)
+        route = catalogue.route_from_code(key, code) if key else None
+        if route:
+            return route
+    for text in concept_text(concept):
+        route = catalogue.route_from_text(text)
+        if route:
+            return route
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Regimen:
+    """The dosage instructions of one order, summarised."""
+
+    doses_per_day: float | None
+    dose: Quantity | None
+    units_per_day: float | None  # countable units (or mL) per day, current step
+    as_needed: bool
+    route: str | None
+    ome_mg_per_day: float | None
+    ome_reason: str | None
+    bounds_days: float | None
+    bounds_start: date | None
+
+
+def regimen(catalogue: Catalogue, instructions: object, medication: MedicationFacts) -> Regimen:
+    """Read all dosageInstructions (tapering steps grouped by ``sequence``)."""
+    lines = [read_dosage(catalogue, item) for item in dicts(instructions)]
+    if not lines:
+        reason = "no dosage instruction" if medication.is_opioid else None
+        return Regimen(None, None, None, False, None, None, reason, None, None)
+    steps: dict[int, list[DosageLine]] = {}
+    for line in lines:
+        steps.setdefault(line.sequence, []).append(line)
+    ordered = [steps[key] for key in sorted(steps)]
+    current = ordered[0]
+    doses = None
+    if all(line.doses_per_day is not None for line in current):
+        doses = sum(line.doses_per_day or 0.0 for line in current)
+    units = _units_per_day(medication, current)
+    route = next((line.route for line in lines if line.route), None)
+    as_needed = any(line.as_needed for line in lines)
+    ome, reason = None, None
+    if medication.is_opioid:
+        # The highest step of a tapering scheme counts (most aggressive dosing).
+        results = [_ome(catalogue, medication, step, route) for step in ordered]
+        values = [value for value, _ in results if value is not None]
+        ome = max(values) if values else None
+        reason = None if values else results[0][1]
+    bounds = [
+        max((b for line in step if (b := line.bounds_days) is not None), default=None)
+        for step in ordered
+    ]
+    if len(ordered) > 1 and all(b is not None for b in bounds):
+        bounds_days: float | None = sum(b or 0.0 for b in bounds)
+    else:
+        bounds_days = next((b for b in bounds if b is not None), None)
+    bounds_start = next((line.bounds_start for line in lines if line.bounds_start), None)
+    dose = current[0].dose if len(current) == 1 else None
+    return Regimen(doses, dose, units, as_needed, route, ome, reason, bounds_days, bounds_start)
+
+
+def _units_per_day(medication: MedicationFacts, step: Sequence[DosageLine]) -> float | None:
+    """Units (tablets, patches, mL) used per day in one step; None when not derivable."""
+    total = 0.0
+    for line in step:
+        per_day = line.doses_per_day
+        dose = line.dose
+        if per_day is None or dose is None:
+            if line.max_units_per_day is not None and (dose is None or dose.unit == "1"):
+                total += line.max_units_per_day
+                continue
+            return None
+        if dose.unit in ("1", "mL"):
+            total += dose.value * per_day
+        elif dose.unit == "mg" and medication.strength_per_unit is not None:
+            strength = medication.strength_per_unit
+            if strength.unit not in ("mg", "mg/mL") or strength.value <= 0:
+                return None
+            total += dose.value / strength.value * per_day
+        elif dose.unit == "ug/h" and medication.is_patch:
+            total += per_day  # one patch per application
+        else:
+            return None
+    return total
+
+
+def _ome(
+    catalogue: Catalogue, medication: MedicationFacts, step: Sequence[DosageLine], route: str | None
+) -> tuple[float | None, str | None]:
+    """Oral morphine equivalents (mg/day) of one dosing step, or why not."""
+    opioids = medication.substances
+    if not opioids:
+        return None, "opioid substance unknown"
+    if len(opioids) > 1:
+        return None, "more than one opioid substance"
+    substance = opioids[0].key
+    effective_route = route or medication.route_hint
+    if medication.is_patch or effective_route == "transdermal":
+        group = "transdermal"
+    elif effective_route in (None, "oral"):
+        group = "oral"
+    else:
+        group = effective_route
+    factor = catalogue.ome_factor(substance, group)
+    if factor is None:
+        return None, f"no Dutch conversion factor for {substance} ({group})"
+    if factor.factor is None:
+        return None, f"{substance} is not converted by default"
+    total = 0.0
+    for line in step:
+        daily, reason = _daily_amount(medication, line, factor.per_unit)
+        if daily is None:
+            return None, reason
+        total += daily
+    return round(total * factor.factor, 4), None
+
+
+def _daily_amount(
+    medication: MedicationFacts, line: DosageLine, per_unit: str
+) -> tuple[float | None, str | None]:
+    strength = medication.strength_per_unit
+    dose = line.dose
+    if per_unit == "ug/h":
+        # Patch: rate × patches worn at once; the change interval does not matter.
+        if dose is not None and dose.unit == "ug/h":
+            return dose.value, None
+        if strength is None or strength.unit != "ug/h":
+            return None, "patch strength unknown"
+        patches = dose.value if dose is not None and dose.unit == "1" else 1.0
+        return strength.value * patches, None
+    per_day = line.doses_per_day
+    if per_day is None:
+        if line.max_units_per_day is not None and strength is not None and strength.unit == "mg":
+            return line.max_units_per_day * strength.value, None
+        return None, "doses per day unknown"
+    if dose is None:
+        return None, "dose unknown"
+    if dose.unit == "mg":
+        return dose.value * per_day, None  # a dose in mg wins over the product strength
+    if dose.unit == "1":
+        if strength is None or strength.unit != "mg":
+            return None, "strength per unit unknown"
+        return dose.value * strength.value * per_day, None
+    if dose.unit == "mL":
+        if strength is None or strength.unit != "mg/mL":
+            return None, "concentration unknown"
+        return dose.value * strength.value * per_day, None
+    return None, f"dose unit {dose.unit} not convertible"
+
+
+# --------------------------------------------------------------------------- duration
+@dataclass(frozen=True, slots=True)
+class PeriodOfUse:
+    start: date | None
+    end: date | None
+    days: int | None
+    indefinite: bool
+
+
+def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | None:
+    """Nictiz MP9 ``ext-TimeInterval.Period`` (or its nested Duration) on a resource."""
+    for url in PERIOD_OF_USE_URLS:
+        for extension in extensions(resource, url):
+            period = as_dict(extension.get("valuePeriod"))
+            start = parse_date(period.get("start"))
+            end = parse_date(period.get("end"))
+            days = None
+            if start is not None and end is not None and end >= start:
+                days = (end - start).days + 1
+            if days is None:
+                for duration_url in DURATION_URLS:
+                    for nested in extensions(period, duration_url):
+                        found = duration_days(catalogue, nested.get("valueDuration"))
+                        days = whole_days(found) if found is not None else days
+            if days is None and end is not None and start is None:
+                return PeriodOfUse(None, end, None, False)
+            if start is not None and end is None and days is not None:
+                end = date.fromordinal(start.toordinal() + days - 1)
+            indefinite = start is not None and end is None and days is None
+            return PeriodOfUse(start, end, days, indefinite)
+    for url in DURATION_URLS[1:]:  # STU3-era duration directly on the resource
+        for extension in extensions(resource, url):
+            found = duration_days(catalogue, extension.get("valueDuration"))
+            if found is not None:
+                return PeriodOfUse(None, None, whole_days(found), False)
+    return None
+
+
+def whole_days(days: float) -> int:
+    """Days covered: a part of a day counts as a day (10 tablets at 3/day = 4 days)."""
+    return max(0, math.ceil(days - 1e-9))
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    by_source: dict[DurationSource, int]
+    days: int | None
+    source: DurationSource
+    indefinite: bool
+    start: date | None
+
+
+def durations(
+    catalogue: Catalogue,
+    request: JsonDict,
+    dosage: Regimen,
+    medication: MedicationFacts,
+    authored_on: date | None,
+) -> Durations:
+    """All four duration sources of RULES.md §1 and the first one that applies."""
+    by_source: dict[DurationSource, int] = {}
+    use = period_of_use(catalogue, request)
+    indefinite = False
+    if use is not None:
+        if use.days is not None:
+            by_source[DurationSource.PERIOD_OF_USE] = use.days
+        indefinite = use.indefinite
+    dispense = as_dict(request.get("dispenseRequest"))
+    supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
+    if supply is not None:
+        by_source[DurationSource.EXPECTED_SUPPLY_DURATION] = whole_days(supply)
+    if dosage.bounds_days is not None:
+        by_source[DurationSource.TIMING_BOUNDS] = whole_days(dosage.bounds_days)
+    by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
+    if by_quantity is not None:
+        by_source[DurationSource.QUANTITY] = by_quantity
+    start = (use.start if use else None) or dosage.bounds_start or authored_on
+    if indefinite:
+        return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start)
+    for source in DurationSource:
+        if source in by_source:
+            return Durations(by_source, by_source[source], source, False, start)
+    return Durations(by_source, None, DurationSource.NONE, False, start)
+
+
+def quantity_days(
+    catalogue: Catalogue, quantity_node: object, dosage: Regimen, medication: MedicationFacts
+) -> int | None:
+    """Supplied quantity ÷ daily use."""
+    quantity = quantity_of(catalogue, quantity_node)
+    if quantity is None or quantity.value <= 0:
+        return None
+    units = dosage.units_per_day
+    if quantity.unit in ("1", "mL") and units:
+        return whole_days(quantity.value / units)
+    if quantity.unit == "mg" and dosage.dose is not None and dosage.doses_per_day:
+        daily = None
+        if dosage.dose.unit == "mg":
+            daily = dosage.dose.value * dosage.doses_per_day
+        elif dosage.dose.unit == "1":
+            strength = medication.strength_per_unit
+            if strength is not None and strength.unit == "mg":
+                daily = dosage.dose.value * strength.value * dosage.doses_per_day
+        if daily:
+            return whole_days(quantity.value / daily)
+    return None
