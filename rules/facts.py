@@ -257,11 +257,13 @@ class OrderFacts:
     based_on_refs: tuple[str, ...]
 
     indication_codes: tuple[tuple[str, str], ...]
-    """(system, code) of reasonCode and of Conditions in reasonReference."""
+    """(system URI, code) of reasonCode, of Conditions in reasonReference, and of the current
+    encounter's diagnoses / reasonCode (RULES.md rule 6: "or the encounter diagnosis")."""
     indication_sets: frozenset[str]
     """Condition sets (see Catalogue.condition_set_names) hit by the indication codes."""
     has_indication: bool
-    """Any reasonCode / reasonReference, coded or free text."""
+    """The order itself has a reasonCode / reasonReference, coded or free text (rule 7);
+    an encounter diagnosis alone does not count."""
 
     prescriber_role: PrescriberRole
     prescriber_role_source: RoleSource
@@ -409,11 +411,13 @@ class PatientFacts:
     history: tuple[OpioidExposure, ...]
     """Prior opioid exposures, oldest first; excludes entered-in-error and the drafts."""
     prior_opioid_days: int
-    """Covered days (union of intervals, OAT excluded) in [today − lookback_days + 1, today]."""
+    """Covered days (union of intervals, OAT excluded) in [today − lookback_days + 1, today].
+    The look-back windows of this class all have that shape (90 days including today)."""
     opioid_days_new_user_window: int
     """Covered days (OAT excluded) in the new-user window; 0 means a new user (rule 10)."""
     last_prior_prescription: OpioidExposure | None
-    """Most recent prescribing exposure (request or statement, OAT excluded) in the look-back."""
+    """Most recent opioid MedicationRequest (OAT excluded) prescribed in the look-back; when the
+    history has no requests there, the most recent dispense."""
     latest_supply_end_by_substance: Mapping[str, date]
     """Last covered day per substance key (OAT excluded), any time before/after today."""
     prescribers_in_lookback: frozenset[str]
