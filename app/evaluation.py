@@ -1,34 +1,16 @@
-"""The seam between the HTTP layer and the rule engine (temporary: no findings until the
-rules land)."""
+"""Loading the rule engine the service runs: the rule set (plus practice overlays) and the
+terminology catalogue, once at start-up. A broken rule set stops the service from starting."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from app.settings import Settings
+from rules.catalogue import load_catalogue
+from rules.engine import Evaluation, EvaluationInput, Evaluator
+from rules.ruleset import load_ruleset
 
-from cds_hooks.models import Card
-
-__all__ = ["Evaluation", "HookEvaluator"]
+__all__ = ["Evaluation", "EvaluationInput", "Evaluator", "load_evaluator"]
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    cards: list[Card] = field(default_factory=list)
-    fired_rule_ids: list[str] = field(default_factory=list)
-
-
-class HookEvaluator:
-    def evaluate(
-        self,
-        *,
-        hook: str,
-        context: Mapping[str, Any],
-        draft_orders: Sequence[Mapping[str, Any]],
-        resources: Sequence[Mapping[str, Any]],
-        missing_data: frozenset[str],
-        language: str,
-        today: date,
-    ) -> Evaluation:
-        return Evaluation()
+def load_evaluator(settings: Settings) -> Evaluator:
+    ruleset = load_ruleset(settings.ruleset_path, settings.practice_overlays_path)
+    return Evaluator(ruleset, load_catalogue())

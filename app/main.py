@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.db import create_engine_for
 from app.errors import install_error_handlers
-from app.evaluation import HookEvaluator
+from app.evaluation import load_evaluator
 from app.logging import configure_logging
 from app.middleware import RequestLogMiddleware
 from app.routes import cds, health, playground
@@ -31,7 +31,7 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    evaluator = HookEvaluator()  # loads rule set and catalogue now: a broken one stops start-up
+    evaluator = load_evaluator(settings)  # a broken rule set stops start-up here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from app.evaluation import Evaluation, HookEvaluator
+from app.evaluation import Evaluation, EvaluationInput, Evaluator
 from cds_hooks.contexts import HookContext, draft_order_resources, validate_context
 from cds_hooks.errors import HookMismatch, InvalidRequest, UnknownService
 from cds_hooks.fhir_client import FhirClient
@@ -74,7 +74,7 @@ async def evaluate_hook_request(
     payload: Any,
     *,
     service: CdsService,
-    evaluator: HookEvaluator,
+    evaluator: Evaluator,
     fhir_client_for: Callable[[HookRequest], FhirClient | None],
     deadline_seconds: float,
     language: str,
@@ -103,13 +103,15 @@ async def evaluate_hook_request(
         deadline_seconds,
     )
     evaluation = evaluator.evaluate(
-        hook=service.hook,
-        context=hook_request.context,
-        draft_orders=draft_order_resources(context),
-        resources=resolved.resources,
-        missing_data=resolved.missing,
-        language=language,
-        today=today or date.today(),
+        EvaluationInput(
+            hook=service.hook,
+            context=hook_request.context,
+            draft_orders=draft_order_resources(context),
+            resources=resolved.resources,
+            missing_data=resolved.missing,
+            language=language,
+            today=today or date.today(),
+        )
     )
     body = CdsResponse(cards=evaluation.cards).to_json_dict()
     return HookOutcome(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.evaluation import HookEvaluator
+from app.evaluation import Evaluator
 from app.settings import Settings
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import HookRequest
@@ -21,7 +21,7 @@ class AppState:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     http_client: httpx.AsyncClient
-    evaluator: HookEvaluator
+    evaluator: Evaluator
     ruleset_loaded: bool
 
     def fhir_client_for(self, request: HookRequest) -> FhirClient | None:
