@@ -198,10 +198,11 @@ def _identify(catalogue: Catalogue, source: MedicationInput) -> _Identity | None
 def _first_product(
     catalogue: Catalogue, keyed: Sequence[tuple[str | None, str]], systems: Iterable[str]
 ) -> Product | None:
-    wanted = tuple(systems)
-    for system, code in keyed:
-        if system in wanted and (product := catalogue.product(system, code)) is not None:
-            return product
+    # Systems in the order given (G-Standaard before RxNorm before SNOMED, as RULES.md §1).
+    for wanted in systems:
+        for system, code in keyed:
+            if system == wanted and (product := catalogue.product(system, code)) is not None:
+                return product
     return None
 
 
