@@ -13,6 +13,7 @@ rules name the missing prefetch keys.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,6 +34,8 @@ from rules.ruleset import HOOKS, RuleSet, RuleSpec
 from rules.suggestions import ReferralTemplates, SuggestionFactory
 
 __all__ = ["Evaluation", "EvaluationInput", "Evaluator"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -197,12 +200,11 @@ class Evaluator:
                 defaults=self._defaults,
                 referrals=tuple(compiled.spec.referrals),
             )
-            finding = compiled.definition.check(context)
-            if finding is None:
-                continue
-            evaluation.fired_rule_ids.append(rule_id)
-            evaluation.cards.append(
-                self.renderer.render(
+            try:
+                finding = compiled.definition.check(context)
+                if finding is None:
+                    continue
+                card = self.renderer.render(
                     rule_id=rule_id,
                     finding=finding,
                     language=language,
@@ -210,7 +212,14 @@ class Evaluator:
                     explanation_context=explanation_context,
                     factory=factory,
                 )
-            )
+            except Exception:
+                # A defect in one rule must not cost the GP the other cards (nor give a 500);
+                # it is logged with its traceback and reported as skipped.
+                _log.exception("rule %s failed on hook %s", rule_id, hook)
+                evaluation.skipped_rule_ids[rule_id] = "error"
+                continue
+            evaluation.fired_rule_ids.append(rule_id)
+            evaluation.cards.append(card)
         return evaluation
 
 

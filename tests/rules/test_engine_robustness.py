@@ -1,0 +1,143 @@
+"""The engine never fails the call: any combination of facts gives valid cards, and a defect
+in one rule costs only that rule's card."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rules.engine import Evaluator
+from rules.facts import (
+    DurationSource,
+    OpioidStrength,
+    OrderFacts,
+    PatientFacts,
+    PrescriberRole,
+    ReleaseType,
+)
+from rules.registry import RULE_REGISTRY, Finding, RuleContext
+from rules.ruleset import RuleSet
+
+from .conftest import TODAY, exposure, facts, order, oxycodone_mga, patient, run
+
+
+def _order(
+    release: ReleaseType,
+    strength: OpioidStrength,
+    per_day: float | None,
+    as_needed: bool,
+    days: int | None,
+    indefinite: bool,
+    repeats: int,
+    oat: bool,
+    role: PrescriberRole,
+    sets: set[str],
+    patch: bool,
+) -> OrderFacts:
+    return order(
+        medication=oxycodone_mga(release_type=release, strength=strength, is_patch=patch),
+        doses_per_day=per_day,
+        as_needed=as_needed,
+        total_covered_days=None if days is None else days * (1 + repeats),
+        duration_days=days,
+        duration_indefinite=indefinite,
+        duration_source=DurationSource.NONE if days is None else DurationSource.QUANTITY,
+        repeats_allowed=repeats,
+        is_oat=oat,
+        prescriber_role=role,
+        indication_sets=frozenset(sets),
+        has_indication=bool(sets),
+    )
+
+
+orders = st.builds(
+    _order,
+    st.sampled_from(list(ReleaseType)),
+    st.sampled_from(list(OpioidStrength)),
+    st.one_of(st.none(), st.floats(min_value=0.1, max_value=12)),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=400)),
+    st.booleans(),
+    st.integers(min_value=0, max_value=12),
+    st.booleans(),
+    st.sampled_from(list(PrescriberRole)),
+    st.sets(st.sampled_from(["bony_musculoskeletal_pain", "fracture", "palliative_or_cancer"])),
+    st.booleans(),
+)
+patients = st.builds(
+    lambda history_days, sets, pregnant, ome, supply_left, postcode: patient(
+        history=tuple(
+            exposure(f"MedicationRequest/h{n}", start_offset=-days - n, days=days)
+            for n, days in enumerate(history_days)
+        ),
+        last_prior_prescription=(
+            exposure("MedicationRequest/h0", start_offset=-history_days[0], days=history_days[0])
+            if history_days
+            else None
+        ),
+        condition_sets=frozenset(sets),
+        pregnant=pregnant,
+        total_ome_mg_per_day=ome,
+        latest_supply_end_by_substance={"oxycodone": TODAY + timedelta(days=supply_left)},
+        postcode=postcode,
+        opioid_days_new_user_window=sum(history_days),
+    ),
+    st.lists(st.integers(min_value=1, max_value=120), max_size=6),
+    st.sets(
+        st.sampled_from(["opioid_use_disorder", "alcohol_use_disorder", "palliative_or_cancer"])
+    ),
+    st.booleans(),
+    st.floats(min_value=0, max_value=2000, allow_nan=False),
+    st.integers(min_value=-30, max_value=30),
+    st.one_of(st.none(), st.sampled_from(["3771", "3925", "3811", "ab"])),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hook=st.sampled_from(["order-select", "order-sign", "patient-view"]),
+    the_orders=st.lists(orders, max_size=3),
+    the_patient=patients,
+    language=st.sampled_from(["nl", "en"]),
+)
+def test_any_facts_give_valid_cards(
+    evaluator: Evaluator,
+    hook: str,
+    the_orders: list[OrderFacts],
+    the_patient: PatientFacts,
+    language: str,
+) -> None:
+    numbered = [replace(o, order_id=f"MedicationRequest/{n}") for n, o in enumerate(the_orders)]
+    evaluation = run(
+        evaluator,
+        facts(hook, orders=numbered, patient_facts=the_patient),
+        language=language,
+    )
+    assert "error" not in evaluation.skipped_rule_ids.values()
+    assert len(evaluation.fired_rule_ids) == len(set(evaluation.fired_rule_ids))
+    for card in evaluation.cards:
+        assert 0 < len(card.summary) < 140
+        assert "{" not in card.summary  # every placeholder was filled
+        body = card.to_json_dict()
+        assert body["source"]["topic"]["code"] in evaluation.fired_rule_ids
+
+
+def test_a_failing_rule_costs_only_its_own_card(
+    ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(ctx: RuleContext[object]) -> Finding | None:  # type: ignore[type-var]
+        raise RuntimeError("defect")
+
+    monkeypatch.setitem(
+        RULE_REGISTRY,
+        "short-acting-opioid",
+        replace(RULE_REGISTRY["short-acting-opioid"], check=broken),
+    )
+    evaluator = Evaluator(ruleset, catalogue=None)
+    evaluation = run(evaluator, facts(orders=[order(total_covered_days=14)]))
+    assert evaluation.skipped_rule_ids["short-acting-opioid"] == "error"
+    assert evaluation.fired_rule_ids == ["gp-duration-limit"]
