@@ -459,7 +459,7 @@ exit codes: 0 success; 1 a check failed or an internal error; 2 invalid input or
 or the service cannot be reached.
 
 examples:
-  opioid-cds evaluate fhir_fixtures/short-acting-oxycodone.json
+  opioid-cds evaluate fhir_fixtures/short-acting-oxycodon-tablet.json
   opioid-cds evaluate --format json request.json | jq '.cards[].summary'
   opioid-cds fixtures run --base http://127.0.0.1:8000
   opioid-cds rules validate rules/rulesets/eemland.yaml

@@ -47,15 +47,13 @@ def live_service(directory: Path, **settings: Any) -> Iterator[LiveService]:
     migration = threading.Thread(target=migrate, args=(database_url,))
     migration.start()
     migration.join()
-    app = create_app(
-        Settings(
-            database_url=database_url,
-            environment="development",
-            trusted_clients=None,
-            log_level="WARNING",
-            **settings,
-        )
-    )
+    options: dict[str, Any] = {
+        "environment": "development",
+        "trusted_clients": None,
+        "log_level": "WARNING",
+        **settings,
+    }
+    app = create_app(Settings(database_url=database_url, **options))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
