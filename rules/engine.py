@@ -166,6 +166,11 @@ class Evaluator:
         if agb is not None and agb in self.ruleset.overlays:
             explanation_context["practice_overlay"] = agb
 
+        shared_texts = self.ruleset.file.shared_texts
+
+        def texts(key: str, **values: Any) -> str:
+            return shared_texts[key].get(language).format(**values)
+
         evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         for rule_id in self._by_hook.get(hook, []):
             compiled = self._rules[rule_id]
@@ -199,6 +204,7 @@ class Evaluator:
                 language=language,
                 defaults=self._defaults,
                 referrals=tuple(compiled.spec.referrals),
+                text=texts,
             )
             try:
                 finding = compiled.definition.check(context)

@@ -86,6 +86,9 @@ class RuleContext(Generic[P]):
     defaults: Mapping[str, Any]
     referrals: tuple[str, ...] = ()
     """The referral routes the rule set lists for this rule (directory ids)."""
+    text: Callable[..., str] = field(default=lambda key, **values: key)
+    """`ctx.text("days", count=3)`: a shared text of the rule set (`shared_texts`) in the call's
+    language, for the words a rule puts into its values (so no Dutch or English lives in code)."""
 
 
 RuleCheck = Callable[[RuleContext[Any]], "Finding | None"]

@@ -377,6 +377,20 @@ def _validate_model(
 # --- cross-reference checks ------------------------------------------------------------------
 
 
+# Shared texts the renderer and the rules use; a rule set must define each of them.
+REQUIRED_SHARED_TEXTS = (
+    "pharmacy_calls",
+    "orders_heading",
+    "referral_label",
+    "as_needed",
+    "times_a_day",
+    "days",
+    "indefinite",
+    "unknown",
+    "date_format",
+)
+
+
 def _check_references(
     document: _Document,
     ruleset: RuleSetFile,
@@ -385,6 +399,11 @@ def _check_references(
 ) -> list[RuleSetProblem]:
     load_builtin_rules()
     problems: list[RuleSetProblem] = []
+    missing_texts = [key for key in REQUIRED_SHARED_TEXTS if key not in ruleset.shared_texts]
+    if missing_texts:
+        problems.append(
+            document.problem(["shared_texts"], f"missing shared text(s) {missing_texts}")
+        )
     for rule_id, spec in ruleset.rules.items():
         where: list[int | str] = ["rules", rule_id]
         definition = RULE_REGISTRY.get(rule_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 from rules.facts import OpioidExposure, PatientFacts
@@ -10,10 +10,11 @@ from rules.facts import OpioidExposure, PatientFacts
 __all__ = ["consult_after", "covered_days", "format_date", "order_interval"]
 
 
-def format_date(value: date | None, language: str) -> str:
+def format_date(value: date | None, text: Callable[..., str]) -> str:
+    """A date as the GP reads it (`date_format` of the rule set), or the word for unknown."""
     if value is None:
-        return "onbekend" if language == "nl" else "unknown"
-    return value.strftime("%d-%m-%Y") if language == "nl" else value.isoformat()
+        return text("unknown")
+    return text("date_format", day=value.day, month=value.month, year=value.year)
 
 
 def consult_after(patient: PatientFacts, day: date | None) -> bool:

@@ -76,9 +76,9 @@ def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | N
     if not concerned:
         return None
     schedule = ", ".join(
-        ("zo nodig" if ctx.language == "nl" else "as needed")
+        ctx.text("as_needed")
         if order.as_needed
-        else f"{order.doses_per_day:g}× {'per dag' if ctx.language == 'nl' else 'a day'}"
+        else ctx.text("times_a_day", count=order.doses_per_day)
         for order in concerned
     )
     return Finding(
@@ -129,10 +129,10 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
     ]
     if not concerned:
         return None
-    indefinite = "onbepaalde tijd" if ctx.language == "nl" else "indefinite"
-    days = "dagen" if ctx.language == "nl" else "days"
     durations = ", ".join(
-        indefinite if order.duration_indefinite else f"{order.total_covered_days} {days}"
+        ctx.text("indefinite")
+        if order.duration_indefinite
+        else ctx.text("days", count=order.total_covered_days)
         for order in concerned
     )
 
@@ -194,8 +194,8 @@ def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | Non
             "lookback_days": ctx.defaults["lookback_days"],
         },
         values={
-            "last_prescription": format_date(prior.prescribed_on, ctx.language),
-            "last_consult": format_date(patient.last_physical_consult, ctx.language),
+            "last_prescription": format_date(prior.prescribed_on, ctx.text),
+            "last_consult": format_date(patient.last_physical_consult, ctx.text),
         },
     )
 
@@ -370,7 +370,7 @@ def specialist_ownership(ctx: RuleContext[RuleParameters]) -> Finding | None:
             "postoperative": bool(surgery),
             "surgery_date": surgery[-1].performed_on if surgery else None,
         },
-        values={"last_prescription": format_date(prior.prescribed_on, ctx.language)},
+        values={"last_prescription": format_date(prior.prescribed_on, ctx.text)},
         extra_texts=["postoperative"] if surgery else [],
         suggestions=suggestions,
     )

@@ -138,7 +138,7 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
             ],
         },
         values={
-            "supply_end": format_date(latest, ctx.language),
+            "supply_end": format_date(latest, ctx.text),
             "days_left": (latest - ctx.today).days,
         },
     )
