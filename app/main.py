@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app.audit import AuditWriter
 from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import load_evaluator
@@ -46,11 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session_factory=session_factory,
                 http_client=http_client,
                 evaluator=evaluator,
-                ruleset_loaded=True,
+                audit=AuditWriter(session_factory),
             )
+            app.state.cds.audit.start()
             try:
                 yield
             finally:
+                await app.state.cds.audit.stop()
                 await engine.dispose()
 
     app = FastAPI(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.audit import AuditWriter
 from app.evaluation import Evaluator
 from app.settings import Settings
 from cds_hooks.fhir_client import FhirClient
@@ -22,7 +23,7 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     http_client: httpx.AsyncClient
     evaluator: Evaluator
-    ruleset_loaded: bool
+    audit: AuditWriter
 
     def fhir_client_for(self, request: HookRequest) -> FhirClient | None:
         """A client for the caller's FHIR server, with its short-lived token, if it sent one."""

@@ -1,4 +1,4 @@
-"""Writing feedback and the audit trail.
+"""Storing feedback, and pseudonymising patient ids for the audit trail.
 
 Feedback is idempotent: every item gets a key derived from its content, and a second post of
 the same item is ignored by the database itself (ON CONFLICT DO NOTHING), so concurrent
@@ -17,10 +17,10 @@ from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import CardEvent, FeedbackRecord
+from app.db import FeedbackRecord
 from cds_hooks.models import Feedback
 
-__all__ = ["pseudonymise_patient", "record_card_event", "store_feedback"]
+__all__ = ["pseudonymise_patient", "store_feedback"]
 
 
 def pseudonymise_patient(patient_id: str | None, secret: str) -> str | None:
@@ -91,30 +91,3 @@ async def store_feedback(
             stored += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
         await session.commit()
     return stored
-
-
-async def record_card_event(
-    session_factory: async_sessionmaker[AsyncSession],
-    *,
-    service_id: str,
-    hook: str,
-    hook_instance: str,
-    patient_pseudonym: str | None,
-    rule_ids: Sequence[str],
-    card_uuids: Sequence[str],
-    duration_ms: float,
-) -> None:
-    async with session_factory() as session:
-        session.add(
-            CardEvent(
-                created_at=datetime.now(UTC),
-                service_id=service_id,
-                hook=hook,
-                hook_instance=hook_instance[:100],
-                patient_pseudonym=patient_pseudonym,
-                rule_ids=list(rule_ids),
-                card_uuids=list(card_uuids),
-                duration_ms=duration_ms,
-            )
-        )
-        await session.commit()

@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 
+from app.audit import AuditEvent
 from app.pipeline import evaluate_hook_request, parse_json, service_for, validation_message
 from app.responses import JsonResponse
 from app.security import verify_client
 from app.services import DISCOVERY, SERVICES
 from app.state import AppState
-from app.store import pseudonymise_patient, record_card_event, store_feedback
+from app.store import pseudonymise_patient, store_feedback
 from cds_hooks.errors import InvalidRequest
 from cds_hooks.models import Feedback, FeedbackBatch
 from rules.i18n import preferred_language
@@ -40,9 +41,7 @@ async def discovery() -> JsonResponse:
 
 
 @router.post("/{service_id}", summary="Call a service with a hook request")
-async def call_service(
-    service_id: str, request: Request, background: BackgroundTasks
-) -> JsonResponse:
+async def call_service(service_id: str, request: Request) -> JsonResponse:
     service = service_for(service_id, SERVICES)
     structlog.contextvars.bind_contextvars(service_id=service_id)
     state = _state(request)
@@ -63,18 +62,18 @@ async def call_service(
         missing_data=sorted(outcome.resolved.missing),
         fetched=sorted(outcome.resolved.fetched),
     )
-    background.add_task(
-        record_card_event,
-        state.session_factory,
-        service_id=service_id,
-        hook=service.hook,
-        hook_instance=outcome.request.hook_instance,
-        patient_pseudonym=pseudonymise_patient(
-            outcome.context.patient_id, state.settings.audit_secret
-        ),
-        rule_ids=evaluation.fired_rule_ids,
-        card_uuids=[card.uuid for card in evaluation.cards],
-        duration_ms=outcome.duration_ms,
+    state.audit.record(
+        AuditEvent(
+            service_id=service_id,
+            hook=service.hook,
+            hook_instance=outcome.request.hook_instance,
+            patient_pseudonym=pseudonymise_patient(
+                outcome.context.patient_id, state.settings.audit_secret
+            ),
+            rule_ids=evaluation.fired_rule_ids,
+            card_uuids=[card.uuid for card in evaluation.cards],
+            duration_ms=outcome.duration_ms,
+        )
     )
     return JsonResponse(
         outcome.body, headers={"Server-Timing": f"cds;dur={outcome.duration_ms:.2f}"}

@@ -37,6 +37,7 @@ _SECURITY_HEADERS: Final[dict[str, str]] = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+_DEFAULT_RULE: Final = "short-acting-opioid"
 _STATIC: Final[dict[str, str]] = {
     "playground.js": "text/javascript; charset=utf-8",
     "playground.css": "text/css; charset=utf-8",
@@ -65,13 +66,21 @@ def asset(name: str) -> Response:
 
 @router.get("/fixtures", summary="The example requests (fixtures) and the services")
 def fixtures() -> JsonResponse:
+    infos = fixture_infos(today=date.today())
+    # Preloaded when the page opens, so a first visitor only has to press "Send": a fixture
+    # that fires the best-known agreement, else any that fires something.
+    default = next(
+        (info for info in infos if _DEFAULT_RULE in info.must_fire),
+        next((info for info in infos if info.must_fire), None),
+    )
     return JsonResponse(
         {
             "services": [
                 {"id": service.id, "hook": service.hook, "title": service.title}
                 for service in SERVICES.values()
             ],
-            "fixtures": [info.to_json() for info in fixture_infos(today=date.today())],
+            "fixtures": [info.to_json() for info in infos],
+            "defaultFixture": default.name if default else None,
         },
         headers={"Cache-Control": "no-cache"},
     )

@@ -1,0 +1,116 @@
+"""The audit trail is written off the response path, in batches.
+
+A service call only puts its event on a bounded queue; one writer task per process stores
+what has gathered in a single transaction. When the queue is full (the database is down or
+far behind) events are dropped and counted rather than slowing down prescribing, and the
+drop is logged. On shutdown the writer stores what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import CardEvent
+from app.logging import get_logger
+
+__all__ = ["AuditEvent", "AuditWriter"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    service_id: str
+    hook: str
+    hook_instance: str
+    patient_pseudonym: str | None
+    rule_ids: list[str]
+    card_uuids: list[str]
+    duration_ms: float
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class AuditWriter:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        max_queue: int = 10_000,
+        max_batch: int = 500,
+    ) -> None:
+        self._session_factory = session_factory
+        self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(maxsize=max_queue)
+        self._max_batch = max_batch
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def record(self, event: AuditEvent) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("audit queue full; event dropped", dropped_total=self.dropped)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def stop(self, timeout_seconds: float = 10.0) -> None:
+        """Store what is queued (within the timeout), then end the writer."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout_seconds)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if not self._queue.empty():
+            log.warning("audit events not stored at shutdown", events=self._queue.qsize())
+
+    async def flush(self) -> None:
+        """Wait until every queued event is stored (tests and shutdown)."""
+        await self._queue.join()
+
+    def _drain(self) -> list[AuditEvent]:
+        batch: list[AuditEvent] = []
+        while len(batch) < self._max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first, *self._drain()]
+            await self._write(batch)
+
+    async def _write(self, batch: list[AuditEvent]) -> None:
+        if not batch:
+            return
+        try:
+            async with self._session_factory() as session:
+                session.add_all(
+                    CardEvent(
+                        created_at=event.created_at,
+                        service_id=event.service_id,
+                        hook=event.hook,
+                        hook_instance=event.hook_instance[:100],
+                        patient_pseudonym=event.patient_pseudonym,
+                        rule_ids=event.rule_ids,
+                        card_uuids=event.card_uuids,
+                        duration_ms=event.duration_ms,
+                    )
+                    for event in batch
+                )
+                await session.commit()
+        except Exception as exc:  # the audit must never take the service down
+            self.dropped += len(batch)
+            log.error("audit write failed", error_type=type(exc).__name__, events=len(batch))
+        finally:
+            for _ in batch:
+                self._queue.task_done()
