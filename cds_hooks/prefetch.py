@@ -196,6 +196,14 @@ class _Resolver:
             sorted(self.fetched),
             sorted(missing),
         )
+        if missing:
+            by_reason: dict[str, list[str]] = {}
+            for key in sorted(missing):
+                by_reason.setdefault(self.failures.get(key, "not available"), []).append(key)
+            logger.warning(
+                "prefetch keys unavailable: %s",
+                "; ".join(f"{', '.join(keys)} ({reason})" for reason, keys in by_reason.items()),
+            )
         required_missing = sorted(missing & required)
         if required_missing:
             reasons = "; ".join(
@@ -314,7 +322,6 @@ class _Resolver:
             self.unresolved.add(name)
         else:
             self.failures[name] = reason
-            logger.warning("prefetch key %s unavailable: %s", name, reason)
 
     # medications
 
