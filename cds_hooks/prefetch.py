@@ -7,7 +7,8 @@ the FHIR data the rules need, within a deadline.
 
 Per template key:
 - present with data (a resource or a Bundle): used; a searchset Bundle with a `next` link is
-  followed on fhirServer when there is a client (bounded), else used as it is;
+  followed on fhirServer when there is a client (bounded; a further page that fails makes the
+  key failed, as partial history could mislead the rules), else used as it is;
 - present with `null`: known empty (no resource, or a search with no hits);
 - present with an OperationOutcome (or with something that is not FHIR): failed;
 - absent, or failed: fetched from fhirServer with the request's bearer token; all keys in
