@@ -52,8 +52,7 @@ def _shorten(text: str, limit: int = MAX_SUMMARY) -> str:
 
 
 def order_label(order: OrderFacts) -> str:
-    product = order.product_display or ", ".join(s.name_nl for s in order.substances) or "opioïd"
-    return product
+    return order.product_display or ", ".join(s.name_nl for s in order.substances) or order.order_id
 
 
 @dataclass(frozen=True)
@@ -177,6 +176,16 @@ class CardRenderer:
             "ruleset": {"id": self.ruleset.id, "version": self.ruleset.version},
             "order_ids": list(finding.order_ids),
             "facts": jsonable(finding.facts),
+            # How each order's product was recognised; a text-only match says `coded: false`.
+            "medications": [
+                {
+                    "order_id": order.order_id,
+                    "product": order.product_display,
+                    "recognised_by": order.recognised_by.value,
+                    "coded": order.coded,
+                }
+                for order in orders
+            ],
             **jsonable(dict(explanation_context)),
         }
         if notes:

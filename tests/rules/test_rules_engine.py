@@ -505,3 +505,22 @@ def test_summaries_stay_under_140_characters_in_both_languages(
             assert len(card.summary) < 140
             assert card.extension is not None
     assert ruleset  # the fixture is the loaded Eemland set
+
+
+def test_a_text_only_medication_is_marked_not_coded_in_the_explanation(
+    evaluator: Evaluator,
+) -> None:
+    from rules.facts import RecognisedBy
+
+    text_only = order(
+        medication=replace(short_acting(), coded=False, recognised_by=RecognisedBy.TEXT, codes=())
+    )
+    card = card_for(run(evaluator, facts(orders=[text_only])), "short-acting-opioid")
+    assert explanation(card)["medications"] == [
+        {
+            "order_id": "MedicationRequest/draft-1",
+            "product": "OXYCODON TABLET 10MG",
+            "recognised_by": "text",
+            "coded": False,
+        }
+    ]
