@@ -816,9 +816,10 @@
   }
 
   async function init() {
+    let body = null;
     try {
       const response = await fetch(apiUrl("playground/fixtures"));
-      const body = await response.json();
+      body = await response.json();
       state.services = body.services || [];
       state.fixtures = body.fixtures || [];
     } catch (error) {
@@ -835,12 +836,23 @@
     state.fixtures.forEach(function (fixture) {
       fixtureSelect.appendChild(el("option", { value: fixture.name, text: fixture.name + " (" + fixture.hook + ")" }));
     });
+    if (body && body.defaultFixture && !$("request-body").value.trim()) {
+      fixtureSelect.value = body.defaultFixture;
+      describeFixture();
+      await loadFixture();
+    }
     fixtureSelect.addEventListener("change", function () {
       describeFixture();
       loadFixture();
     });
     $("load-fixture").addEventListener("click", loadFixture);
     $("send").addEventListener("click", send);
+    $("request-body").addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        send();
+      }
+    });
     let timer = null;
     $("request-body").addEventListener("input", function () {
       clearTimeout(timer);

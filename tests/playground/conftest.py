@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,7 +35,7 @@ def _browser_required() -> bool:
     return os.environ.get("OPIOID_CDS_REQUIRE_BROWSER", "") in ("1", "true", "yes")
 
 
-def _unavailable(reason: str) -> None:
+def browser_unavailable(reason: str) -> NoReturn:
     message = f"browser tests need Debian's Chromium: {reason} (apt-get install chromium)"
     if _browser_required():
         pytest.fail(f"{message}; OPIOID_CDS_REQUIRE_BROWSER=1 forbids skipping")
@@ -51,12 +51,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing")
+        browser_unavailable(f"{CHROMIUM} is missing")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - playwright is a dev dependency
-        _unavailable(f"playwright is not installed ({exc})")
-        raise
+        browser_unavailable(f"playwright is not installed ({exc})")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

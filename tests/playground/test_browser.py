@@ -43,7 +43,24 @@ def test_page_loads_offline_with_fixtures_and_services(playground: PlaygroundPag
         "order-sign — opioid-order-sign",
         "patient-view — opioid-patient-view",
     ]
+    # A first visitor finds a request that fires a card already loaded: only "Send" is left.
+    default = page.input_value("[data-testid=fixture-select]")
+    assert default in names
+    assert json.loads(page.input_value("[data-testid=request-body]"))["hook"]
     assert playground.external_requests == []
+    assert playground.script_errors == []
+
+
+def test_a_first_visitor_sees_a_card_by_pressing_send(playground: PlaygroundPage) -> None:
+    playground.open()
+    page = playground.page
+    page.click("[data-testid=send]")
+    cards = page.locator("[data-testid=card]")
+    expect(cards.first).to_be_visible()
+    assert cards.first.locator("[data-testid=card-summary]").inner_text().strip()
+    # Ctrl+Enter in the request sends it again.
+    page.locator("[data-testid=request-body]").press("Control+Enter")
+    expect(page.locator("[data-testid=status]")).to_contain_text("HTTP 200")
     assert playground.script_errors == []
 
 

@@ -62,6 +62,8 @@ def test_fixture_list_names_every_fixture_and_the_services(client: TestClient) -
     assert [service["id"] for service in body["services"]] == list(SERVICES)
     expected = fixture_infos()
     assert [fixture["name"] for fixture in body["fixtures"]] == [info.name for info in expected]
+    default = next(info for info in expected if "short-acting-opioid" in info.must_fire)
+    assert body["defaultFixture"] == default.name
     for fixture in body["fixtures"]:
         assert fixture["service"] in SERVICES
         assert fixture["hook"] == SERVICES[fixture["service"]].hook
