@@ -3,7 +3,8 @@
 The templates keep to the spec's recommended query subset (patient reference, token equality,
 `_count`, `_sort`), so every client can honour them. A key the hook *requires* that cannot be
 had (no prefetch and no `fhirServer`) gives 412; any other missing key only switches off the
-rules listed in `RULES_NEEDING` for that call, and the cards say so.
+rules listed in `RULES_NEEDING` for that call, and the cards say so (`missing_data` in the
+explanation).
 """
 
 from __future__ import annotations
@@ -60,27 +61,21 @@ REQUIRED_KEYS: Final[dict[str, frozenset[str]]] = {
     "patient-view": frozenset({"medicationRequests"}),
 }
 
-# Which rules cannot be judged without a prefetch key. A rule whose data is missing does not
-# run; the other cards name the missing keys in their explanation.
+# Which rules cannot be judged without a prefetch key. Only rules that would fire *wrongly*
+# on incomplete data are switched off: "no opioid in a year" (new user) or "no consult since"
+# cannot be concluded from data we do not have. Rules that fire on positive evidence (a
+# sedative, a pregnancy, a high dose, many prescribers) still run: what they find is true, and
+# the explanation of every card lists the missing keys, so nobody takes silence for an all-clear.
 RULES_NEEDING: Final[dict[str, frozenset[str]]] = {
     "medicationRequests": frozenset(
         {
             "follow-up-without-consult",
             "repeat-prescription",
             "specialist-ownership",
-            "chronic-use",
             "new-user-education",
-            "early-refill",
-            "multiple-prescribers",
-            "high-daily-dose",
-            "opioid-sedative-combination",
-            "chronic-user-review",
         }
     ),
-    "medicationDispenses": frozenset({"multiple-prescribers", "early-refill"}),
+    "medicationDispenses": frozenset({"new-user-education"}),
+    "medicationStatements": frozenset({"new-user-education"}),
     "encounters": frozenset({"follow-up-without-consult", "repeat-prescription"}),
-    "conditions": frozenset(
-        {"bony-musculoskeletal-pain", "opioid-use-disorder", "opioid-sedative-combination"}
-    ),
-    "observations": frozenset({"pregnancy"}),
 }

@@ -15,6 +15,7 @@ from rules.facts import (
     DurationSource,
     OpioidStrength,
     PrescriberRole,
+    RecognisedBy,
     ReleaseType,
     SurgicalProcedure,
 )
@@ -460,18 +461,36 @@ def test_high_daily_dose_states_the_ome_and_what_was_not_converted(evaluator: Ev
     assert card.detail is not None and "METHADON DRANK" in card.detail
 
 
-def test_a_rule_whose_data_is_missing_does_not_run_and_cards_say_so(
+def test_missing_data_switches_off_only_rules_it_would_make_fire_wrongly(
     evaluator: Evaluator,
 ) -> None:
+    # Without Encounters "no physical consult since" cannot be concluded: rule 4 does not run.
+    chronic = _chronic_patient()
+    no_consult_known = replace(
+        chronic,
+        physical_consult_dates=(),
+        last_physical_consult=None,
+        current_encounter_physical=None,
+    )
     evaluation = run(
         evaluator,
-        facts(orders=[order(medication=short_acting())], patient_facts=_chronic_patient()),
-        missing=frozenset({"medicationRequests"}),
+        facts(orders=[order(medication=short_acting())], patient_facts=no_consult_known),
+        missing=frozenset({"encounters"}),
     )
-    assert "chronic-use" not in evaluation.fired_rule_ids
-    assert evaluation.skipped_rule_ids["chronic-use"].startswith("missing data")
-    card = card_for(evaluation, "short-acting-opioid")
-    assert explanation(card)["missing_data"] == ["medicationRequests"]
+    assert "follow-up-without-consult" not in evaluation.fired_rule_ids
+    assert evaluation.skipped_rule_ids["follow-up-without-consult"] == ("missing data: encounters")
+    # Rules that fire on what is there still do, and their cards name what was missing.
+    card = card_for(evaluation, "chronic-use")
+    assert explanation(card)["missing_data"] == ["encounters"]
+    assert explanation(card_for(evaluation, "short-acting-opioid"))["missing_data"] == [
+        "encounters"
+    ]
+    # Without dispenses a patient can look like a new user who is not one: rule 10 is off.
+    new_user = patient(history=(), opioid_days_new_user_window=0)
+    evaluation = run(
+        evaluator, facts(patient_facts=new_user), missing=frozenset({"medicationDispenses"})
+    )
+    assert "new-user-education" not in evaluation.fired_rule_ids
 
 
 def test_patient_view_reviews_a_chronic_user_with_the_standard_email(evaluator: Evaluator) -> None:
@@ -510,8 +529,6 @@ def test_summaries_stay_under_140_characters_in_both_languages(
 def test_a_text_only_medication_is_marked_not_coded_in_the_explanation(
     evaluator: Evaluator,
 ) -> None:
-    from rules.facts import RecognisedBy
-
     text_only = order(
         medication=replace(short_acting(), coded=False, recognised_by=RecognisedBy.TEXT, codes=())
     )
