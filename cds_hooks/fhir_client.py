@@ -67,15 +67,16 @@ def is_operation_outcome(value: object) -> bool:
 
 
 def has_error_outcome(value: object) -> bool:
-    """True for an OperationOutcome with an error/fatal issue (or with no readable issues)."""
+    """True for an OperationOutcome unless all its issues are warnings or information (an
+    unreadable or unknown severity counts as an error)."""
     if not is_operation_outcome(value):
         return False
     assert isinstance(value, Mapping)
     issues = value.get("issue")
     if not isinstance(issues, list) or not issues:
         return True
-    return any(
-        not isinstance(issue, Mapping) or issue.get("severity") in ("error", "fatal", None)
+    return not all(
+        isinstance(issue, Mapping) and issue.get("severity") in ("warning", "information")
         for issue in issues
     )
 

@@ -239,7 +239,7 @@ class _Resolver:
             return True
         resources, failed = bundle_resources(value)
         if failed:
-            self.failures[key] = "the prefetched Bundle reports an error"
+            self.failures[key] = "the prefetched Bundle is malformed or reports an error"
             return False
         if next_link(value) is not None and self.client is not None:
             # Complete only once the further pages are in; a failing page fails the key.
