@@ -31,6 +31,14 @@ def _assert_within_deadline(result: CallResult, service: Service) -> None:
     assert result.seconds < service.deadline_seconds + SLACK, result.seconds
 
 
+def _assert_cards_name_missing_data(result: CallResult, missing: frozenset[str]) -> None:
+    """Each card states which data was missing (the engine puts the keys in its explanation).
+    Vacuous while the rules produce no cards for the request."""
+    for card in result.body["cards"]:
+        text = json.dumps(card)
+        assert all(key in text for key in missing), card
+
+
 def _assert_412_naming(result: CallResult, key: str) -> None:
     assert result.status == 412, result.body
     assert result.body["resourceType"] == "OperationOutcome"
@@ -151,6 +159,7 @@ def test_a_failing_fhir_server_for_optional_data_degrades_in_time(
     _assert_within_deadline(result, service)
     assert service.evaluator.last_missing == frozenset(SIGN) - {"medicationRequests"}
     assert [r["id"] for r in service.evaluator.last_resources] == ["hist-1"]
+    _assert_cards_name_missing_data(result, service.evaluator.last_missing)
 
 
 def test_the_deadline_holds_when_it_is_shorter_than_the_fhir_timeout(
@@ -202,6 +211,7 @@ def test_no_fhir_server_degrades_optional_data(ehr: EhrClient, service: Service)
     assert result.status == 200, result.body
     expected = frozenset(PREFETCH_TEMPLATES["order-select"]) - {"patient", "conditions"}
     assert service.evaluator.last_missing == expected
+    _assert_cards_name_missing_data(result, expected)
 
 
 def test_the_service_verifies_the_ehr_jwt(ehr: EhrClient, service: Service) -> None:
