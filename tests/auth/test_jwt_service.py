@@ -85,13 +85,11 @@ def assert_bare_401(response: httpx.Response) -> None:
 def test_valid_tokens_on_every_route(production: TestClient, es384_key: SigningKey) -> None:
     response = production.get(DISCOVERY, headers=bearer(token_for(es384_key, DISCOVERY)))
     assert response.status_code == 200, response.text
-    # A request for the wrong hook: its 400 comes from the route, so authentication passed
-    # (this test does not depend on the rule engine).
     response = production.post(
-        SERVICE, json=hook_request("order-select"), headers=bearer(token_for(es384_key, SERVICE))
+        SERVICE, json=hook_request("order-sign"), headers=bearer(token_for(es384_key, SERVICE))
     )
-    assert response.status_code == 400, response.text
-    assert "hook" in response.text
+    assert response.status_code == 200, response.text
+    assert "cards" in response.json()
     response = production.post(
         FEEDBACK, json=feedback_body(), headers=bearer(token_for(es384_key, FEEDBACK))
     )
@@ -265,3 +263,27 @@ def test_the_app_does_not_start_in_production_without_trusted_clients(sqlite_url
     )
     with pytest.raises(ValueError, match="OPIOID_CDS_TRUSTED_CLIENTS"), TestClient(app):
         pass
+
+
+def test_the_spec_example_token_gets_401_from_the_service(sqlite_url: str, tmp_path: Path) -> None:
+    from .test_jwt_vectors import SPEC_ISSUER, SPEC_JKU, SPEC_JWKS, SPEC_TOKEN
+
+    trust = tmp_path / "spec-client.json"
+    trust.write_text(
+        json.dumps(
+            {"clients": [{"iss": SPEC_ISSUER, "jwks": SPEC_JWKS, "jku_allowlist": [SPEC_JKU]}]}
+        )
+    )
+    for client in make_client(
+        sqlite_url,
+        environment="production",
+        trusted_clients=trust,
+        public_base_url="https://cds.example.org",
+    ):
+        with structlog.testing.capture_logs() as captured:
+            response = client.post(
+                "/cds-services/some-service", json=hook_request(), headers=bearer(SPEC_TOKEN)
+            )
+        assert_bare_401(response)  # before the 404 of the unknown service: auth comes first
+        reasons = [entry.get("reason", "") for entry in captured]
+        assert any("ExpiredSignatureError" in reason for reason in reasons)
