@@ -33,6 +33,7 @@ from rules.facts_medication import (
     Durations,
     MedicationInput,
     Regimen,
+    add_days,
     duration_days,
     durations,
     medication_input,
@@ -101,6 +102,9 @@ class _Index:
                 if practitioner:
                     key = _normalise_ref(practitioner)
                     self.roles_by_practitioner.setdefault(key, []).append(resource)
+        # Deterministic whatever the order of Bundle entries.
+        for roles in self.roles_by_practitioner.values():
+            roles.sort(key=lambda role: as_str(role.get("id")) or "")
 
     def resolve(self, reference: str | None, *containers: JsonDict) -> JsonDict | None:
         if not reference:
@@ -504,9 +508,10 @@ def _merge_dispense_requests(
     merged: dict[int, dict[str, Any]] = {}
     ids: dict[int, list[str]] = {id(a): [] for a in agreements}
     skipped: set[int] = set()
-    for draft in drafts:
-        if not ctx.is_dispense_request(draft):
-            continue
+    supplies = sorted(
+        (d for d in drafts if ctx.is_dispense_request(d)), key=lambda d: as_str(d.get("id")) or ""
+    )
+    for draft in supplies:
         target = None
         for reference in (reference_of(item) for item in dicts(draft.get("basedOn"))):
             candidate = ctx.index.resolve(reference, draft)
@@ -606,7 +611,7 @@ class _History:
 def _interval_end(start: date | None, days: int | None) -> date | None:
     if start is None or days is None or days <= 0:
         return start
-    return start + timedelta(days=days - 1)
+    return add_days(start, days - 1)
 
 
 def _exposure_from_request(ctx: _Context, request: _Request) -> OpioidExposure:
@@ -917,7 +922,8 @@ def _pregnant_by_observation(ctx: _Context, resources: Sequence[object]) -> bool
             status = False
         else:
             continue
-        if latest is None or when >= latest[0]:
+        # The newest status wins; on the same day "pregnant" wins (order-independent).
+        if latest is None or (when, status) > latest:
             latest = (when, status)
     return bool(latest and latest[1])
 
@@ -1138,7 +1144,7 @@ def _patient_facts(
         physical_consult_dates=tuple(consult_dates),
         last_physical_consult=consult_dates[-1] if consult_dates else None,
         current_encounter_physical=current_physical,
-        active_sedatives=tuple(sedatives),
+        active_sedatives=tuple(sorted(sedatives, key=lambda s: (s.is_draft, s.ref))),
         surgical_procedures=tuple(
             _guard(ctx, "procedures", lambda: _surgical_procedures(ctx, resources), [])
         ),
@@ -1190,6 +1196,8 @@ def _ome_totals(
                 False,
             )
         )
+    # Drafts first, then by reference: the same facts whatever the order of Bundle entries.
+    contributions.sort(key=lambda c: (not c.is_draft, c.ref))
     total = round(sum(c.ome_mg_per_day or 0.0 for c in contributions), 4)
     unconverted = [c.product_display or c.ref for c in contributions if c.ome_mg_per_day is None]
     return contributions, total, unconverted

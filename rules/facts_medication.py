@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from rules.catalogue import AtcEntry, Catalogue, Product
@@ -460,7 +460,7 @@ def _doses_per_day(catalogue: Catalogue, timing: JsonDict, repeat: JsonDict) -> 
         weekdays = len({d for d in as_list(repeat.get("dayOfWeek")) if isinstance(d, str)})
         if 0 < weekdays < 7 and (period_days is None or period_days <= 1):
             per_day *= weekdays / 7.0
-        return per_day
+        return per_day if math.isfinite(per_day) else None
     for _system, code, _display in codings(timing.get("code")):
         coded_per_day = catalogue.timing_code_doses(code)
         if coded_per_day is not None:
@@ -653,7 +653,10 @@ def _ome(
         if daily is None:
             return None, reason
         total += daily
-    return round(total * factor.factor, 4), None
+    ome = total * factor.factor
+    if not math.isfinite(ome):
+        return None, "dose out of range"
+    return round(ome, 4), None
 
 
 def _daily_amount(
@@ -716,7 +719,7 @@ def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | Non
             if days is None and end is not None and start is None:
                 return PeriodOfUse(None, end, None, False)
             if start is not None and end is None and days is not None:
-                end = date.fromordinal(start.toordinal() + days - 1)
+                end = add_days(start, days - 1)
             indefinite = start is not None and end is None and days is None
             return PeriodOfUse(start, end, days, indefinite)
     for url in DURATION_URLS[1:]:  # STU3-era duration directly on the resource
@@ -727,9 +730,23 @@ def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | Non
     return None
 
 
+# Not a domain limit: keeps date arithmetic on absurd input (1e300 days) inside ``date``.
+MAX_DAYS = 36_500
+
+
 def whole_days(days: float) -> int:
     """Days covered: a part of a day counts as a day (10 tablets at 3/day = 4 days)."""
+    if not math.isfinite(days) or days >= MAX_DAYS:
+        return MAX_DAYS
     return max(0, math.ceil(days - 1e-9))
+
+
+def add_days(day: date, days: int) -> date:
+    """``day + days`` clamped to the calendar (never an OverflowError)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Fixtures of the knowledge-base tests; resource builders live in ``kb_builders``."""
+"""Fixtures of the knowledge-base tests; resource builders live in ``tests.kb.kb_builders``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Builders for the knowledge-base (catalogue + facts) tests (imported as ``kb_builders``).
+"""Builders for the knowledge-base (catalogue + facts) tests (``tests.kb.kb_builders``).
 
 The resources are written by hand from the facts in reference/opioid-cds.md (codes, doses,
 expected values); no third-party fixture file is copied.

@@ -5,10 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kb_builders import ATC, PRK, RXNORM, SNOMED, build, concept, dosage, med_request, order_of, qty
 
 from rules.catalogue import Catalogue
 from rules.facts import OrderFacts
+from tests.kb.kb_builders import (
+    ATC,
+    PRK,
+    RXNORM,
+    SNOMED,
+    build,
+    concept,
+    dosage,
+    med_request,
+    order_of,
+    qty,
+)
 
 
 def _order(

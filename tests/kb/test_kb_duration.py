@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kb_builders import (
+
+from rules.catalogue import Catalogue
+from rules.facts import DurationSource
+from tests.kb.kb_builders import (
     ATC,
     DURATION,
     PERIOD_OF_USE,
@@ -17,9 +20,6 @@ from kb_builders import (
     order_of,
     qty,
 )
-
-from rules.catalogue import Catalogue
-from rules.facts import DurationSource
 
 
 def _period(

@@ -6,7 +6,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from kb_builders import (
+
+from rules.catalogue import Catalogue
+from rules.facts import ExposureSource, FactSettings, PrescriberRole
+from tests.kb.kb_builders import (
     AGB,
     AGB_SPECIALISM,
     ATC,
@@ -20,9 +23,6 @@ from kb_builders import (
     med_request,
     qty,
 )
-
-from rules.catalogue import Catalogue
-from rules.facts import ExposureSource, FactSettings, PrescriberRole
 
 OXY = concept((ATC, "N02AA05"))
 

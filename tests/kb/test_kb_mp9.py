@@ -11,7 +11,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from kb_builders import (
+
+from rules.catalogue import Catalogue
+from rules.facts import DurationSource, PrescriberRole, ReleaseType, RoleSource
+from tests.kb.kb_builders import (
     AGB,
     AGB_SPECIALISM,
     GPK,
@@ -23,9 +26,6 @@ from kb_builders import (
     build,
     only_order,
 )
-
-from rules.catalogue import Catalogue
-from rules.facts import DurationSource, PrescriberRole, ReleaseType, RoleSource
 
 MA_PROFILE = "http://nictiz.nl/fhir/StructureDefinition/mp-MedicationAgreement"
 VV_PROFILE = "http://nictiz.nl/fhir/StructureDefinition/mp-DispenseRequest"

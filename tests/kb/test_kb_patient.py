@@ -6,9 +6,19 @@ from datetime import date
 from typing import Any
 
 import pytest
-from kb_builders import ATC, ICD10, ICPC, LOINC, SNOMED, build, concept, med_request, only_order
 
 from rules.catalogue import Catalogue
+from tests.kb.kb_builders import (
+    ATC,
+    ICD10,
+    ICPC,
+    LOINC,
+    SNOMED,
+    build,
+    concept,
+    med_request,
+    only_order,
+)
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kb_builders import (
+
+from rules.catalogue import Catalogue
+from rules.facts import OpioidStrength, Quantity, RecognisedBy, ReleaseType
+from tests.kb.kb_builders import (
     ATC,
     EDQM,
     GPK,
@@ -20,9 +23,6 @@ from kb_builders import (
     only_order,
     order_of,
 )
-
-from rules.catalogue import Catalogue
-from rules.facts import OpioidStrength, Quantity, RecognisedBy, ReleaseType
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kb_builders import (
+
+from rules.catalogue import Catalogue
+from rules.facts import FactSettings, OrderFacts, PrescriberRole, RoleSource
+from tests.kb.kb_builders import (
     AGB,
     AGB_SPECIALISM,
     ATC,
@@ -17,9 +20,6 @@ from kb_builders import (
     med_request,
     only_order,
 )
-
-from rules.catalogue import Catalogue
-from rules.facts import FactSettings, OrderFacts, PrescriberRole, RoleSource
 
 OXY = concept((ATC, "N02AA05"))
 
@@ -51,7 +51,7 @@ def _order_by(
     context: dict[str, Any] | None = None,
     settings: FactSettings | None = None,
 ) -> OrderFacts:
-    extra = {"requester": {"reference": requester}} if requester else {}
+    extra: dict[str, Any] = {"requester": {"reference": requester}} if requester else {}
     request = med_request("o", OXY, **extra)
     return only_order(
         build(catalogue, [request], list(resources), context=context, settings=settings)
