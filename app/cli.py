@@ -137,6 +137,7 @@ class OfflineResult:
     body: dict[str, Any]
     duration_ms: float | None
     service_id: str
+    missing_data: tuple[str, ...] = ()
 
 
 async def evaluate_offline(
@@ -183,7 +184,13 @@ async def evaluate_offline(
                 duration_ms=None,
                 service_id=service_id,
             )
-    return OfflineResult(200, outcome.body, outcome.duration_ms, service_id)
+    return OfflineResult(
+        200,
+        outcome.body,
+        outcome.duration_ms,
+        service_id,
+        missing_data=tuple(sorted(outcome.resolved.missing)),
+    )
 
 
 _STATUS_MEANING = {
@@ -272,6 +279,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         if args.format == "json":
             sys.stdout.buffer.write(orjson.dumps(result.body) + b"\n")
         return EXIT_INPUT if result.status < 500 else EXIT_FAILED
+    if result.missing_data:
+        _err(
+            "note: no data for prefetch key(s) "
+            f"{', '.join(result.missing_data)}; the rules that need it did not run "
+            "(offline, fhirServer is never contacted: put the data in prefetch)"
+        )
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps(result.body) + b"\n")
         return EXIT_OK

@@ -198,6 +198,19 @@ def test_evaluate_without_required_prefetch_is_explained(
     assert out == ""
 
 
+def test_evaluate_says_which_data_was_missing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = next(p for p in FIXTURES if json.loads(p.read_text())["hook"] == "order-select")
+    request = json.loads(path.read_text())
+    request.pop("prefetch", None)
+    code, out, err = run_cli(capsys, "evaluate", _write(tmp_path, json.dumps(request)))
+    assert code == 0
+    assert "card" in out
+    assert "note: no data for prefetch key(s)" in err
+    assert "medicationRequests" in err
+
+
 def test_console_script_keeps_stdout_for_the_cards(tmp_path: Path) -> None:
     """Run as a user does: the service's logs never end up in the JSON on stdout."""
     request, _info = load_fixture_request(fixture_infos()[0].name)
