@@ -7,6 +7,7 @@ status line, and, for feedback, the row the service stored in its database.
 from __future__ import annotations
 
 import json
+import random
 import re
 from typing import Any
 
@@ -310,3 +311,82 @@ def test_a_refused_request_shows_the_operation_outcome(playground: PlaygroundPag
     assert page.locator("[data-testid=http-status]").inner_text() == "HTTP 400"
     assert "userId" in page.locator("[data-testid=error-message]").inner_text()
     assert page.locator("[data-testid=card]").count() == 0
+
+
+MARKDOWN_PIECES = [
+    "# ",
+    "## ",
+    "- ",
+    "* ",
+    "1. ",
+    "  ",
+    "    ",
+    "\n",
+    "\n\n",
+    "> ",
+    "```",
+    "`",
+    "**",
+    "*",
+    "_",
+    "__",
+    "~~",
+    "|",
+    "---",
+    "[",
+    "]",
+    "(",
+    ")",
+    "<",
+    ">",
+    "\\",
+    "https://example.org/a_b",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "<script>alert(1)</script>",
+    "<img src=x>",
+    "&amp;",
+    "text",
+    "woord",
+    " ",
+    ":-:",
+    "![img](https://example.org/x.png)",
+    '"',
+    "'",
+]
+
+
+def test_markdown_renderer_never_throws_and_only_makes_safe_nodes(
+    playground: PlaygroundPage,
+) -> None:
+    """Random Markdown-ish input: no exception, no hang, only the tags the renderer makes,
+    and links only to http(s)."""
+    rng = random.Random(20261122)
+    samples = [
+        "".join(rng.choice(MARKDOWN_PIECES) for _ in range(rng.randint(1, 60))) for _ in range(400)
+    ]
+    playground.open()
+    result = playground.page.evaluate(
+        """samples => {
+            const tags = new Set(); const hrefs = []; const attributes = new Set();
+            for (const sample of samples) {
+                const box = document.createElement("div");
+                box.appendChild(window.OpioidPlayground.renderMarkdown(sample));
+                for (const node of box.querySelectorAll("*")) {
+                    tags.add(node.tagName.toLowerCase());
+                    for (const attribute of node.attributes) attributes.add(attribute.name);
+                    if (node.tagName === "A") hrefs.push(node.getAttribute("href"));
+                }
+            }
+            return {tags: [...tags], hrefs: hrefs, attributes: [...attributes]};
+        }""",
+        samples,
+    )
+    allowed = {
+        "p", "br", "strong", "em", "del", "code", "pre", "a", "ul", "ol", "li", "blockquote",
+        "hr", "h4", "h5", "h6", "div", "table", "thead", "tbody", "tr", "th", "td",
+    }  # fmt: skip
+    assert set(result["tags"]) <= allowed
+    assert set(result["attributes"]) <= {"href", "target", "rel", "class", "start"}
+    assert all(href.startswith(("http://", "https://")) for href in result["hrefs"])
+    assert playground.script_errors == []
