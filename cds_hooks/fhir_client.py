@@ -123,9 +123,18 @@ def next_link(bundle: Mapping[str, Any]) -> str | None:
 # --- the client ------------------------------------------------------------------------------
 
 
-def _origin(parts: Any) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of an absolute http(s) URL; None for anything else (including
+    URLs that `urllib` cannot parse, such as a port that is not a number)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
     scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
 
 
 class FhirClient:
@@ -155,13 +164,12 @@ class FhirClient:
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        parts = urlsplit(base_url)
         # An unusable fhirServer (not an absolute http(s) URL) is not an error here: every
         # call then fails with FhirServerError, exactly like a server that is down.
-        self._usable = parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
+        self._origin = _origin(base_url)
+        self._usable = self._origin is not None
         self.base_url = base_url.rstrip("/")
-        self._origin = _origin(parts)
-        self._base_path = parts.path.rstrip("/")
+        self._base_path = urlsplit(base_url).path.rstrip("/") if self._usable else ""
         self._http = http
         self.timeout_seconds = timeout_seconds
         self.max_pages = max_pages
@@ -213,12 +221,9 @@ class FhirClient:
 
     def same_server(self, url: str) -> bool:
         """True when `url` lies on fhirServer's origin and under its base path."""
-        parts = urlsplit(url)
-        if not self._usable or parts.scheme.lower() not in _DEFAULT_PORTS:
+        if not self._usable or _origin(url) != self._origin:
             return False
-        if _origin(parts) != self._origin:
-            return False
-        path = parts.path.rstrip("/")
+        path = urlsplit(url).path.rstrip("/")
         return path == self._base_path or path.startswith(self._base_path + "/")
 
     def local_reference(self, reference: str) -> tuple[str, str] | None:
@@ -250,7 +255,10 @@ class FhirClient:
                     already + len(resources),
                 )
                 break
-            absolute = urljoin(self.base_url + "/", url)
+            try:
+                absolute = urljoin(self.base_url + "/", url)
+            except ValueError:
+                absolute = ""
             if not self.same_server(absolute):
                 logger.warning(
                     "FHIR search of %s: next link leaves fhirServer, not followed", label
@@ -287,7 +295,7 @@ class FhirClient:
             raise FhirServerError(
                 f"FHIR request for {label} timed out after {self.timeout_seconds:g} s"
             ) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise FhirServerError(
                 f"FHIR request for {label} failed: {type(exc).__name__}"
             ) from None

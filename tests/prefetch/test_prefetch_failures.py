@@ -288,6 +288,31 @@ async def test_an_unusable_fhir_server_url_fails_like_a_server_that_is_down(
         await resolve_prefetch(request, SIGN, SIGN_REQUIRED, client, 1.0)
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    ["not a url", "ftp://127.0.0.1/fhir", "http://127.0.0.1:notaport/fhir", "http://[::1/fhir"],
+)
+async def test_an_unparseable_fhir_server_url_never_raises_outside_fhir_server_error(
+    http: httpx.AsyncClient, base_url: str
+) -> None:
+    client = FhirClient(base_url, ACCESS_TOKEN, http, 1.0)
+
+    with pytest.raises(FhirServerError):
+        await client.search("Condition?patient=pat-1")
+    assert not client.same_server(base_url + "/Patient/1")
+
+
+async def test_a_next_link_that_is_not_a_url_is_not_followed(
+    bad_server: MisbehavingFhirServer, http: httpx.AsyncClient
+) -> None:
+    client = FhirClient(bad_server.base_url("status500"), ACCESS_TOKEN, http, 1.0)
+    for link in ("http://[::1/x", "http://127.0.0.1:notaport/x", "javascript:alert(1)"):
+        bundle = {"resourceType": "Bundle", "link": [{"relation": "next", "url": link}]}
+
+        assert await client.continue_search(bundle) == []
+    assert bad_server.requests() == []
+
+
 async def test_invalid_ids_are_not_requested(
     bad_server: MisbehavingFhirServer, http: httpx.AsyncClient
 ) -> None:
