@@ -44,6 +44,7 @@ __all__ = [
     "RuleSetProblem",
     "RuleSpec",
     "load_ruleset",
+    "ruleset_json_schema",
     "validate_ruleset_file",
 ]
 
@@ -560,6 +561,18 @@ def _load(path: Path, overlays_path: Path | None) -> tuple[RuleSet | None, list[
     if problems or links is None or directory is None:
         return None, problems
     return RuleSet(ruleset_file, links, directory, overlays, path), []
+
+
+def ruleset_json_schema() -> dict[str, Any]:
+    """JSON Schema of a rule set file (for editors; `rules/rulesets/ruleset.schema.json`).
+
+    It checks the shape only; rule ids, parameters, placeholders and references are checked by
+    `validate_ruleset_file`, which knows the registered rules.
+    """
+    schema: dict[str, Any] = RuleSetFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "opioid-cds rule set"
+    return schema
 
 
 def load_ruleset(path: Path | None = None, overlays_path: Path | None = None) -> RuleSet:

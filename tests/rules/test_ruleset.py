@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from rules.ruleset import (
     RuleSet,
     RuleSetError,
     load_ruleset,
+    ruleset_json_schema,
     validate_ruleset_file,
 )
 
@@ -160,3 +162,10 @@ def test_a_broken_overlay_is_reported_in_the_overlay_file(tmp_path: Path) -> Non
 def test_a_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     [problem] = validate_ruleset_file(tmp_path / "nope.yaml")
     assert problem.field == "(file)"
+
+
+def test_the_json_schema_for_editors_is_current() -> None:
+    schema_path = DEFAULT_RULESET_PATH.parent / "ruleset.schema.json"
+    assert json.loads(schema_path.read_text(encoding="utf-8")) == ruleset_json_schema(), (
+        "regenerate rules/rulesets/ruleset.schema.json from rules.ruleset.ruleset_json_schema()"
+    )
