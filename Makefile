@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Development trusts the public CDS Hooks sandbox; set OPIOID_CDS_TRUSTED_CLIENTS to override.
+serve: export OPIOID_CDS_TRUSTED_CLIENTS ?= config/trusted-clients.development.yaml
 serve: $(STAMP)
 	$(BIN)/opioid-cds migrate
 	$(BIN)/uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT)

@@ -42,6 +42,8 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []  # propagate to the JSON handler instead
         logging.getLogger(name).propagate = True
+    # The request middleware logs each request with more context than uvicorn's access line.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

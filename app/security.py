@@ -6,8 +6,10 @@
   and the service refuses to start without trusted clients;
 - development with a trust file: a request without a token is let through, a token that is
   sent is verified all the same (a bad one is a 401);
-- development without a trust file: verification is off (there is nothing to verify
-  against); start-up logs a warning.
+- development without a trust file: no client is trusted, so a request without a token is
+  let through and a token that is sent is still verified, and refused (unknown issuer);
+  start-up logs a warning. `make serve` names a development trust file, so the public CDS
+  Hooks sandbox works out of the box.
 
 The audience a token must carry is the URL the client called: `public_base_url` (the
 service's root as clients see it, for deployments behind a proxy) plus the path, or, without
@@ -25,7 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.replay_store import SqlReplayStore
 from app.settings import Settings
-from cds_hooks.auth import JwtVerifier, KeyResolver, VerifiedClient, load_trust_config
+from cds_hooks.auth import (
+    JwtVerifier,
+    KeyResolver,
+    TrustConfig,
+    VerifiedClient,
+    load_trust_config,
+)
 from cds_hooks.errors import AuthenticationFailed
 
 __all__ = [
@@ -42,9 +50,9 @@ def build_jwt_verifier(
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     http_client: httpx.AsyncClient,
-) -> JwtVerifier | None:
-    """The verifier for this deployment, or None when verification is off (development
-    without a trust file). Raises ValueError when production has no trusted clients."""
+) -> JwtVerifier:
+    """The verifier for this deployment. Raises ValueError when production has no trusted
+    clients."""
     path = settings.trusted_clients
     production = settings.environment == "production"
     if path is None:
@@ -55,10 +63,12 @@ def build_jwt_verifier(
                 "(see docs/authentication.md)"
             )
         log.warning(
-            "client JWT verification is OFF (development without OPIOID_CDS_TRUSTED_CLIENTS)"
+            "no trusted CDS clients (OPIOID_CDS_TRUSTED_CLIENTS is not set): requests without "
+            "a token are let through, any token sent is refused"
         )
-        return None
-    trust = load_trust_config(path)
+        trust = TrustConfig()
+    else:
+        trust = load_trust_config(path)
     if production and not trust.clients:
         raise ValueError(
             f"production requires client authentication: the trust file {path} lists no clients"
@@ -108,12 +118,8 @@ def _bearer_token(request: Request) -> str | None:
 async def verify_client(request: Request) -> VerifiedClient | None:
     """Verify the caller's JWT; None when no token is needed and none was sent."""
     settings: Settings = request.app.state.settings
-    verifier: JwtVerifier | None = getattr(request.app.state, "jwt_verifier", None)
+    verifier: JwtVerifier = request.app.state.jwt_verifier
     production = settings.environment == "production"
-    if verifier is None:
-        if production:  # build_jwt_verifier never allows this; refuse rather than open up
-            raise AuthenticationFailed("no JWT verifier configured in production")
-        return None
     token = _bearer_token(request)
     if token is None:
         if production:

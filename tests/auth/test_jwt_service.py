@@ -21,6 +21,7 @@ from app.db import migrate
 from app.main import create_app
 from app.security import build_jwt_verifier
 from app.settings import Settings
+from cds_hooks.auth import JwtVerifier
 from tests.foundation.sample_requests import hook_request
 
 from .authkit import ISSUER, SigningKey, claims, jwks, sign
@@ -208,11 +209,13 @@ def test_development_still_verifies_a_token_that_is_sent(
     assert_bare_401(development.post(FEEDBACK, json=feedback_body(), headers=bearer(good)))
 
 
-def test_development_without_trust_file_does_not_verify(
+def test_development_without_trust_file_still_verifies_a_token_that_is_sent(
     sqlite_url: str, es384_key: SigningKey
 ) -> None:
     for client in make_client(sqlite_url, environment="development", trusted_clients=None):
         assert client.post(FEEDBACK, json=feedback_body()).status_code == 200
+        token = token_for(es384_key, FEEDBACK)
+        assert_bare_401(client.post(FEEDBACK, json=feedback_body(), headers=bearer(token)))
 
 
 # -------------------------------------------------------------------------------- start-up
@@ -245,8 +248,10 @@ async def test_production_refuses_to_start_without_trusted_clients(tmp_path: Pat
 
 
 @pytest.mark.anyio
-async def test_development_without_trust_file_builds_no_verifier() -> None:
-    assert await _build(Settings(environment="development", trusted_clients=None)) is None
+async def test_development_without_trust_file_trusts_no_client() -> None:
+    verifier = await _build(Settings(environment="development", trusted_clients=None))
+    assert isinstance(verifier, JwtVerifier)
+    assert verifier.trust.clients == []
 
 
 @pytest.mark.anyio
