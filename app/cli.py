@@ -360,7 +360,12 @@ def _run_fixture(
     except ValueError:
         body = {}
     if response.status_code != 200:
-        detail = _outcome_message(body) if isinstance(body, dict) else response.text[:200]
+        detail = _outcome_message(body) if isinstance(body, dict) and body else response.text[:200]
+        if response.status_code == 401:
+            detail += (
+                " (the service wants a signed client JWT, a new one per request: run the "
+                "fixtures against a development service, see docs/authentication.md)"
+            )
         return FixtureVerdict(
             name, info.service, False, [], f"HTTP {response.status_code}: {detail}"
         )

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.cli import build_parser, check_expectation, format_cards_table, main
 from app.playground import fixture_infos, load_fixture_request, rule_ids_of
 from rules.fixtures import list_fixtures
-from tests.playground.live_server import LiveService, live_service
+from tests.playground.live_server import EXAMPLE_TRUST_FILE, LiveService, live_service
 
 FIXTURES = list_fixtures()
 
@@ -287,6 +287,21 @@ def test_fixtures_run_one_fixture(service: LiveService, capsys: pytest.CaptureFi
     )
     assert f"  {name}  " in out
     assert "of 1 fixtures hold" in out
+
+
+def test_fixtures_run_explains_a_401(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trust_file = tmp_path / "trusted-clients.json"
+    trust_file.write_text(json.dumps(EXAMPLE_TRUST_FILE), encoding="utf-8")
+    name = fixture_infos()[0].name
+    with live_service(tmp_path, trusted_clients=trust_file) as secured:
+        code, out, _err = run_cli(
+            capsys, "fixtures", "run", "--base", secured.base_url, "--fixture", name,
+            "--token", "not-a-jwt",
+        )  # fmt: skip
+    assert code == 1
+    assert f"FAIL  {name}" in out
+    assert "HTTP 401: unauthorized (the service wants a signed client JWT" in out
+    assert "0 of 1 fixtures hold" in out
 
 
 def test_fixtures_run_explains_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

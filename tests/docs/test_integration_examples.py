@@ -29,36 +29,13 @@ from pathlib import Path
 import pytest
 
 from rules.fixtures import list_fixtures, load_fixture
-from tests.playground.live_server import LiveService, live_service
+from tests.playground.live_server import EXAMPLE_TRUST_FILE, LiveService, live_service
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integration.md"
 DOC_BASE_URL = "http://localhost:8000"
 BASH_BLOCK = re.compile(r"^```bash\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
 MARKER = re.compile(r"<!--\s*tested:(?P<spec>(?:(?!-->).)*)-->\s*\n$", re.DOTALL)
 STATUS_LINE = re.compile(r"^HTTP/[\d.]+ (\d{3})", re.MULTILINE)
-
-# A client in the trust file (the key of the CDS Hooks 2.0 specification's example), so that
-# the server verifies tokens that are sent: the 401 example needs that.
-TRUST_FILE = {
-    "clients": [
-        {
-            "iss": "https://fhir-ehr.example.com/",
-            "jwks": {
-                "keys": [
-                    {
-                        "kty": "EC",
-                        "crv": "P-384",
-                        "kid": "example-kid",
-                        "use": "sig",
-                        "alg": "ES384",
-                        "x": "46SDH7Znh821wblCBglA61sNE9ZrHYKKt3qRtRTmSXyOI_FIGBLWrWa0GPUkDCEk",
-                        "y": "XMcRuuoGW7CXjQdy-F5i3FeBE0x9hPLdeFdSoDd3ELmx404tLX0VRRcqzAsPhXcI",
-                    }
-                ]
-            },
-        }
-    ]
-}
 
 
 @dataclass(frozen=True)
@@ -133,7 +110,7 @@ def test_every_example_checks_something() -> None:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     directory = tmp_path_factory.mktemp("integration-docs")
     trust_file = directory / "trusted-clients.json"
-    trust_file.write_text(json.dumps(TRUST_FILE), encoding="utf-8")
+    trust_file.write_text(json.dumps(EXAMPLE_TRUST_FILE), encoding="utf-8")
     with live_service(directory, trusted_clients=trust_file) as running:
         yield running
 

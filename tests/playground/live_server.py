@@ -21,7 +21,30 @@ from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
 
-__all__ = ["LiveService", "live_service"]
+__all__ = ["EXAMPLE_TRUST_FILE", "LiveService", "live_service"]
+
+# A client in the trust file (the key of the CDS Hooks 2.0 specification's example), so that
+# a development server verifies the tokens that are sent (a bad one is a 401).
+EXAMPLE_TRUST_FILE: dict[str, Any] = {
+    "clients": [
+        {
+            "iss": "https://fhir-ehr.example.com/",
+            "jwks": {
+                "keys": [
+                    {
+                        "kty": "EC",
+                        "crv": "P-384",
+                        "kid": "example-kid",
+                        "use": "sig",
+                        "alg": "ES384",
+                        "x": "46SDH7Znh821wblCBglA61sNE9ZrHYKKt3qRtRTmSXyOI_FIGBLWrWa0GPUkDCEk",
+                        "y": "XMcRuuoGW7CXjQdy-F5i3FeBE0x9hPLdeFdSoDd3ELmx404tLX0VRRcqzAsPhXcI",
+                    }
+                ]
+            },
+        }
+    ]
+}
 
 
 @dataclass(frozen=True)
