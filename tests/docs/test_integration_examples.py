@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -128,6 +129,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[example.id for example in EXAMPLES])
 def test_documented_example(example: Example, service: LiveService, workdir: Path) -> None:
+    for tool in ("bash", "curl"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"the examples of docs/integration.md need {tool} (apt-get install {tool})")
     script = example.code.replace(DOC_BASE_URL, service.base_url)
     environment = {
         **os.environ,
