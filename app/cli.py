@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -312,7 +313,7 @@ def _fixtures_list(args: argparse.Namespace) -> int:
     service_width = max(len("SERVICE"), *(len(info.service) for info in infos))
     print(f"{'NAME'.ljust(name_width)}  {'SERVICE'.ljust(service_width)}  MUST FIRE")
     for info in infos:
-        fire = ", ".join(info.must_fire) or "(no cards expected)"
+        fire = ", ".join(info.must_fire) or "(none)"
         print(f"{info.name.ljust(name_width)}  {info.service.ljust(service_width)}  {fire}")
         if info.description:
             for line in textwrap.wrap(info.description, _terminal_width() - name_width - 2):
@@ -645,6 +646,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `opioid-cds fixtures list | head`: the reader has had enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         if args.traceback:
             raise
