@@ -169,3 +169,20 @@ def test_the_json_schema_for_editors_is_current() -> None:
     assert json.loads(schema_path.read_text(encoding="utf-8")) == ruleset_json_schema(), (
         "regenerate rules/rulesets/ruleset.schema.json from rules.ruleset.ruleset_json_schema()"
     )
+
+
+def test_the_service_refuses_to_start_with_a_broken_rule_set(tmp_path: Path) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    path = _copy_ruleset(tmp_path, ("parameters: {max_days: 7}", "parameters: {max_days: 30}"))
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}",
+        environment="development",
+        trusted_clients=None,
+        ruleset_path=path,
+    )
+    with pytest.raises(RuleSetError) as raised:
+        create_app(settings)
+    assert f"{path}:" in str(raised.value)
+    assert "rules.gp-duration-limit.parameters.max_days" in str(raised.value)
