@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -134,16 +133,7 @@ class RecordingEvaluator:
             for name in ("resources", "missing_data")
         }
         self.calls.append(call)
-        try:
-            return self.inner.evaluate(*args, **kwargs)
-        except NotImplementedError:
-            # The rules' facts builder is another engineer's work in progress: until it lands,
-            # answer with no cards so the prefetch path can still be tested end to end.
-            from app.evaluation import Evaluation
-
-            call["stubbed"] = True
-            warnings.warn("rule evaluation not implemented yet: no cards", stacklevel=2)
-            return Evaluation(cards=[], fired_rule_ids=[])
+        return self.inner.evaluate(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         if name in ("inner", "calls"):
