@@ -156,6 +156,8 @@ class Service:
     server: AppServer
     evaluator: RecordingEvaluator
     deadline_seconds: float
+    directory: Path
+    """Holds the service's SQLite database (and nothing else of the test's)."""
 
     def url(self, service_id: str) -> str:
         return f"{self.server.base_url}/cds-services/{service_id}"
@@ -191,7 +193,7 @@ def _serve(
         state = app.state.cds
         recorder = RecordingEvaluator(state.evaluator)
         state.evaluator = recorder
-        service = Service(server, recorder, settings.prefetch_deadline_seconds)
+        service = Service(server, recorder, settings.prefetch_deadline_seconds, directory)
         _warm_up(ehr, service)
         yield service
     finally:

@@ -5,6 +5,8 @@ from a real FHIR server on loopback (or from one that fails), within its deadlin
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections import Counter
 from typing import Any
 
@@ -223,3 +225,43 @@ def test_the_service_verifies_the_ehr_jwt(ehr: EhrClient, service: Service) -> N
 
     assert ehr.call(url, body, token=forged).status == 401
     assert ehr.call(url, body, sign=False).status == 401
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.getMessage()} {record.__dict__!r}")
+
+
+@pytest.mark.fhirserver
+def test_the_fhir_token_reaches_no_log_line_and_no_database(
+    ehr: EhrClient, fhir: NodeFhirServer, bad_server: MisbehavingFhirServer, service: Service
+) -> None:
+    root = logging.getLogger()
+    collect = _Collect()
+    level = root.level
+    root.addHandler(collect)
+    root.setLevel(logging.DEBUG)  # httpx/httpcore debug lines included
+    try:
+        for fhir_server in (fhir.base_url, bad_server.base_url("status500")):
+            body = ehr.hook_request(
+                "order-sign",
+                patient_id="pat-1",
+                fhir_server=fhir_server,
+                access_token=ACCESS_TOKEN,
+                draft_orders=_drafts(),
+            )
+            assert ehr.call(service.url(SIGN_SERVICE), body).status in (200, 412)
+    finally:
+        root.removeHandler(collect)
+        root.setLevel(level)
+    time.sleep(0.5)  # let the audit writer flush its batch
+
+    assert any("prefetch" in line for line in collect.lines)
+    assert not [line for line in collect.lines if ACCESS_TOKEN in line]
+    stored = [path for path in service.directory.iterdir() if path.is_file()]
+    assert stored
+    assert not [path for path in stored if ACCESS_TOKEN.encode() in path.read_bytes()]
