@@ -345,14 +345,67 @@ def check_expectation(
     return "; ".join(problems)
 
 
+@dataclass(frozen=True)
+class TokenSigner:
+    """Signs a fresh client JWT per request (CDS Hooks 2.0 "Trusting CDS Clients"): `aud` is
+    the exact URL called, a new `jti` every time, valid for five minutes."""
+
+    key: Any
+    issuer: str
+    kid: str
+    algorithm: str
+
+    @classmethod
+    def from_file(cls, path: Path, issuer: str, kid: str, algorithm: str | None) -> TokenSigner:
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            key = load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise CliError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            default = {256: "ES256", 384: "ES384", 521: "ES512"}.get(key.curve.key_size, "ES384")
+        elif isinstance(key, rsa.RSAPrivateKey):
+            default = "RS384"
+        else:
+            raise CliError(f"{path}: an EC or RSA private key is needed for ES*/RS* signatures")
+        return cls(key, issuer, kid, algorithm or default)
+
+    def token_for(self, url: str) -> str:
+        import time
+        import uuid
+
+        import jwt
+
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": url,
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(
+            claims, self.key, algorithm=self.algorithm, headers={"kid": self.kid, "typ": "JWT"}
+        )
+
+
 def _run_fixture(
-    client: httpx.Client, base: str, name: str, language: str | None, today: date
+    client: httpx.Client,
+    base: str,
+    name: str,
+    language: str | None,
+    today: date,
+    signer: TokenSigner | None = None,
 ) -> FixtureVerdict:
     from app.playground import load_fixture_request, rule_ids_of
 
     request, info = load_fixture_request(name, today=today)
     headers = {"Accept": "application/json", "Accept-Language": language or info.language}
     url = f"{base}/cds-services/{info.service}"
+    if signer is not None:
+        headers["Authorization"] = f"Bearer {signer.token_for(url)}"
     response = client.post(
         url, content=orjson.dumps(request), headers={**headers, "Content-Type": "application/json"}
     )
@@ -364,8 +417,9 @@ def _run_fixture(
         detail = _outcome_message(body) if isinstance(body, dict) and body else response.text[:200]
         if response.status_code == 401:
             detail += (
-                " (the service wants a signed client JWT, a new one per request: run the "
-                "fixtures against a development service, see docs/authentication.md)"
+                " (the service wants a signed client JWT, a new one per request: use "
+                "--sign-key/--issuer/--kid with a key from its trust file, or a development "
+                "service; the service log says why; see docs/authentication.md)"
             )
         return FixtureVerdict(
             name, info.service, False, [], f"HTTP {response.status_code}: {detail}"
@@ -393,12 +447,19 @@ def _fixtures_run(args: argparse.Namespace) -> int:
         names = [name for name in names if name in args.fixture]
     if not names:
         raise CliError("there are no fixtures to run")
+    signer = None
+    if args.sign_key:
+        if not (args.issuer and args.kid):
+            raise CliError("--sign-key needs --issuer (the iss in the trust file) and --kid")
+        if args.token:
+            raise CliError("give either --token or --sign-key, not both")
+        signer = TokenSigner.from_file(Path(args.sign_key), args.issuer, args.kid, args.alg)
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     verdicts: list[FixtureVerdict] = []
     with httpx.Client(timeout=args.timeout, headers=headers) as client:
         for name in names:
             try:
-                verdict = _run_fixture(client, base, name, args.language, today)
+                verdict = _run_fixture(client, base, name, args.language, today, signer)
             except httpx.TransportError as exc:
                 raise CliError(
                     f"cannot reach the service at {base} ({type(exc).__name__}: {exc}); "
@@ -587,8 +648,23 @@ def build_parser() -> argparse.ArgumentParser:
     fixtures_run.add_argument(
         "--token",
         metavar="JWT",
-        help="send 'Authorization: Bearer JWT' (a service that verifies tokens refuses a "
-        "token used twice; for such a service leave this out and run in development)",
+        help="send this fixed 'Authorization: Bearer JWT' with every request (a service that "
+        "verifies tokens refuses a token used twice: use --sign-key for those)",
+    )
+    fixtures_run.add_argument(
+        "--sign-key",
+        metavar="PEM",
+        help="sign a fresh client JWT for every request with this private key (EC or RSA, "
+        "unencrypted PEM), aud = the URL called; needs --issuer and --kid",
+    )
+    fixtures_run.add_argument(
+        "--issuer", metavar="ISS", help="the token's iss: your client's entry in the trust file"
+    )
+    fixtures_run.add_argument("--kid", metavar="KID", help="the key id of --sign-key in your JWKS")
+    fixtures_run.add_argument(
+        "--alg",
+        choices=("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+        help="signature algorithm (default: ES384 for a P-384 key, RS384 for RSA)",
     )
     fixtures_run.add_argument(
         "--timeout", type=float, default=10.0, metavar="SECONDS", help="per request (default 10)"

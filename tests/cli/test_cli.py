@@ -317,6 +317,63 @@ def test_fixtures_run_explains_a_401(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "0 of 1 fixtures hold" in out
 
 
+def test_fixtures_run_signs_a_fresh_token_per_request_for_a_production_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    private_key = ec.generate_private_key(ec.SECP384R1())
+    key_file = tmp_path / "client-key.pem"
+    key_file.write_bytes(
+        private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public_jwk = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
+    public_jwk.update(kid="toolkit-test", use="sig", alg="ES384")
+    trust_file = tmp_path / "trusted-clients.json"
+    issuer = "https://his.toolkit-test.example"
+    trust_file.write_text(
+        json.dumps({"clients": [{"iss": issuer, "jwks": {"keys": [public_jwk]}}]}),
+        encoding="utf-8",
+    )
+    names = [info.name for info in fixture_infos() if info.must_fire][:3]
+    selection = [argument for name in names for argument in ("--fixture", name)]
+    with live_service(
+        tmp_path, environment="production", trusted_clients=trust_file, audit_secret="s" * 32
+    ) as production:
+        unsigned = run_cli(capsys, "fixtures", "run", "--base", production.base_url, *selection)
+        signed = run_cli(
+            capsys, "fixtures", "run", "--base", production.base_url, *selection,
+            "--sign-key", str(key_file), "--issuer", issuer, "--kid", "toolkit-test",
+        )  # fmt: skip
+        used_jtis = production.query("SELECT count(*) AS n FROM seen_jwt_ids")[0]["n"]
+    assert unsigned[0] == 1
+    assert unsigned[1].count("HTTP 401") == len(names)
+    _code, out, err = signed
+    assert "HTTP 401" not in out, err
+    assert out.count("PASS  ") + out.count("FAIL  ") == len(names)
+    assert f"of {len(names)} fixtures hold" in out
+    assert used_jtis == len(names)  # one fresh token per request
+
+
+def test_fixtures_run_refuses_incomplete_signing_options(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    base = ("fixtures", "run", "--base", "http://127.0.0.1:9")
+    code, _out, err = run_cli(capsys, *base, "--sign-key", str(tmp_path / "k.pem"))
+    assert (code, "--sign-key needs --issuer" in err) == (2, True)
+    (tmp_path / "k.pem").write_text("not a key", encoding="utf-8")
+    code, _out, err = run_cli(
+        capsys, *base, "--sign-key", str(tmp_path / "k.pem"), "--issuer", "i", "--kid", "k"
+    )
+    assert (code, "not an unencrypted PEM private key" in err) == (2, True)
+
+
 def test_fixtures_run_explains_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = run_cli(capsys, "fixtures", "run", "--base", "http://127.0.0.1:9")
     assert code == 2
