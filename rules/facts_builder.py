@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+import orjson
+
 from rules.catalogue import Catalogue, CodeRef
 from rules.facts import (
     ActiveMedication,
@@ -52,6 +54,7 @@ from rules.fhir_access import (
     concept_text,
     dicts,
     extensions,
+    is_object,
     parse_date,
     reference_of,
 )
@@ -89,11 +92,16 @@ class _Index:
         self.by_ref: dict[str, JsonDict] = {}
         self.by_id: dict[str, JsonDict] = {}
         self.roles_by_practitioner: dict[str, list[JsonDict]] = {}
-        for resource in (*drafts, *resources):
-            if not isinstance(resource, Mapping):
+        # History resources by type, with their position (fallback ids), read in one pass.
+        self.history: dict[str, list[tuple[int, JsonDict]]] = {}
+        draft_count = len(drafts)
+        for position, resource in enumerate((*drafts, *resources)):
+            if not is_object(resource):
                 continue
             kind = as_str(resource.get("resourceType"))
             ident = as_str(resource.get("id"))
+            if kind and position >= draft_count:
+                self.history.setdefault(kind, []).append((position - draft_count, resource))
             if kind and ident:
                 self.by_ref.setdefault(f"{kind}/{ident}", resource)
                 self.by_id.setdefault(ident, resource)
@@ -105,6 +113,9 @@ class _Index:
         # Deterministic whatever the order of Bundle entries.
         for roles in self.roles_by_practitioner.values():
             roles.sort(key=lambda role: as_str(role.get("id")) or "")
+
+    def of_type(self, kind: str) -> list[JsonDict]:
+        return [resource for _, resource in self.history.get(kind, ())]
 
     def resolve(self, reference: str | None, *containers: JsonDict) -> JsonDict | None:
         if not reference:
@@ -214,6 +225,14 @@ class _Context:
         self.settings = settings
         self.index = _Index(drafts, resources)
         self.problems: list[str] = []
+        # Per-call memos: a history repeats the same requesters, products, dosages and
+        # indications; reading each once keeps a 50-order history well under 2 ms.
+        self._actors: dict[tuple[object, ...], _Actor] = {}
+        self._medications: dict[tuple[object, ...], tuple[MedicationFacts, bool]] = {}
+        # Values keep the MedicationFacts alive, so the id() in the key cannot be reused.
+        self._regimens: dict[tuple[object, ...], tuple[MedicationFacts, Regimen]] = {}
+        self._condition_sets: dict[bytes, frozenset[str]] = {}
+        self._requests: dict[tuple[int, str | None, bool], _Request] = {}
         self.window_start = today - timedelta(days=max(settings.lookback_days, 1) - 1)
         self.new_user_start = today - timedelta(days=max(settings.new_user_lookback_days, 1) - 1)
         self.user_ref = as_str(context.get("userId"))
@@ -227,6 +246,17 @@ class _Context:
     # -- actors
     def actor(self, value: object, *containers: JsonDict) -> _Actor:
         node = as_dict(value)
+        ref = reference_of(node)
+        local = ref is not None and ref.startswith("#")
+        key = (_json_key(node), id(containers[0]) if local and containers else None)
+        if key[0] is None:
+            return self._actor(node, *containers)
+        found = self._actors.get(key)
+        if found is None:
+            found = self._actors[key] = self._actor(node, *containers)
+        return found
+
+    def _actor(self, node: JsonDict, *containers: JsonDict) -> _Actor:
         ref = reference_of(node)
         display = as_str(node.get("display"))
         cat = self.catalogue
@@ -361,10 +391,42 @@ class _Context:
         return medication_input(concept_from_display, None, resolved=False), False
 
     def recognise(self, resource: JsonDict) -> tuple[MedicationFacts, bool]:
-        source, resolved = self.medication_of(resource)
-        return recognise(self.catalogue, source), resolved
+        reference = reference_of(resource.get("medicationReference"))
+        local = reference is not None and reference.startswith("#")
+        key = (
+            _json_key(resource.get("medicationCodeableConcept")),
+            _json_key(resource.get("medicationReference")),
+            _json_key(resource.get("medication")),
+            id(resource) if local else None,
+        )
+        found = self._medications.get(key)
+        if found is None:
+            source, resolved = self.medication_of(resource)
+            found = (recognise(self.catalogue, source), resolved)
+            if all(part is not None for part in key[:3]):
+                self._medications[key] = found
+        return found
+
+    def regimen(self, instructions: object, medication: MedicationFacts) -> Regimen:
+        key = (_json_key(instructions), id(medication))
+        found = self._regimens.get(key) if key[0] is not None else None
+        if found is not None and found[0] is medication:
+            return found[1]
+        result = regimen(self.catalogue, instructions, medication)
+        if key[0] is not None:
+            self._regimens[key] = (medication, result)
+        return result
 
     def condition_sets_of(self, concept: object) -> frozenset[str]:
+        key = _json_key(concept)
+        found = self._condition_sets.get(key) if key is not None else None
+        if found is None:
+            found = self._condition_sets_of(concept)
+            if key is not None:
+                self._condition_sets[key] = found
+        return found
+
+    def _condition_sets_of(self, concept: object) -> frozenset[str]:
         texts = " ".join(concept_text(concept))
         sets: set[str] = set()
         for system, code, display in codings(concept):
@@ -393,6 +455,14 @@ class _Context:
                 if code in stop_codes:
                     return True
         return False
+
+
+def _json_key(value: object) -> bytes | None:
+    """A hashable key for a JSON value (None when it cannot be serialised)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
 
 
 def _encounter_ref(context: JsonDict) -> str | None:
@@ -435,15 +505,22 @@ def _resource_ref(resource: JsonDict, kind: str, fallback: str) -> str:
     return f"{kind}/{ident}" if ident else f"{kind}/#{fallback}"
 
 
-def _read_request(ctx: _Context, resource: JsonDict, fallback_id: str) -> _Request:
-    cat = ctx.catalogue
-    medication, resolved = ctx.recognise(resource)
-    dosage = regimen(cat, resource.get("dosageInstruction"), medication)
-    authored_on = parse_date(resource.get("authoredOn"))
-    found = durations(cat, resource, dosage, medication, authored_on)
-    dispense = as_dict(resource.get("dispenseRequest"))
-    repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
-    total = found.days * (1 + repeats) if found.days is not None else None
+def _read_request(
+    ctx: _Context, resource: JsonDict, fallback_id: str, *, full: bool = True
+) -> _Request:
+    """Read a MedicationRequest once per call. ``full=False`` (history) skips what only a
+    drafted order needs: indication codes (unless they decide OAT) and course of therapy."""
+    key = (id(resource), None if as_str(resource.get("id")) else fallback_id, full)
+    found = ctx._requests.get(key)
+    if found is None:
+        found = ctx._requests[key] = _read_request_once(ctx, resource, fallback_id, full)
+    return found
+
+
+def _indications(
+    ctx: _Context, resource: JsonDict
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str], bool]:
+    """(codes, condition sets, any indication at all) of reasonCode and reasonReference."""
     codes: list[tuple[str, str]] = []
     sets: set[str] = set()
     has_indication = False
@@ -458,14 +535,40 @@ def _read_request(ctx: _Context, resource: JsonDict, fallback_id: str) -> _Reque
             condition_code = condition.get("code")
             codes.extend((system, code) for system, code, _ in codings(condition_code))
             sets |= ctx.condition_sets_of(condition_code)
-    oat_capable = any(
-        (s := cat.substance(ref.key)) is not None and s.oat_capable for ref in medication.substances
+    return tuple(dict.fromkeys(codes)), frozenset(sets), has_indication
+
+
+def _read_request_once(ctx: _Context, resource: JsonDict, fallback_id: str, full: bool) -> _Request:
+    cat = ctx.catalogue
+    medication, resolved = ctx.recognise(resource)
+    dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
+    authored_on = parse_date(resource.get("authoredOn"))
+    found = durations(cat, resource, dosage, medication, authored_on)
+    dispense = as_dict(resource.get("dispenseRequest"))
+    repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
+    total = found.days * (1 + repeats) if found.days is not None else None
+    oat_capable = (
+        medication.is_opioid
+        and not medication.is_oat_product
+        and any(
+            (s := cat.substance(r.key)) is not None and s.oat_capable for r in medication.substances
+        )
     )
+    codes: tuple[tuple[str, str], ...] = ()
+    sets: frozenset[str] = frozenset()
+    has_indication = False
+    if full or oat_capable:
+        codes, sets, has_indication = _indications(ctx, resource)
     is_oat = medication.is_opioid and (
         medication.is_oat_product or (oat_capable and "opioid_use_disorder" in sets)
     )
-    course_codes = [code for _, code, _ in codings(resource.get("courseOfTherapyType"))]
-    course_text = concept_text(resource.get("courseOfTherapyType"))
+    course: str | None = None
+    if full:
+        course_codes = [code for _, code, _ in codings(resource.get("courseOfTherapyType"))]
+        course_text = concept_text(resource.get("courseOfTherapyType"))
+        course = (course_codes[0] if course_codes else None) or (
+            course_text[0] if course_text else None
+        )
     performer = (
         ctx.actor(dispense.get("performer"), resource) if dispense.get("performer") else None
     )
@@ -481,12 +584,11 @@ def _read_request(ctx: _Context, resource: JsonDict, fallback_id: str) -> _Reque
         total_days=total,
         authored_on=authored_on,
         requester=ctx.actor(resource.get("requester"), resource),
-        indication_codes=tuple(dict.fromkeys(codes)),
-        indication_sets=frozenset(sets),
+        indication_codes=codes,
+        indication_sets=sets,
         has_indication=has_indication,
         is_oat=is_oat,
-        course=(course_codes[0] if course_codes else None)
-        or (course_text[0] if course_text else None),
+        course=course,
         prior_ref=reference_of(resource.get("priorPrescription")),
         based_on=tuple(r for item in dicts(resource.get("basedOn")) if (r := reference_of(item))),
         next_practitioner=ctx.next_practitioner(resource),
@@ -665,13 +767,13 @@ def _read_dispense(ctx: _Context, resource: JsonDict, fallback_id: str) -> Opioi
     supply = duration_days(cat, resource.get("daysSupply"))
     days = whole_days(supply) if supply is not None else None
     if days is None:
-        dosage = regimen(cat, resource.get("dosageInstruction"), medication)
+        dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
         days = quantity_days(cat, resource.get("quantity"), dosage, medication)
     prescription: _Request | None = None
     for item in dicts(resource.get("authorizingPrescription")):
         request = ctx.index.resolve(reference_of(item), resource)
         if request is not None and as_str(request.get("resourceType")) == "MedicationRequest":
-            prescription = _read_request(ctx, request, "authorizing")
+            prescription = _read_request(ctx, request, "authorizing", full=False)
             break
     pharmacy = None
     for performer in dicts(resource.get("performer")):
@@ -681,7 +783,7 @@ def _read_dispense(ctx: _Context, resource: JsonDict, fallback_id: str) -> Opioi
             break
     if pharmacy is None and resource.get("location") is not None:
         pharmacy = ctx.actor(resource.get("location"), resource).person_id
-    dosage_ome = regimen(cat, resource.get("dosageInstruction"), medication)
+    dosage_ome = ctx.regimen(resource.get("dosageInstruction"), medication)
     end = _interval_end(start, days if days is not None else 1)
     return OpioidExposure(
         source=ExposureSource.MEDICATION_DISPENSE,
@@ -732,7 +834,7 @@ def _read_statement(
         end = max(ctx.today, start) if start else None
     elif end is None:
         end = _interval_end(start, use.days if use else None)
-    dosage = regimen(ctx.catalogue, resource.get("dosage"), medication)
+    dosage = ctx.regimen(resource.get("dosage"), medication)
     prescriber = None
     for extension in extensions(resource, MEDICATION_USE_PRESCRIBER_URL):
         prescriber = ctx.actor(extension.get("valueReference"), resource)
@@ -779,12 +881,15 @@ def _read_history_request(
         return None
     if as_str(resource.get("intent")) in clinical.excluded_request_intents:
         return None
-    request = _read_request(ctx, resource, fallback_id)
-    medication = request.medication
-    if medication.is_sedative and request.status == "active" and not request.stopped:
-        history.sedatives.append(_active_medication(request.ref, medication, is_draft=False))
-    if not medication.is_opioid:
+    medication, _ = ctx.recognise(resource)
+    if medication.is_sedative:
+        if as_str(resource.get("status")) == "active" and not ctx.is_stopped(resource):
+            ref = _resource_ref(resource, "MedicationRequest", fallback_id)
+            history.sedatives.append(_active_medication(ref, medication, is_draft=False))
         return None
+    if not medication.is_opioid:
+        return None  # not relevant: do not read the rest
+    request = _read_request(ctx, resource, fallback_id, full=False)
     if ctx.is_dispense_request(resource) and any(
         ctx.index.resolve(reference, resource) is not None for reference in request.based_on
     ):
@@ -794,13 +899,15 @@ def _read_history_request(
 
 
 def _read_history(ctx: _Context, resources: Sequence[object], draft_ids: set[str]) -> _History:
+    """Prior exposures from ``resources`` (the index already sorted them by type)."""
+    del resources  # read through ctx.index, which holds the same resources by type
     history = _History()
-    for position, resource in enumerate(resources):
-        if not isinstance(resource, Mapping):
-            continue
-        kind = as_str(resource.get("resourceType"))
-        if kind not in ("MedicationRequest", "MedicationDispense", "MedicationStatement"):
-            continue
+    items = [
+        (kind, position, resource)
+        for kind in ("MedicationRequest", "MedicationDispense", "MedicationStatement")
+        for position, resource in ctx.index.history.get(kind, ())
+    ]
+    for kind, position, resource in items:
         ref = _resource_ref(resource, kind, f"h{position}")
         if ref in draft_ids:
             continue
@@ -850,10 +957,8 @@ def _patient_resource(ctx: _Context, resources: Sequence[object]) -> JsonDict | 
         found = ctx.index.resolve(patient_id if "/" in patient_id else f"Patient/{patient_id}")
         if found is not None:
             return found
-    for resource in resources:
-        if isinstance(resource, Mapping) and resource.get("resourceType") == "Patient":
-            return resource
-    return None
+    patients = ctx.index.of_type("Patient")
+    return patients[0] if patients else None
 
 
 def _age(birth: date | None, today: date) -> int | None:
@@ -879,12 +984,10 @@ def _postcode(patient: JsonDict, today: date) -> str | None:
     return min(candidates)[1] if candidates else None
 
 
-def _condition_sets(ctx: _Context, resources: Sequence[object]) -> frozenset[str]:
+def _condition_sets(ctx: _Context, resources: Sequence[JsonDict]) -> frozenset[str]:
     clinical = ctx.catalogue.clinical
     sets: set[str] = set()
     for resource in resources:
-        if not isinstance(resource, Mapping) or resource.get("resourceType") != "Condition":
-            continue
         statuses = [c for _, c, _ in codings(resource.get("clinicalStatus"))]
         if statuses and not any(s in clinical.active_clinical_statuses for s in statuses):
             continue
@@ -898,12 +1001,10 @@ def _condition_sets(ctx: _Context, resources: Sequence[object]) -> frozenset[str
     return frozenset(sets)
 
 
-def _pregnant_by_observation(ctx: _Context, resources: Sequence[object]) -> bool:
+def _pregnant_by_observation(ctx: _Context, resources: Sequence[JsonDict]) -> bool:
     definition = ctx.catalogue.clinical.pregnancy_observation
     latest: tuple[date, bool] | None = None
     for resource in resources:
-        if not isinstance(resource, Mapping) or resource.get("resourceType") != "Observation":
-            continue
         if as_str(resource.get("status")) in ("entered-in-error", "cancelled"):
             continue
         if not any(code in definition.loinc_codes for _, code, _ in codings(resource.get("code"))):
@@ -946,12 +1047,10 @@ def _is_physical(ctx: _Context, encounter: JsonDict) -> bool:
     return True
 
 
-def _consults(ctx: _Context, resources: Sequence[object]) -> tuple[list[date], bool | None]:
+def _consults(ctx: _Context, resources: Sequence[JsonDict]) -> tuple[list[date], bool | None]:
     dates: list[date] = []
     current: bool | None = None
     for resource in resources:
-        if not isinstance(resource, Mapping) or resource.get("resourceType") != "Encounter":
-            continue
         ref = _resource_ref(resource, "Encounter", "?")
         is_current = ctx.encounter_ref is not None and ref == ctx.encounter_ref
         physical = _is_physical(ctx, resource)
@@ -987,12 +1086,10 @@ def _encounter_indications(ctx: _Context) -> tuple[frozenset[str], list[tuple[st
     return frozenset(sets), codes
 
 
-def _surgical_procedures(ctx: _Context, resources: Sequence[object]) -> list[SurgicalProcedure]:
+def _surgical_procedures(ctx: _Context, resources: Sequence[JsonDict]) -> list[SurgicalProcedure]:
     clinical = ctx.catalogue.clinical
     found: list[SurgicalProcedure] = []
     for position, resource in enumerate(resources):
-        if not isinstance(resource, Mapping) or resource.get("resourceType") != "Procedure":
-            continue
         status = as_str(resource.get("status"))
         if status is not None and status not in clinical.surgical_statuses:
             continue
@@ -1095,15 +1192,25 @@ def _patient_facts(
     today = ctx.today
     patient = _patient_resource(ctx, resources)
     birth = parse_date(patient.get("birthDate")) if patient else None
-    sets = set(_guard(ctx, "conditions", lambda: _condition_sets(ctx, resources), frozenset[str]()))
+    sets = set(
+        _guard(
+            ctx,
+            "conditions",
+            lambda: _condition_sets(ctx, ctx.index.of_type("Condition")),
+            frozenset[str](),
+        )
+    )
     pregnant = "pregnancy" in sets or _guard(
-        ctx, "observations", lambda: _pregnant_by_observation(ctx, resources), False
+        ctx,
+        "observations",
+        lambda: _pregnant_by_observation(ctx, ctx.index.of_type("Observation")),
+        False,
     )
     if pregnant:
         sets.add("pregnancy")
     no_consults: tuple[list[date], bool | None] = ([], None)
     consult_dates, current_physical = _guard(
-        ctx, "encounters", lambda: _consults(ctx, resources), no_consults
+        ctx, "encounters", lambda: _consults(ctx, ctx.index.of_type("Encounter")), no_consults
     )
     exposures = history.exposures
     pain = [e for e in exposures if not e.is_oat]
@@ -1146,7 +1253,12 @@ def _patient_facts(
         current_encounter_physical=current_physical,
         active_sedatives=tuple(sorted(sedatives, key=lambda s: (s.is_draft, s.ref))),
         surgical_procedures=tuple(
-            _guard(ctx, "procedures", lambda: _surgical_procedures(ctx, resources), [])
+            _guard(
+                ctx,
+                "procedures",
+                lambda: _surgical_procedures(ctx, ctx.index.of_type("Procedure")),
+                [],
+            )
         ),
         total_ome_mg_per_day=total,
         ome_contributions=tuple(contributions),

@@ -32,6 +32,7 @@ from rules.fhir_access import (
     codings,
     concept_text,
     dicts,
+    extension_map,
     extensions,
     parse_date,
 )
@@ -703,30 +704,35 @@ class PeriodOfUse:
 
 def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | None:
     """Nictiz MP9 ``ext-TimeInterval.Period`` (or its nested Duration) on a resource."""
+    found = extension_map(resource)
+    if not found:
+        return None
     for url in PERIOD_OF_USE_URLS:
-        for extension in extensions(resource, url):
-            period = as_dict(extension.get("valuePeriod"))
-            start = parse_date(period.get("start"))
-            end = parse_date(period.get("end"))
-            days = None
-            if start is not None and end is not None and end >= start:
-                days = (end - start).days + 1
-            if days is None:
-                for duration_url in DURATION_URLS:
-                    for nested in extensions(period, duration_url):
-                        found = duration_days(catalogue, nested.get("valueDuration"))
-                        days = whole_days(found) if found is not None else days
-            if days is None and end is not None and start is None:
-                return PeriodOfUse(None, end, None, False)
-            if start is not None and end is None and days is not None:
-                end = add_days(start, days - 1)
-            indefinite = start is not None and end is None and days is None
-            return PeriodOfUse(start, end, days, indefinite)
-    for url in DURATION_URLS[1:]:  # STU3-era duration directly on the resource
-        for extension in extensions(resource, url):
-            found = duration_days(catalogue, extension.get("valueDuration"))
-            if found is not None:
-                return PeriodOfUse(None, None, whole_days(found), False)
+        extension = found.get(url)
+        if extension is None:
+            continue
+        period = as_dict(extension.get("valuePeriod"))
+        start = parse_date(period.get("start"))
+        end = parse_date(period.get("end"))
+        days = None
+        if start is not None and end is not None and end >= start:
+            days = (end - start).days + 1
+        if days is None:
+            for duration_url in DURATION_URLS:
+                for nested in extensions(period, duration_url):
+                    found_days = duration_days(catalogue, nested.get("valueDuration"))
+                    days = whole_days(found_days) if found_days is not None else days
+        if days is None and end is not None and start is None:
+            return PeriodOfUse(None, end, None, False)
+        if start is not None and end is None and days is not None:
+            end = add_days(start, days - 1)
+        indefinite = start is not None and end is None and days is None
+        return PeriodOfUse(start, end, days, indefinite)
+    stu3_duration = found.get(DURATION_URLS[1])  # STU3-era duration directly on the resource
+    if stu3_duration is not None:
+        found_days = duration_days(catalogue, stu3_duration.get("valueDuration"))
+        if found_days is not None:
+            return PeriodOfUse(None, None, whole_days(found_days), False)
     return None
 
 
@@ -747,6 +753,9 @@ def add_days(day: date, days: int) -> date:
         return day + timedelta(days=days)
     except OverflowError:
         return date.max if days > 0 else date.min
+
+
+_DURATION_ORDER = tuple(DurationSource)  # iterating an Enum class is slow on the hot path
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,7 +794,7 @@ def durations(
     start = (use.start if use else None) or dosage.bounds_start or authored_on
     if indefinite:
         return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start)
-    for source in DurationSource:
+    for source in _DURATION_ORDER:
         if source in by_source:
             return Durations(by_source, by_source[source], source, False, start)
     return Durations(by_source, None, DurationSource.NONE, False, start)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "as_dict",
@@ -21,22 +21,38 @@ __all__ = [
     "codings",
     "concept_text",
     "dicts",
+    "extension_map",
     "extensions",
+    "is_object",
     "parse_date",
     "reference_of",
 ]
 
 JsonDict = Mapping[str, Any]
 _EMPTY: dict[str, Any] = {}
+_INT_LIMIT = 10**300  # beyond this float() overflows
+
+
+# orjson yields plain dict/list/str: the ``type(x) is`` checks are the fast path, the
+# ``isinstance`` checks (slow ABC machinery) only run for other mappings/sequences.
 
 
 def as_dict(value: object) -> JsonDict:
     """The value if it is a JSON object, else an empty mapping."""
-    return value if isinstance(value, Mapping) else _EMPTY
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    return _EMPTY
+
+
+def is_object(value: object) -> TypeGuard[JsonDict]:
+    """A JSON object (fast for the plain dicts orjson produces)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def as_list(value: object) -> Sequence[object]:
     """A JSON array as is; a single object wrapped in a list; nothing → empty list."""
+    if type(value) is list:
+        return value
     if value is None:
         return ()
     if isinstance(value, list | tuple):
@@ -46,16 +62,25 @@ def as_list(value: object) -> Sequence[object]:
 
 def dicts(value: object) -> Iterator[JsonDict]:
     """The JSON objects among ``as_list(value)`` (other items are skipped)."""
+    if value is None:
+        return
+    if type(value) is dict:
+        yield value
+        return
     for item in as_list(value):
-        if isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, Mapping):
             yield item
 
 
 def as_str(value: object) -> str | None:
     """A non-empty stripped string; numbers are accepted as their text (codes like 57614)."""
+    if type(value) is str:
+        # FHIR strings carry no outer whitespace; the comparisons avoid a strip() per call.
+        if value and value[0] > " " and value[-1] > " ":
+            return value
+        return value.strip() or None
     if isinstance(value, str):
-        stripped = value.strip()
-        return stripped or None
+        return value.strip() or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
@@ -65,9 +90,11 @@ def as_number(value: object) -> float | None:
     """A finite number; numeric strings are accepted (``"10"``), booleans are not."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int):
+        return float(value) if -_INT_LIMIT < value < _INT_LIMIT else None
+    if isinstance(value, str):
         try:
             number = float(value.strip().replace(",", "."))
         except ValueError:
@@ -89,6 +116,11 @@ def parse_date(value: object) -> date | None:
     text = as_str(value)
     if text is None or len(text) < 4:
         return None
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return date.fromisoformat(text[:10])  # the common case, in C
+        except ValueError:
+            pass
     try:
         year = int(text[0:4])
         month = int(text[5:7]) if len(text) >= 7 and text[4] == "-" else 1
@@ -131,10 +163,26 @@ def concept_text(concept: object) -> list[str]:
 def extensions(element: object, url: str) -> Iterator[JsonDict]:
     """Extensions (and modifierExtensions) of an element with the given URL."""
     node = as_dict(element)
+    if "extension" not in node and "modifierExtension" not in node:
+        return
     for key in ("extension", "modifierExtension"):
         for extension in dicts(node.get(key)):
             if extension.get("url") == url:
                 yield extension
+
+
+def extension_map(element: object) -> dict[str, JsonDict]:
+    """The first extension (or modifierExtension) per URL: one pass for several look-ups."""
+    node = as_dict(element)
+    found: dict[str, JsonDict] = {}
+    if "extension" not in node and "modifierExtension" not in node:
+        return found
+    for key in ("extension", "modifierExtension"):
+        for extension in dicts(node.get(key)):
+            url = extension.get("url")
+            if type(url) is str and url not in found:
+                found[url] = extension
+    return found
 
 
 def reference_of(value: object) -> str | None:
