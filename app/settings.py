@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     jwks_cache_seconds: int = Field(default=300, ge=0)
 
-    # Fetching from the client's FHIR server.
+    # Fetching from the client's FHIR server. `fhirServer` comes from the request, so the
+    # service only calls servers it may call: URL prefixes listed here, or, with an empty list,
+    # any server in development and any https server in production.
+    fhir_server_allowlist: list[str] = Field(default_factory=list)
     prefetch_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
     fhir_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
 
@@ -52,6 +55,11 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(self.audit_secret) < 16:
             raise ValueError("OPIOID_CDS_AUDIT_SECRET must be at least 16 characters")
         return self
+
+    def may_call_fhir_server(self, url: str) -> bool:
+        if self.fhir_server_allowlist:
+            return any(url.startswith(prefix) for prefix in self.fhir_server_allowlist)
+        return self.environment == "development" or url.startswith("https://")
 
     @property
     def allowed_cors_origins(self) -> list[str]:

@@ -9,11 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit import AuditWriter
 from app.evaluation import Evaluator
+from app.logging import get_logger
 from app.settings import Settings
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import HookRequest
 
 __all__ = ["AppState"]
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -26,8 +29,13 @@ class AppState:
     audit: AuditWriter
 
     def fhir_client_for(self, request: HookRequest) -> FhirClient | None:
-        """A client for the caller's FHIR server, with its short-lived token, if it sent one."""
+        """A client for the caller's FHIR server with its short-lived token, when it sent one
+        that this deployment may call."""
         if not request.fhir_server:
+            return None
+        if not self.settings.may_call_fhir_server(request.fhir_server):
+            # Treated as if no server was given: required data gives 412, the rest degrades.
+            log.warning("fhirServer not allowed by OPIOID_CDS_FHIR_SERVER_ALLOWLIST")
             return None
         token = request.fhir_authorization.access_token if request.fhir_authorization else None
         return FhirClient(

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -45,3 +48,60 @@ def test_production_allows_no_origin_unless_configured() -> None:
         environment="production", audit_secret=secret, cors_origins=["https://his.example.nl"]
     )
     assert configured.allowed_cors_origins == ["https://his.example.nl"]
+
+
+def test_fhir_servers_the_service_may_call() -> None:
+    development = Settings()
+    assert development.may_call_fhir_server("http://127.0.0.1:8080/fhir")
+    production = Settings(environment="production", audit_secret="x" * 32)
+    assert production.may_call_fhir_server("https://his.example.nl/fhir")
+    assert not production.may_call_fhir_server("http://169.254.169.254/latest")
+    pinned = Settings(fhir_server_allowlist=["https://fhir.praktijk.nl/"])
+    assert pinned.may_call_fhir_server("https://fhir.praktijk.nl/r4")
+    assert not pinned.may_call_fhir_server("https://fhir.praktijk.nl.evil.example/r4")
+
+
+class _EmptyFhirServer(BaseHTTPRequestHandler):
+    """Answers every search with an empty searchset and counts the calls."""
+
+    calls = 0
+
+    def do_GET(self) -> None:
+        type(self).calls += 1
+        body = b'{"resourceType": "Bundle", "type": "searchset", "entry": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "status", "called"), [([], 200, True), (["https://fhir.example.nl/"], 412, False)]
+)
+def test_a_fhir_server_outside_the_allowlist_is_not_called(
+    sqlite_url: str, allowlist: list[str], status: int, called: bool
+) -> None:
+    from app.db import migrate
+    from app.main import create_app
+    from tests.foundation.sample_requests import hook_request
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyFhirServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _EmptyFhirServer.calls = 0
+    migrate(sqlite_url)
+    settings = Settings(database_url=sqlite_url, fhir_server_allowlist=allowlist)
+    request = hook_request("order-sign")
+    del request["prefetch"]["medicationRequests"]  # required: must be fetched
+    request["fhirServer"] = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    try:
+        with TestClient(create_app(settings)) as client:
+            response = client.post("/cds-services/opioid-order-sign", json=request)
+    finally:
+        server.shutdown()
+
+    assert response.status_code == status, response.text
+    assert (_EmptyFhirServer.calls > 0) is called
