@@ -65,7 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(cds.router)
     app.include_router(health.router)
-    app.include_router(playground.router)
+    if settings.playground_enabled:
+        app.include_router(playground.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_cors_origins,

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     prefetch_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
     fhir_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
 
+    # The playground page (/playground) is for integrators; off in production unless asked.
+    playground: bool | None = None
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -55,6 +58,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(self.audit_secret) < 16:
             raise ValueError("OPIOID_CDS_AUDIT_SECRET must be at least 16 characters")
         return self
+
+    @property
+    def playground_enabled(self) -> bool:
+        return self.playground if self.playground is not None else self.environment == "development"
 
     def may_call_fhir_server(self, url: str) -> bool:
         if self.fhir_server_allowlist:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -105,3 +106,30 @@ def test_a_fhir_server_outside_the_allowlist_is_not_called(
 
     assert response.status_code == status, response.text
     assert (_EmptyFhirServer.calls > 0) is called
+
+
+@pytest.mark.parametrize(
+    ("environment", "playground", "status"),
+    [("development", None, 200), ("production", None, 404), ("production", True, 200)],
+)
+def test_the_playground_is_off_in_production_unless_enabled(
+    sqlite_url: str, tmp_path: Path, environment: str, playground: bool | None, status: int
+) -> None:
+    from app.db import migrate
+    from app.main import create_app
+
+    trust = tmp_path / "trust.yaml"
+    trust.write_text(
+        "clients:\n  - iss: https://his.example.nl\n"
+        "    jwks_url: https://his.example.nl/.well-known/jwks.json\n"
+    )
+    migrate(sqlite_url)
+    settings = Settings(
+        database_url=sqlite_url,
+        environment=environment,
+        audit_secret="x" * 32,
+        trusted_clients=trust,
+        playground=playground,
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/playground").status_code == status
