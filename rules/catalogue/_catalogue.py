@@ -120,8 +120,11 @@ class Catalogue:
         self._substance_text: re.Pattern[str] | None = None
         self._substance_by_name: dict[str, str] = {}
         self.condition_set_names: frozenset[str] = frozenset()
-        # Memo of medication recognition, owned by rules.facts_medication (bounded there).
+        # Memos owned by the facts builder (bounded there): results that depend only on the
+        # JSON they were read from and on this catalogue, so they hold across calls.
         self.recognition_memo: dict[tuple[object, ...], object] = {}
+        self.regimen_memo: dict[tuple[object, ...], object] = {}
+        self.condition_memo: dict[bytes, frozenset[str]] = {}
         self._load()
         self.clinical: ClinicalDefinitions = self._load_clinical()
 
@@ -404,6 +407,12 @@ class Catalogue:
             )
         except (KeyError, TypeError) as exc:
             raise CatalogueError(f"clinical.yaml: missing or malformed entry {exc}") from exc
+
+    def clear_memos(self) -> None:
+        """Forget every memoised reading (tests and the cold benchmark use this)."""
+        self.recognition_memo.clear()
+        self.regimen_memo.clear()
+        self.condition_memo.clear()
 
     # ----------------------------------------------------------------- lookups
     def system_key(self, uri: str) -> str | None:
