@@ -18,6 +18,7 @@ import orjson
 from rules.catalogue import Catalogue, CodeRef
 from rules.facts import (
     ActiveMedication,
+    DurationSource,
     ExposureSource,
     Facts,
     FactSettings,
@@ -38,6 +39,7 @@ from rules.facts_medication import (
     add_days,
     duration_days,
     durations,
+    first_duration_source,
     medication_input,
     period_of_use,
     quantity_days,
@@ -229,10 +231,11 @@ class _Context:
         # Per-call memos: a history repeats the same requesters, products, dosages and
         # indications; reading each once keeps a 50-order history well under 2 ms.
         self._actors: dict[tuple[object, ...], _Actor] = {}
-        self._medications: dict[tuple[object, ...], tuple[MedicationFacts, bool]] = {}
+        self._medications: dict[tuple[object, ...], object] = {}
         # Values hold the resource, so its id() cannot be reused while the memo lives.
         self._medication_of_resource: dict[int, tuple[JsonDict, tuple[MedicationFacts, bool]]] = {}
         self._requests: dict[tuple[int, str | None, bool], _Request] = {}
+        self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
         self.window_start = today - timedelta(days=max(settings.lookback_days, 1) - 1)
         self.new_user_start = today - timedelta(days=max(settings.new_user_lookback_days, 1) - 1)
         self.user_ref = as_str(context.get("userId"))
@@ -407,12 +410,22 @@ class _Context:
             )
         )
         key = (content, id(resource) if local else None)
-        found = self._medications.get(key) if content is not None else None
+        # Without a reference the result depends only on the JSON: memoise across calls.
+        shared = (
+            content is not None
+            and resource.get("medicationReference") is None
+            and not as_dict(resource.get("medication")).get("reference")
+        )
+        memo = self.catalogue.medication_memo if shared else self._medications
+        cached = memo.get(key) if content is not None else None
+        found = cached if isinstance(cached, tuple) else None
         if found is None:
             source, resolved = self.medication_of(resource)
             found = (recognise(self.catalogue, source), resolved)
             if content is not None:
-                self._medications[key] = found
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = found
         self._medication_of_resource[id(resource)] = (resource, found)
         return found
 
@@ -432,6 +445,52 @@ class _Context:
                 memo.clear()
             memo[key] = (medication, result)
         return result
+
+    def substance_keys(self, medication: MedicationFacts) -> tuple[str, ...]:
+        found = self._substance_keys.get(id(medication))
+        if found is not None and found[0] is medication:
+            return found[1]
+        keys = tuple(s.key for s in medication.substances)
+        self._substance_keys[id(medication)] = (medication, keys)
+        return keys
+
+    def lean_durations(
+        self,
+        resource: JsonDict,
+        dosage: Regimen,
+        medication: MedicationFacts,
+        authored_on: date | None,
+    ) -> Durations:
+        """The first duration source of a history request, memoised across calls on the JSON
+        that decides it (extensions, dispenseRequest) and the dosage (held in the value, so
+        its id() cannot be reused)."""
+        memo = self.catalogue.duration_memo
+        content = _json_key(
+            (
+                resource.get("extension"),
+                resource.get("modifierExtension"),
+                resource.get("dispenseRequest"),
+            )
+        )
+        key = (content, id(dosage), id(medication))
+        found = memo.get(key) if content is not None else None
+        if isinstance(found, tuple) and found[0] is dosage and found[1] is medication:
+            use_start: date | None = found[2]
+            days: int | None = found[3]
+            source: DurationSource = found[4]
+            indefinite: bool = found[5]
+        else:
+            use = period_of_use(self.catalogue, resource)
+            use_start = use.start if use else None
+            days, source, indefinite = first_duration_source(
+                self.catalogue, resource, dosage, medication, use
+            )
+            if content is not None:
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = (dosage, medication, use_start, days, source, indefinite)
+        start = use_start or dosage.bounds_start or authored_on
+        return Durations({}, days, source, indefinite, start)
 
     def condition_sets_of(self, concept: object) -> frozenset[str]:
         """Condition sets of a CodeableConcept, memoised across calls (JSON + catalogue)."""
@@ -563,7 +622,11 @@ def _read_request_once(ctx: _Context, resource: JsonDict, fallback_id: str, full
     medication, resolved = ctx.recognise(resource)
     dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
     authored_on = parse_date(resource.get("authoredOn"))
-    found = durations(cat, resource, dosage, medication, authored_on, all_sources=full)
+    found = (
+        durations(cat, resource, dosage, medication, authored_on)
+        if full
+        else ctx.lean_durations(resource, dosage, medication, authored_on)
+    )
     dispense = as_dict(resource.get("dispenseRequest"))
     repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
     total = found.days * (1 + repeats) if found.days is not None else None
@@ -758,7 +821,7 @@ def _exposure_from_request(ctx: _Context, request: _Request) -> OpioidExposure:
     return OpioidExposure(
         source=ExposureSource.MEDICATION_REQUEST,
         ref=request.ref,
-        substances=tuple(s.key for s in request.medication.substances),
+        substances=ctx.substance_keys(request.medication),
         product_display=request.medication.product_display,
         prescribed_on=request.authored_on or start,
         start=start,

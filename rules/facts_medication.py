@@ -777,14 +777,9 @@ def durations(
     dosage: Regimen,
     medication: MedicationFacts,
     authored_on: date | None,
-    *,
-    all_sources: bool = True,
 ) -> Durations:
-    """The duration sources of RULES.md §1 and the first one that applies.
-
-    ``all_sources`` (drafted orders) reads every source for the explanation; history reads
-    stop at the first source that gives a duration and leave ``by_source`` empty.
-    """
+    """Every duration source of RULES.md §1 (for the explanation) and the first that applies.
+    History reads use ``first_duration_source`` instead (no ``by_source``)."""
     by_source: dict[DurationSource, int] = {}
     use = period_of_use(catalogue, request)
     indefinite = False
@@ -793,8 +788,6 @@ def durations(
             by_source[DurationSource.PERIOD_OF_USE] = use.days
         indefinite = use.indefinite
     start = (use.start if use else None) or dosage.bounds_start or authored_on
-    if not all_sources:
-        return _lean_duration(catalogue, request, dosage, medication, use, start)
     dispense = as_dict(request.get("dispenseRequest"))
     supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
     if supply is not None:
@@ -807,33 +800,29 @@ def durations(
     return _first_duration(by_source, indefinite, start)
 
 
-def _lean_duration(
+def first_duration_source(
     catalogue: Catalogue,
     request: JsonDict,
     dosage: Regimen,
     medication: MedicationFacts,
     use: PeriodOfUse | None,
-    start: date | None,
-) -> Durations:
-    """The first applicable source only, without ``by_source`` (enum-keyed dicts hash in
-    Python code: too slow for every history item)."""
+) -> tuple[int | None, DurationSource, bool]:
+    """(days, source, indefinite) of the first duration source that applies."""
     if use is not None:
         if use.indefinite:
-            return Durations({}, None, DurationSource.PERIOD_OF_USE, True, start)
+            return None, DurationSource.PERIOD_OF_USE, True
         if use.days is not None:
-            return Durations({}, use.days, DurationSource.PERIOD_OF_USE, False, start)
+            return use.days, DurationSource.PERIOD_OF_USE, False
     dispense = as_dict(request.get("dispenseRequest"))
     supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
     if supply is not None:
-        source = DurationSource.EXPECTED_SUPPLY_DURATION
-        return Durations({}, whole_days(supply), source, False, start)
+        return whole_days(supply), DurationSource.EXPECTED_SUPPLY_DURATION, False
     if dosage.bounds_days is not None:
-        days = whole_days(dosage.bounds_days)
-        return Durations({}, days, DurationSource.TIMING_BOUNDS, False, start)
+        return whole_days(dosage.bounds_days), DurationSource.TIMING_BOUNDS, False
     by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
     if by_quantity is not None:
-        return Durations({}, by_quantity, DurationSource.QUANTITY, False, start)
-    return Durations({}, None, DurationSource.NONE, False, start)
+        return by_quantity, DurationSource.QUANTITY, False
+    return None, DurationSource.NONE, False
 
 
 def _first_duration(

@@ -39,14 +39,18 @@ _INT_LIMIT = 10**300  # beyond this float() overflows
 
 def as_dict(value: object) -> JsonDict:
     """The value if it is a JSON object, else an empty mapping."""
-    if type(value) is dict or isinstance(value, Mapping):
+    if type(value) is dict:
         return value
-    return _EMPTY
+    if value is None or type(value) in (str, int, float, bool, list):
+        return _EMPTY  # the common non-objects, without the slow ABC check below
+    return value if isinstance(value, Mapping) else _EMPTY
 
 
 def is_object(value: object) -> TypeGuard[JsonDict]:
     """A JSON object (fast for the plain dicts orjson produces)."""
-    return type(value) is dict or isinstance(value, Mapping)
+    if type(value) is dict:
+        return True
+    return value is not None and type(value) not in (str, list) and isinstance(value, Mapping)
 
 
 def as_list(value: object) -> Sequence[object]:

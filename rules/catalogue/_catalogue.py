@@ -125,6 +125,8 @@ class Catalogue:
         self.recognition_memo: dict[tuple[object, ...], object] = {}
         self.regimen_memo: dict[tuple[object, ...], object] = {}
         self.condition_memo: dict[bytes, frozenset[str]] = {}
+        self.duration_memo: dict[tuple[object, ...], object] = {}
+        self.medication_memo: dict[tuple[object, ...], object] = {}
         self._load()
         self.clinical: ClinicalDefinitions = self._load_clinical()
 
@@ -413,6 +415,8 @@ class Catalogue:
         self.recognition_memo.clear()
         self.regimen_memo.clear()
         self.condition_memo.clear()
+        self.duration_memo.clear()
+        self.medication_memo.clear()
 
     # ----------------------------------------------------------------- lookups
     def system_key(self, uri: str) -> str | None:
