@@ -345,7 +345,7 @@ class OrderFacts:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: the builder fills __dict__ directly (dozens per call)
 class OpioidExposure:
     """One prior opioid prescription, dispense or use statement (RULES.md §1 History)."""
 

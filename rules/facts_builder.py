@@ -795,6 +795,15 @@ class _History:
     sedatives: list[ActiveMedication] = field(default_factory=list)
 
 
+def _exposure(**values: Any) -> OpioidExposure:
+    """An OpioidExposure without its frozen ``__init__``, which costs one object.__setattr__
+    per field (4x this); a history builds dozens per call. Callers pass every field:
+    test_kb_history checks the result equals one built by the normal constructor."""
+    exposure = object.__new__(OpioidExposure)
+    exposure.__dict__.update(values)
+    return exposure
+
+
 def _interval_end(start: date | None, days: int | None) -> date | None:
     if start is None or days is None or days <= 0:
         return start
@@ -818,7 +827,7 @@ def _exposure_from_request(ctx: _Context, request: _Request) -> OpioidExposure:
         and (start is None or start <= today)
         and (not duration_known or (end is not None and end >= today))
     )
-    return OpioidExposure(
+    return _exposure(
         source=ExposureSource.MEDICATION_REQUEST,
         ref=request.ref,
         substances=ctx.substance_keys(request.medication),
@@ -870,7 +879,7 @@ def _read_dispense(ctx: _Context, resource: JsonDict, fallback_id: str) -> Opioi
         pharmacy = ctx.actor(resource.get("location"), resource).person_id
     dosage_ome = ctx.regimen(resource.get("dosageInstruction"), medication)
     end = _interval_end(start, days if days is not None else 1)
-    return OpioidExposure(
+    return _exposure(
         source=ExposureSource.MEDICATION_DISPENSE,
         ref=_resource_ref(resource, "MedicationDispense", fallback_id),
         substances=tuple(s.key for s in medication.substances),
@@ -923,7 +932,7 @@ def _read_statement(
     prescriber = None
     for extension in extensions(resource, MEDICATION_USE_PRESCRIBER_URL):
         prescriber = ctx.actor(extension.get("valueReference"), resource)
-    return OpioidExposure(
+    return _exposure(
         source=ExposureSource.MEDICATION_STATEMENT,
         ref=ref,
         substances=tuple(s.key for s in medication.substances),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, fields, replace
 from datetime import date
 from typing import Any
 
 import pytest
 
 from rules.catalogue import Catalogue
-from rules.facts import ExposureSource, FactSettings, PrescriberRole
+from rules.facts import ExposureSource, FactSettings, OpioidExposure, PrescriberRole
 from tests.kb.kb_builders import (
     AGB,
     AGB_SPECIALISM,
@@ -330,3 +331,26 @@ def test_active_sedatives_from_history_and_drafts(catalogue: Catalogue) -> None:
         ("MedicationStatement/lyrica", "gabapentinoid", False, False),
         ("MedicationRequest/zolpidem", "z-drug", True, False),
     }
+
+
+def test_exposures_are_complete_frozen_dataclasses(catalogue: Catalogue) -> None:
+    """The builder fills exposures without their __init__ (speed): every field must be there."""
+    history = [
+        _prior("rx", "2024-02-01", 14),
+        _dispense("md", "2024-02-01", 14),
+        {
+            "resourceType": "MedicationStatement",
+            "id": "use",
+            "status": "active",
+            "medicationCodeableConcept": OXY,
+            "effectivePeriod": {"start": "2024-02-01"},
+        },
+    ]
+    exposures = build(catalogue, [], history).patient.history
+    assert len(exposures) == 3
+    names = {f.name for f in fields(OpioidExposure)}
+    for exposure in exposures:
+        assert set(vars(exposure)) == names
+        assert replace(exposure) == exposure  # through the normal constructor
+        with pytest.raises(FrozenInstanceError):
+            exposure.is_active = True  # type: ignore[misc]

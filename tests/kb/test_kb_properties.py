@@ -587,3 +587,16 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     full = _read_history(ctx, resources, set())
     _patient_facts(ctx, resources, full, [])
     assert not [p for p in ctx.problems if "not readable" in p], ctx.problems
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_memos_do_not_change_any_fact(
+    case: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    """The catalogue memoises readings across calls; cold and warm builds must agree."""
+    drafts, history = case
+    CATALOGUE.clear_memos()
+    cold = build(CATALOGUE, drafts, history)
+    warm = build(CATALOGUE, drafts, history)
+    assert _comparable(warm) == _comparable(cold)
