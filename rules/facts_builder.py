@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 import orjson
@@ -236,8 +236,8 @@ class _Context:
         self._medication_of_resource: dict[int, tuple[JsonDict, tuple[MedicationFacts, bool]]] = {}
         self._requests: dict[tuple[int, str | None, bool], _Request] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
-        self.window_start = today - timedelta(days=max(settings.lookback_days, 1) - 1)
-        self.new_user_start = today - timedelta(days=max(settings.new_user_lookback_days, 1) - 1)
+        self.window_start = add_days(today, 1 - max(settings.lookback_days, 1))
+        self.new_user_start = add_days(today, 1 - max(settings.new_user_lookback_days, 1))
         self.user_ref = as_str(context.get("userId"))
         self.user = self.actor({"reference": self.user_ref}) if self.user_ref else _NO_ACTOR
         self.encounter_ref = _encounter_ref(context)
@@ -996,9 +996,8 @@ def _read_history_request(
     return _exposure_from_request(ctx, request)
 
 
-def _read_history(ctx: _Context, resources: Sequence[object], draft_ids: set[str]) -> _History:
-    """Prior exposures from ``resources`` (the index already sorted them by type)."""
-    del resources  # read through ctx.index, which holds the same resources by type
+def _read_history(ctx: _Context, draft_ids: set[str]) -> _History:
+    """Prior exposures from the history resources (the index holds them by type)."""
     history = _History()
     items = [
         (kind, position, resource)
@@ -1272,7 +1271,7 @@ def build_facts_impl(
         except Exception as exc:
             ctx.problems.append(f"draft order {position}: not readable ({type(exc).__name__})")
 
-    history = _read_history(ctx, history_in, draft_ids)
+    history = _read_history(ctx, draft_ids)
     patient = _patient_facts(ctx, history_in, history, orders)
     return Facts(
         hook=ctx.hook,

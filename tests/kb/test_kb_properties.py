@@ -584,7 +584,7 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     _order(ctx, request, 0, (), frozenset(), (), None)
     _read_dispense(ctx, dispense, "1")
     _read_statement(ctx, statement, "2", history)
-    full = _read_history(ctx, resources, set())
+    full = _read_history(ctx, set())
     _patient_facts(ctx, resources, full, [])
     assert not [p for p in ctx.problems if "not readable" in p], ctx.problems
 
