@@ -184,6 +184,8 @@ def _serve(
         database_url=database_url,
         trusted_clients=trust_file,
         log_level="WARNING",
+        # The test FHIR servers speak plain http on loopback; production allows https only.
+        fhir_server_allowlist=["http://127.0.0.1:"],
         **settings_values,
     )
     app = create_app(settings)
