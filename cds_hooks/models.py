@@ -12,7 +12,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "AcceptedSuggestion",
@@ -50,13 +57,25 @@ def drop_empty(value: Any) -> Any:
     return value
 
 
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def _optional(default: Any = None, **kwargs: Any) -> Any:
+    """A field left out of the JSON when it holds None or an empty string, list or object."""
+    if default in (list, dict):
+        return Field(default_factory=default, exclude_if=_is_empty, **kwargs)
+    return Field(default=default, exclude_if=_is_empty, **kwargs)
+
+
 class _Wire(BaseModel):
-    """Response-side objects: unknown fields are an error in our own output."""
+    """Response-side objects: unknown fields are an error in our own output, and optional
+    fields without a value are left out of the JSON (`_optional`), as the spec demands."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_json_dict(self) -> dict[str, Any]:
-        dumped: dict[str, Any] = drop_empty(self.model_dump(mode="json", by_alias=True))
+        dumped: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         return dumped
 
 
@@ -66,7 +85,7 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 class Coding(_Wire):
     system: NonEmptyStr
     code: NonEmptyStr
-    display: str | None = None
+    display: str | None = _optional()
 
 
 class OverrideReason(_Wire):
@@ -79,16 +98,16 @@ class OverrideReason(_Wire):
 
 class Source(_Wire):
     label: NonEmptyStr
-    url: str | None = None
-    icon: str | None = None
-    topic: Coding | None = None
+    url: str | None = _optional()
+    icon: str | None = _optional()
+    topic: Coding | None = _optional()
 
 
 class Link(_Wire):
     label: NonEmptyStr
     url: NonEmptyStr
     type: Literal["absolute", "smart"] = "absolute"
-    app_context: str | None = Field(default=None, alias="appContext")
+    app_context: str | None = _optional(alias="appContext")
 
     @model_validator(mode="after")
     def _app_context_only_on_smart(self) -> Link:
@@ -100,8 +119,8 @@ class Link(_Wire):
 class Action(_Wire):
     type: Literal["create", "update", "delete"]
     description: NonEmptyStr
-    resource: dict[str, Any] | None = None
-    resource_id: str | None = Field(default=None, alias="resourceId")
+    resource: dict[str, Any] | None = _optional()
+    resource_id: str | None = _optional(alias="resourceId")
 
     @model_validator(mode="after")
     def _resource_for_create_and_update(self) -> Action:
@@ -115,23 +134,25 @@ class Action(_Wire):
 class Suggestion(_Wire):
     label: NonEmptyStr
     uuid: str = Field(default_factory=new_uuid)
-    is_recommended: bool | None = Field(default=None, alias="isRecommended")
-    actions: list[Action] = Field(default_factory=list)
+    is_recommended: bool | None = _optional(alias="isRecommended")
+    actions: list[Action] = _optional(list)
 
 
 class Card(_Wire):
     uuid: str = Field(default_factory=new_uuid)
     summary: Annotated[str, Field(min_length=1, max_length=139)]
-    detail: str | None = None
+    detail: str | None = _optional()
     indicator: Literal["info", "warning", "critical"]
     source: Source
-    suggestions: list[Suggestion] = Field(default_factory=list)
-    selection_behavior: Literal["at-most-one", "any"] | None = Field(
-        default=None, alias="selectionBehavior"
-    )
-    override_reasons: list[OverrideReason] = Field(default_factory=list, alias="overrideReasons")
-    links: list[Link] = Field(default_factory=list)
-    extension: dict[str, Any] | None = None
+    suggestions: list[Suggestion] = _optional(list)
+    selection_behavior: Literal["at-most-one", "any"] | None = _optional(alias="selectionBehavior")
+    override_reasons: list[OverrideReason] = _optional(list, alias="overrideReasons")
+    links: list[Link] = _optional(list)
+    extension: dict[str, Any] | None = _optional()
+
+    @field_serializer("extension")
+    def _extension_without_empty_values(self, extension: dict[str, Any] | None) -> Any:
+        return drop_empty(extension)
 
     @model_validator(mode="after")
     def _selection_behavior_with_suggestions(self) -> Card:
@@ -146,7 +167,7 @@ class Card(_Wire):
 
 class CdsResponse(_Wire):
     cards: list[Card] = Field(default_factory=list)
-    system_actions: list[Action] = Field(default_factory=list, alias="systemActions")
+    system_actions: list[Action] = _optional(list, alias="systemActions")
 
     def to_json_dict(self) -> dict[str, Any]:
         body = super().to_json_dict()
@@ -157,10 +178,10 @@ class CdsResponse(_Wire):
 class CdsService(_Wire):
     hook: NonEmptyStr
     id: NonEmptyStr
-    title: str | None = None
+    title: str | None = _optional()
     description: NonEmptyStr
-    prefetch: dict[str, str] = Field(default_factory=dict)
-    usage_requirements: str | None = Field(default=None, alias="usageRequirements")
+    prefetch: dict[str, str] = _optional(dict)
+    usage_requirements: str | None = _optional(alias="usageRequirements")
 
 
 class Discovery(_Wire):

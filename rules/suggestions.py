@@ -111,10 +111,12 @@ class ReferralTemplates:
         }
 
     def for_patient(self, referral_id: str, patient_ref: str | None) -> dict[str, Any]:
-        resource = copy.deepcopy(self._templates[referral_id])
-        if patient_ref:
-            resource["subject"] = {"reference": patient_ref}
-        return resource
+        # A shallow copy is enough: the template's nested parts are shared, never changed
+        # (serialising the card copies them), and only `subject` differs per patient.
+        template = self._templates[referral_id]
+        if not patient_ref:
+            return dict(template)
+        return {**template, "subject": {"reference": patient_ref}}
 
 
 class SuggestionFactory:
