@@ -13,6 +13,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import CardEvent
@@ -97,21 +98,23 @@ class AuditWriter:
     async def _write(self, batch: list[AuditEvent]) -> None:
         if not batch:
             return
+        rows = [
+            {
+                "created_at": event.created_at,
+                "service_id": event.service_id,
+                "hook": event.hook,
+                "hook_instance": event.hook_instance[:100],
+                "patient_pseudonym": event.patient_pseudonym,
+                "rule_ids": event.rule_ids,
+                "card_uuids": event.card_uuids,
+                "duration_ms": event.duration_ms,
+            }
+            for event in batch
+        ]
         try:
+            # A Core executemany: the ORM's unit of work would cost the event loop more.
             async with self._session_factory() as session:
-                session.add_all(
-                    CardEvent(
-                        created_at=event.created_at,
-                        service_id=event.service_id,
-                        hook=event.hook,
-                        hook_instance=event.hook_instance[:100],
-                        patient_pseudonym=event.patient_pseudonym,
-                        rule_ids=event.rule_ids,
-                        card_uuids=event.card_uuids,
-                        duration_ms=event.duration_ms,
-                    )
-                    for event in batch
-                )
+                await session.execute(insert(CardEvent), rows)
                 await session.commit()
         except Exception as exc:  # the audit must never take the service down
             self.dropped += len(batch)

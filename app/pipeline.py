@@ -79,9 +79,13 @@ async def evaluate_hook_request(
     deadline_seconds: float,
     language: str,
     today: date | None = None,
+    started: float | None = None,
 ) -> HookOutcome:
-    """Answer a parsed hook request; raises a `CdsHooksError` for anything it cannot answer."""
-    started = time.perf_counter()
+    """Answer a parsed hook request; raises a `CdsHooksError` for anything it cannot answer.
+
+    `started` (a `time.perf_counter()` value) lets the caller count its own parsing in
+    `duration_ms`."""
+    started = time.perf_counter() if started is None else started
     if not isinstance(payload, dict):
         raise InvalidRequest("the body must be a JSON object (a CDS Hooks request)")
     try:

@@ -6,6 +6,7 @@ The work of a service call is in `app.pipeline`, shared with the offline CLI.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
@@ -42,6 +43,7 @@ async def discovery() -> JsonResponse:
 
 @router.post("/{service_id}", summary="Call a service with a hook request")
 async def call_service(service_id: str, request: Request) -> JsonResponse:
+    started = time.perf_counter()
     service = service_for(service_id, SERVICES)
     structlog.contextvars.bind_contextvars(service_id=service_id)
     state = _state(request)
@@ -54,6 +56,7 @@ async def call_service(service_id: str, request: Request) -> JsonResponse:
         language=preferred_language(
             request.headers.get("accept-language"), default=state.settings.default_language
         ),
+        started=started,
     )
     evaluation = outcome.evaluation
     structlog.contextvars.bind_contextvars(
