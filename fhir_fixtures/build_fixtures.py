@@ -1234,6 +1234,30 @@ def stories() -> list[Story]:
         )
     )
 
+    s.append(
+        Story(
+            "opioid-with-dispensed-benzodiazepine",
+            "order-sign",
+            "Rule 13 fires: oxycodon MGA while oxazepam, known only from a dispense 5 days ago "
+            "(daysSupply 30), is still in use.",
+            ["opioid-sedative-combination"],
+            [],
+            drafts=[mp9_order("mr-draft-1", OXY_MGA_10)],
+            history=[OLD_COURSE, dispense("md-oxazepam", OXAZEPAM_10, -5, 30)],
+        )
+    )
+    s.append(
+        Story(
+            "opioid-after-dispensed-benzodiazepine-ran-out",
+            "order-sign",
+            "Rule 13 stays silent: the oxazepam dispense of 40 days ago (daysSupply 30) has run "
+            "out.",
+            [],
+            ["opioid-sedative-combination"],
+            drafts=[mp9_order("mr-draft-1", OXY_MGA_10)],
+            history=[OLD_COURSE, dispense("md-oxazepam", OXAZEPAM_10, -40, 30)],
+        )
+    )
     # --- rule 14 --------------------------------------------------------------------------
     s.append(
         Story(

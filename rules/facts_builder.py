@@ -849,14 +849,27 @@ def _exposure_from_request(ctx: _Context, request: _Request) -> OpioidExposure:
     )
 
 
-def _read_dispense(ctx: _Context, resource: JsonDict, fallback_id: str) -> OpioidExposure | None:
+def _read_dispense(
+    ctx: _Context, resource: JsonDict, fallback_id: str, history: _History
+) -> OpioidExposure | None:
     clinical = ctx.catalogue.clinical
     if as_str(resource.get("status")) in clinical.excluded_dispense_statuses:
         return None
     medication, _ = ctx.recognise(resource)
+    cat = ctx.catalogue
+    if medication.is_sedative:
+        # RULES.md §1 History: a sedative handed over is active on
+        # [whenHandedOver, whenHandedOver + daysSupply - 1].
+        handed_over = parse_date(resource.get("whenHandedOver"))
+        supply = duration_days(cat, resource.get("daysSupply"))
+        supply_days = whole_days(supply) if supply is not None else None
+        last = _interval_end(handed_over, supply_days) if supply_days else None
+        if handed_over is not None and last is not None and handed_over <= ctx.today <= last:
+            ref = _resource_ref(resource, "MedicationDispense", fallback_id)
+            history.sedatives.append(_active_medication(ref, medication, is_draft=False))
+        return None
     if not medication.is_opioid:
         return None
-    cat = ctx.catalogue
     start = parse_date(resource.get("whenHandedOver")) or parse_date(resource.get("whenPrepared"))
     supply = duration_days(cat, resource.get("daysSupply"))
     days = whole_days(supply) if supply is not None else None
@@ -1013,7 +1026,7 @@ def _read_history(ctx: _Context, draft_ids: set[str]) -> _History:
             if kind == "MedicationRequest":
                 exposure = _read_history_request(ctx, resource, f"h{position}", history)
             elif kind == "MedicationDispense":
-                exposure = _read_dispense(ctx, resource, f"h{position}")
+                exposure = _read_dispense(ctx, resource, f"h{position}", history)
             else:
                 exposure = _read_statement(ctx, resource, f"h{position}", history)
         except Exception as exc:

@@ -354,3 +354,17 @@ def test_exposures_are_complete_frozen_dataclasses(catalogue: Catalogue) -> None
         assert replace(exposure) == exposure  # through the normal constructor
         with pytest.raises(FrozenInstanceError):
             exposure.is_active = True  # type: ignore[misc]
+
+
+def test_a_sedative_dispense_is_active_for_its_days_supply(catalogue: Catalogue) -> None:
+    oxazepam = concept((ATC, "N05BA04"), text="OXAZEPAM TABLET 10MG")
+    oxy = med_request("oxy", OXY)
+
+    def sedatives(handed_over: str, days: int) -> set[str]:
+        resources = [_dispense("benzo", handed_over, days, medication=oxazepam)]
+        return {s.ref for s in build(catalogue, [oxy], resources).patient.active_sedatives}
+
+    assert sedatives("2024-02-25", 30) == {"MedicationDispense/benzo"}
+    assert sedatives("2024-02-01", 30) == {"MedicationDispense/benzo"}  # last day: 03-01
+    assert sedatives("2024-01-31", 30) == set()  # ran out on 02-29
+    assert sedatives("2024-03-02", 30) == set()  # not handed over yet

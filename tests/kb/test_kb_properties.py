@@ -582,7 +582,7 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     request, dispense, statement = resources[0], resources[1], resources[2]
     _read_request(ctx, request, "0")
     _order(ctx, request, 0, (), frozenset(), (), None)
-    _read_dispense(ctx, dispense, "1")
+    _read_dispense(ctx, dispense, "1", history)
     _read_statement(ctx, statement, "2", history)
     full = _read_history(ctx, set())
     _patient_facts(ctx, resources, full, [])
