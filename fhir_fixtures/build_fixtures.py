@@ -1258,6 +1258,37 @@ def stories() -> list[Story]:
             history=[OLD_COURSE, dispense("md-oxazepam", OXAZEPAM_10, -40, 30)],
         )
     )
+    temazepam_draft = r4_order(
+        "mr-draft-temazepam",
+        RX_TEMAZEPAM,
+        per_day=1,
+        days=5,
+        reason=icpc("P06", "Slaapstoornis"),
+    )
+    s.append(
+        Story(
+            "benzodiazepine-with-unselected-opioid-draft",
+            "order-select",
+            "Rule 13 fires the other way round: temazepam is selected while an oxycodon MGA order "
+            "is also drafted (not selected); no opioid in the history.",
+            ["opioid-sedative-combination"],
+            ["short-acting-opioid"],
+            drafts=[temazepam_draft, mp9_order("mr-draft-1", OXY_MGA_10)],
+            selections=["MedicationRequest/mr-draft-temazepam"],
+        )
+    )
+    s.append(
+        Story(
+            "benzodiazepine-without-opioid",
+            "order-select",
+            "Rule 13 stays silent: temazepam is drafted with no opioid drafted or active.",
+            [],
+            ["opioid-sedative-combination"],
+            drafts=[temazepam_draft],
+            history=[OLD_COURSE],
+        )
+    )
+
     # --- rule 14 --------------------------------------------------------------------------
     s.append(
         Story(

@@ -95,11 +95,12 @@ def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding
             return None
         order_ids = [order.order_id for order in ctx.orders]
     else:
-        # The reverse: a drafted sedative while an opioid is active.
+        # The reverse: a drafted sedative while an opioid is active or also drafted. Unselected
+        # opioid drafts are part of the situation; the card names only the selected sedatives.
         drafted = [
             order for order in facts.sedative_orders if order.selected or ctx.hook != "order-select"
         ]
-        if not drafted or not _active_opioids(patient, include_oat=True):
+        if not drafted or not (_active_opioids(patient, include_oat=True) or facts.opioid_orders):
             return None
         order_ids = [order.order_id for order in drafted]
         reverse = True

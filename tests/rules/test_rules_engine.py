@@ -541,3 +541,34 @@ def test_a_text_only_medication_is_marked_not_coded_in_the_explanation(
             "coded": False,
         }
     ]
+
+
+def test_a_selected_sedative_with_an_unselected_drafted_opioid_fires_the_reverse(
+    evaluator: Evaluator,
+) -> None:
+    temazepam = order(
+        "MedicationRequest/temazepam",
+        medication=oxycodone_mga(
+            is_opioid=False,
+            substances=(),
+            product_display="temazepam 20 MG",
+            sedative_class="benzodiazepine",
+        ),
+    )
+    unselected_opioid = order(selected=False)
+    drafted = ActiveMedication(
+        ref="MedicationRequest/temazepam",
+        display="temazepam 20 MG",
+        sedative_class="benzodiazepine",
+        substances=("temazepam",),
+        is_draft=True,
+        selected=True,
+    )
+    situation = patient(active_sedatives=(drafted,))
+    both = facts("order-select", orders=[temazepam, unselected_opioid], patient_facts=situation)
+    card = card_for(run(evaluator, both), "opioid-sedative-combination")
+    assert "MedicationRequest/temazepam" in (card.detail or "")
+    assert "MedicationRequest/draft-1" not in (card.detail or "")  # the opioid is not selected
+    assert explanation(card)["facts"]["drafted_sedative"] is True
+    alone = facts("order-select", orders=[temazepam], patient_facts=situation)
+    assert "opioid-sedative-combination" not in run(evaluator, alone).fired_rule_ids
