@@ -1343,6 +1343,34 @@ def stories() -> list[Story]:
         )
     )
 
+    current_supply = history_order(
+        "mr-current-oxy", OXY_MGA_10, start=-10, days=15, dose=2, status="active"
+    )
+    s.append(
+        Story(
+            "high-daily-dose-renewal",
+            "order-sign",
+            "Rule 15 stays silent: the renewal of oxycodon MGA 20 mg 2x daily (60 mg OME) starts "
+            "the day after the active supply ends, so the doses do not add up.",
+            [],
+            ["high-daily-dose"],
+            drafts=[mp9_order("mr-draft-1", OXY_MGA_10, start=5, authored=0, dose=2)],
+            history=[current_supply, encounter("enc-earlier", -10)],
+        )
+    )
+    s.append(
+        Story(
+            "high-daily-dose-overlapping",
+            "order-sign",
+            "Rule 15 fires: the same 60 mg OME order starting today, while the active supply runs "
+            "until day 4: 120 mg OME a day.",
+            ["high-daily-dose"],
+            [],
+            drafts=[mp9_order("mr-draft-1", OXY_MGA_10, dose=2)],
+            history=[current_supply, encounter("enc-earlier", -10)],
+        )
+    )
+
     # --- rule 16 --------------------------------------------------------------------------
     s.append(
         Story(

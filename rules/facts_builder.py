@@ -1386,7 +1386,10 @@ def _in_window(exposure: OpioidExposure, start: date, today: date) -> bool:
 def _ome_totals(
     history: _History, orders: Sequence[OrderFacts]
 ) -> tuple[list[OmeContribution], float, list[str]]:
-    """Active opioids plus every drafted opioid (selected or not), OAT included."""
+    """Active opioids plus every drafted opioid (selected or not), OAT included.
+
+    An active opioid whose supply ends before the first drafted opioid starts is left out.
+    """
     replaced = {o.prior_prescription_ref for o in orders if o.prior_prescription_ref}
     replaced |= {r for o in orders for r in o.based_on_refs}
     replaced = {_normalise_ref(r) for r in replaced} | history.replaced_by_agreement
@@ -1397,7 +1400,21 @@ def _ome_totals(
         for o in orders
         if o.is_opioid
     ]
-    active = [e for e in history.exposures if e.is_active and e.ref not in replaced]
+    # An active exposure counts only when it is still running on the first day of a drafted
+    # opioid (a renewal that starts after the current supply ends does not double the dose).
+    draft_starts = [o.start for o in orders if o.is_opioid]
+    first_draft_day = (
+        min(d for d in draft_starts if d is not None)
+        if draft_starts and all(d is not None for d in draft_starts)
+        else None
+    )
+    active = [
+        e
+        for e in history.exposures
+        if e.is_active
+        and e.ref not in replaced
+        and (first_draft_day is None or e.indefinite or e.end is None or e.end >= first_draft_day)
+    ]
     prescribed = {
         s
         for e in active

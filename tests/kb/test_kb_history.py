@@ -368,3 +368,35 @@ def test_a_sedative_dispense_is_active_for_its_days_supply(catalogue: Catalogue)
     assert sedatives("2024-02-01", 30) == {"MedicationDispense/benzo"}  # last day: 03-01
     assert sedatives("2024-01-31", 30) == set()  # ran out on 02-29
     assert sedatives("2024-03-02", 30) == set()  # not handed over yet
+
+
+def test_an_active_supply_that_ends_before_the_draft_starts_is_not_counted(
+    catalogue: Catalogue,
+) -> None:
+    def oxy_request(ident: str, start: str, end: str, status: str) -> dict[str, Any]:
+        return med_request(
+            ident,
+            OXY,
+            status=status,
+            authored="2024-02-25",
+            dosages=[dosage(frequency=2, dose=qty(20, "mg"))],
+            extension=[
+                {
+                    "url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
+                    "valuePeriod": {"start": start, "end": end},
+                }
+            ],
+        )
+
+    current = oxy_request("current", "2024-02-25", "2024-03-04", "active")
+    renewal = oxy_request("renewal", "2024-03-05", "2024-03-18", "draft")
+    patient = build(catalogue, [renewal], [current]).patient
+    assert [c.ref for c in patient.ome_contributions] == ["MedicationRequest/renewal"]
+    assert patient.total_ome_mg_per_day == pytest.approx(60.0)
+    overlapping = oxy_request("overlap", "2024-03-04", "2024-03-18", "draft")
+    patient = build(catalogue, [overlapping], [current]).patient
+    assert [c.ref for c in patient.ome_contributions] == [
+        "MedicationRequest/overlap",
+        "MedicationRequest/current",
+    ]
+    assert patient.total_ome_mg_per_day == pytest.approx(120.0)
