@@ -365,6 +365,19 @@ def condition(
     }
 
 
+def procedure(
+    procedure_id: str, code: dict[str, Any], start: int, *, status: str = "in-progress"
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Procedure",
+        "id": procedure_id,
+        "status": status,
+        "code": code,
+        "subject": {"reference": "Patient/{patient}"},
+        "performedPeriod": {"start": day(start)},
+    }
+
+
 # --- medication requests -----------------------------------------------------------------
 
 
@@ -822,6 +835,48 @@ def stories() -> list[Story]:
             history=[
                 condition("cond-lung-cancer", icpc("R84", "Maligniteit bronchus/long"), -200),
                 condition("cond-palliative", snomed("103735009", "Palliative care"), -30),
+            ],
+        )
+    )
+
+    palliative_order = mp9_order(
+        "mr-draft-1",
+        OXY_TABLET_10,
+        per_day=4,
+        days=14,
+    )
+    s.append(
+        Story(
+            "palliative-care-procedure",
+            "order-sign",
+            "Palliative care recorded only as an in-progress Procedure (SNOMED 103735009): the "
+            "short-acting oxycodon tablet for 14 days fires no agreement rule (exclusion).",
+            [],
+            AGREEMENT_RULES,
+            drafts=[palliative_order],
+            history=[
+                OLD_COURSE,
+                procedure("proc-palliative", snomed("103735009", "Palliative care"), -30),
+            ],
+        )
+    )
+    s.append(
+        Story(
+            "palliative-care-procedure-completed",
+            "order-sign",
+            "The same order after palliative care was recorded as a completed Procedure: no "
+            "exclusion, rules 1 and 3 fire.",
+            ["short-acting-opioid", "gp-duration-limit"],
+            [],
+            drafts=[palliative_order],
+            history=[
+                OLD_COURSE,
+                procedure(
+                    "proc-palliative",
+                    snomed("103735009", "Palliative care"),
+                    -30,
+                    status="completed",
+                ),
             ],
         )
     )

@@ -1111,6 +1111,20 @@ def _condition_sets(ctx: _Context, resources: Sequence[JsonDict]) -> frozenset[s
     return frozenset(sets)
 
 
+_PROCEDURE_CONDITION_SETS = frozenset({"palliative_or_cancer"})
+"""Condition sets a Procedure can establish: palliative care recorded as a care procedure."""
+
+
+def _procedure_sets(ctx: _Context, resources: Sequence[JsonDict]) -> frozenset[str]:
+    """Condition sets of in-progress Procedures (RULES.md §1 Exclusions: palliative care)."""
+    sets: set[str] = set()
+    for resource in resources:
+        if as_str(resource.get("status")) != "in-progress":
+            continue
+        sets |= ctx.condition_sets_of(resource.get("code")) & _PROCEDURE_CONDITION_SETS
+    return frozenset(sets)
+
+
 def _pregnant_by_observation(ctx: _Context, resources: Sequence[JsonDict]) -> bool:
     definition = ctx.catalogue.clinical.pregnancy_observation
     latest: tuple[date, bool] | None = None
@@ -1311,6 +1325,12 @@ def _patient_facts(
             lambda: _condition_sets(ctx, ctx.index.of_type("Condition")),
             frozenset[str](),
         )
+    )
+    sets |= _guard(
+        ctx,
+        "procedures",
+        lambda: _procedure_sets(ctx, ctx.index.of_type("Procedure")),
+        frozenset[str](),
     )
     pregnant = "pregnancy" in sets or _guard(
         ctx,

@@ -217,3 +217,21 @@ def test_single_object_reason_code_is_normalised(catalogue: Catalogue) -> None:
     order = only_order(build(catalogue, [sandbox_style]))
     assert order.has_indication and order.indication_sets == {"bony_musculoskeletal_pain"}
     assert order.intent is None
+
+
+def test_palliative_care_recorded_as_an_in_progress_procedure(catalogue: Catalogue) -> None:
+    def procedure(ident: str, status: str, code: tuple[str, str]) -> dict[str, Any]:
+        return {
+            "resourceType": "Procedure",
+            "id": ident,
+            "status": status,
+            "code": concept((SNOMED, code[0]), text=code[1]),
+            "subject": {"reference": "Patient/p1"},
+        }
+
+    palliative = ("103735009", "Palliative care")
+    oxy = med_request("oxy", concept((ATC, "N02AA05")))
+    running = build(catalogue, [oxy], [procedure("pc", "in-progress", palliative)])
+    assert "palliative_or_cancer" in running.patient.condition_sets
+    finished = build(catalogue, [oxy], [procedure("pc", "completed", palliative)])
+    assert "palliative_or_cancer" not in finished.patient.condition_sets
