@@ -1194,6 +1194,19 @@ def stories() -> list[Story]:
         )
     )
 
+    s.append(
+        Story(
+            "chronic-use-indefinite",
+            "order-sign",
+            "Rule 9 fires on a new oxycodon MGA order for an indefinite period (period of use with "
+            "only a start); the card says so instead of counting days.",
+            ["chronic-use", "gp-duration-limit"],
+            ["short-acting-opioid"],
+            drafts=[mp9_order("mr-draft-1", OXY_MGA_10, indefinite=True)],
+            history=[OLD_COURSE],
+        )
+    )
+
     # --- rule 10 --------------------------------------------------------------------------
     s.append(
         Story(

@@ -47,7 +47,8 @@ def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date]
 @rule(
     "chronic-use",
     parameters=ChronicParameters,
-    placeholders={"threshold_days", "total_days", "prior_days"},
+    placeholders={"threshold_days", "total_days", "prior_days", "duration"},
+    text_variants={"indefinite_summary", "indefinite_detail"},
 )
 def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     """More than 4 weeks of opioids in the look-back, this order included (003:358-359, 411)."""
@@ -65,6 +66,8 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     if total <= threshold:
         return None
     referral_ids = list(ctx.referrals)
+    # An indefinite order counts as threshold + 1 days: the total is then a bound, not a count.
+    indefinite = any(order.duration_indefinite for order in ctx.orders)
 
     def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         return factory.referrals(referral_ids)
@@ -73,15 +76,25 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
         order_ids=[order.order_id for order in ctx.orders],
         facts={
             "prior_opioid_days": prior_days,
-            "total_opioid_days": total,
+            "total_opioid_days": None if indefinite else total,
             "threshold_days": threshold,
             "lookback_days": ctx.defaults["lookback_days"],
             "orders": [
-                {"order_id": order.order_id, "duration_days": order.total_covered_days}
+                {
+                    "order_id": order.order_id,
+                    "duration_days": order.total_covered_days,
+                    "duration_indefinite": order.duration_indefinite,
+                }
                 for order in ctx.orders
             ],
         },
-        values={"threshold_days": threshold, "total_days": total, "prior_days": prior_days},
+        values={
+            "threshold_days": threshold,
+            "total_days": total,
+            "prior_days": prior_days,
+            "duration": ctx.text("indefinite"),
+        },
+        variant="indefinite" if indefinite else None,
         suggestions=suggestions,
         selection_behavior="any",
     )

@@ -572,3 +572,18 @@ def test_a_selected_sedative_with_an_unselected_drafted_opioid_fires_the_reverse
     assert explanation(card)["facts"]["drafted_sedative"] is True
     alone = facts("order-select", orders=[temazepam], patient_facts=situation)
     assert "opioid-sedative-combination" not in run(evaluator, alone).fired_rule_ids
+
+
+def test_chronic_use_on_an_indefinite_order_does_not_invent_a_day_count(
+    evaluator: Evaluator,
+) -> None:
+    indefinite = order(duration_days=None, duration_indefinite=True, total_covered_days=None)
+    card = card_for(run(evaluator, facts(orders=[indefinite])), "chronic-use")
+    assert "onbepaalde tijd" in card.summary
+    assert card.detail is not None and "29" not in card.detail and "29" not in card.summary
+    assert explanation(card)["facts"]["total_opioid_days"] is None
+    english = card_for(run(evaluator, facts(orders=[indefinite]), language="en"), "chronic-use")
+    assert "indefinite" in english.summary
+    # A known duration keeps the day count.
+    counted = card_for(run(evaluator, facts(patient_facts=_chronic_patient())), "chronic-use")
+    assert "89 dagen" in counted.summary
