@@ -33,9 +33,11 @@ PREFETCH_TEMPLATES: Final[dict[str, dict[str, str]]] = {
         for key in (
             "patient",
             "medicationRequests",
+            "medicationDispenses",  # sedatives known only from the pharmacy (rule 13)
             "medicationStatements",
             "conditions",
             "observations",
+            "procedures",  # palliative care recorded as a procedure (exclusions)
             "practitionerRoles",
         )
     },
@@ -49,6 +51,7 @@ PREFETCH_TEMPLATES: Final[dict[str, dict[str, str]]] = {
             "medicationStatements",
             "conditions",
             "encounters",
+            "procedures",
         )
     },
 }
