@@ -1,6 +1,7 @@
 """Every error becomes a FHIR OperationOutcome with the status of cds_hooks.errors.
 
 Authentication failures carry no detail: the log says why, the client only learns "401".
+Database errors become 503 (transient), logged by type only.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.logging import get_logger
@@ -63,6 +65,16 @@ async def _validation_error(_request: Request, exc: Exception) -> JsonResponse:
     )
 
 
+async def _database_error(_request: Request, exc: Exception) -> JsonResponse:
+    # The message of a database error may quote the statement's parameters: type only.
+    log.error("database unavailable", error_type=type(exc).__name__)
+    return JsonResponse(
+        operation_outcome("transient", "the service's database is unavailable; try again"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JsonResponse:
     # Log the type only: the message of an arbitrary exception may quote request data.
     log.error("unexpected error", error_type=type(exc).__name__)
@@ -76,4 +88,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CdsHooksError, _cds_hooks_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

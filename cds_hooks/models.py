@@ -9,10 +9,11 @@ strict and serialise without `null` and without empty arrays or objects, as the 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -229,19 +230,37 @@ class HookRequest(_Lenient):
         return self
 
 
+def _printable(value: str) -> str:
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Ids and codes from the client that are stored as they are: bounded to their column and
+# without control characters (PostgreSQL refuses NUL bytes).
+StoredId = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+StoredUri = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+
+
 class AcceptedSuggestion(_Lenient):
-    id: NonEmptyStr
+    id: StoredId
+
+
+class FeedbackCoding(_Lenient):
+    system: StoredUri
+    code: StoredId
+    display: str | None = None
 
 
 class FeedbackOverrideReason(_Lenient):
-    reason: Coding | None = None
+    reason: FeedbackCoding | None = None
     user_comment: str | None = Field(default=None, alias="userComment")
 
 
 class Feedback(_Lenient):
-    card: NonEmptyStr
+    card: StoredId
     outcome: Literal["accepted", "overridden"]
-    accepted_suggestions: list[AcceptedSuggestion] = Field(
+    accepted_suggestions: Annotated[list[AcceptedSuggestion], Field(max_length=100)] = Field(
         default_factory=list, alias="acceptedSuggestions"
     )
     override_reason: FeedbackOverrideReason | None = Field(default=None, alias="overrideReason")
@@ -256,6 +275,10 @@ class Feedback(_Lenient):
             raise ValueError("outcomeTimestamp must be an ISO 8601 / RFC 3339 date-time") from exc
         if parsed.tzinfo is None:
             raise ValueError("outcomeTimestamp must carry a time zone (UTC)")
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("outcomeTimestamp is out of range") from exc
         return value
 
     @model_validator(mode="after")
@@ -265,5 +288,8 @@ class Feedback(_Lenient):
         return self
 
 
+MAX_FEEDBACK_ITEMS = 100
+
+
 class FeedbackBatch(_Lenient):
-    feedback: Annotated[list[Feedback], Field(min_length=1)]
+    feedback: Annotated[list[Feedback], Field(min_length=1, max_length=MAX_FEEDBACK_ITEMS)]

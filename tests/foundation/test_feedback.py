@@ -138,6 +138,35 @@ def test_the_clinicians_free_text_comment_is_not_stored(
             "time zone",
         ),
         ({"outcome": "overridden", "outcomeTimestamp": "2026-11-22T10:00:00Z"}, "card"),
+        (
+            {
+                "card": "c" * 101,
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-22T10:00:00Z",
+            },
+            "card",
+        ),
+        (
+            {
+                "card": "a\u0000b",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-22T10:00:00Z",
+            },
+            "control characters",
+        ),
+        (
+            {"card": "c", "outcome": "overridden", "outcomeTimestamp": "0001-01-01T00:00:00+14:00"},
+            "out of range",
+        ),
+        (
+            {
+                "card": "c",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-22T10:00:00Z",
+                "overrideReason": {"reason": {"system": "urn:x", "code": "x" * 101}},
+            },
+            "code",
+        ),
     ],
 )
 def test_invalid_feedback_is_a_400_naming_the_problem(
@@ -147,6 +176,33 @@ def test_invalid_feedback_is_a_400_naming_the_problem(
 
     assert response.status_code == 400
     assert named in response.json()["issue"][0]["diagnostics"]
+
+
+def test_a_batch_is_limited_to_100_items(client: TestClient) -> None:
+    items = [_overridden(str(uuid.uuid4())) for _ in range(101)]
+
+    response = client.post(FEEDBACK_URL, json={"feedback": items})
+
+    assert response.status_code == 400
+    assert "100" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_ids_as_long_as_the_columns_are_stored(store_client: TestClient, database_url: str) -> None:
+    card_uuid = "c" * 100
+    item = _overridden(card_uuid)
+    item["overrideReason"]["reason"]["system"] = "urn:" + "s" * 251
+
+    assert store_client.post(FEEDBACK_URL, json={"feedback": [item]}).status_code == 200
+    assert len(_rows(database_url, card_uuid)) == 1
+
+
+def test_a_database_without_the_schema_is_a_503_not_a_500(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, trusted_clients=None)  # never migrated
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.post(FEEDBACK_URL, json={"feedback": [_overridden("card-1")]})
+
+    assert response.status_code == 503
+    assert response.json()["issue"][0]["code"] == "transient"
 
 
 def test_feedback_for_an_unknown_service_is_a_404(client: TestClient) -> None:
