@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +35,11 @@ class AuditEvent:
     card_uuids: list[str]
     duration_ms: float
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _storable(hook_instance: str) -> str:
+    """The client's hookInstance as the column takes it: no control characters, 100 at most."""
+    return "".join(char for char in hook_instance if char >= " " and char != "\x7f")[:100]
 
 
 class AuditWriter:
@@ -95,6 +101,11 @@ class AuditWriter:
             batch = [first, *self._drain()]
             await self._write(batch)
 
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        async with self._session_factory() as session:
+            await session.execute(insert(CardEvent), rows)
+            await session.commit()
+
     async def _write(self, batch: list[AuditEvent]) -> None:
         if not batch:
             return
@@ -103,7 +114,7 @@ class AuditWriter:
                 "created_at": event.created_at,
                 "service_id": event.service_id,
                 "hook": event.hook,
-                "hook_instance": event.hook_instance[:100],
+                "hook_instance": _storable(event.hook_instance),
                 "patient_pseudonym": event.patient_pseudonym,
                 "rule_ids": event.rule_ids,
                 "card_uuids": event.card_uuids,
@@ -113,12 +124,15 @@ class AuditWriter:
         ]
         try:
             # A Core executemany: the ORM's unit of work would cost the event loop more.
-            async with self._session_factory() as session:
-                await session.execute(insert(CardEvent), rows)
-                await session.commit()
+            await self._insert(rows)
         except Exception as exc:  # the audit must never take the service down
-            self.dropped += len(batch)
-            log.error("audit write failed", error_type=type(exc).__name__, events=len(batch))
+            log.warning("audit batch failed; storing one by one", error_type=type(exc).__name__)
+            for row in rows:  # one bad row must not cost the others
+                try:
+                    await self._insert([row])
+                except Exception as row_exc:
+                    self.dropped += 1
+                    log.error("audit event dropped", error_type=type(row_exc).__name__)
         finally:
             for _ in batch:
                 self._queue.task_done()

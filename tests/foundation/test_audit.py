@@ -60,3 +60,35 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(sqlite_url: str) -> N
             await engine.dispose()
 
     assert asyncio.run(scenario()) == 2
+
+
+def test_a_hook_instance_with_control_characters_is_stored_cleaned(database_url: str) -> None:
+    migrate(database_url)
+
+    async def scenario() -> list[str]:
+        engine = create_engine_for(database_url)
+        try:
+            factory = async_sessionmaker(engine, expire_on_commit=False)
+            writer = AuditWriter(factory, linger_seconds=0)
+            writer.start()
+            writer.record(
+                AuditEvent(**{**_event(0).__dict__, "hook_instance": "nul\x00byte-" + "x" * 200})
+            )
+            plain = AuditEvent(**{**_event(0).__dict__, "hook_instance": "plain-neighbour"})
+            writer.record(plain)  # in the same batch: must not be lost with it
+            await writer.stop()
+            async with factory() as session:
+                stored = await session.scalars(
+                    select(CardEvent.hook_instance).where(
+                        CardEvent.hook_instance.in_(["plain-neighbour"])
+                        | CardEvent.hook_instance.like("nul%")
+                    )
+                )
+                return sorted(stored)
+        finally:
+            await engine.dispose()
+
+    cleaned, plain = asyncio.run(scenario())
+    assert plain == "plain-neighbour"
+    assert cleaned.startswith("nulbyte-")
+    assert len(cleaned) == 100
