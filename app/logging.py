@@ -10,11 +10,29 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
 __all__ = ["configure_logging", "get_logger"]
+
+
+def _exception_type_only(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace a traceback by the exception's type: messages and frames of an arbitrary
+    exception (a database error quoting its parameters, say) may carry request data."""
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info:
+        if exc_info is True:
+            exc_info = sys.exc_info()
+        if isinstance(exc_info, BaseException):
+            event_dict["error_type"] = type(exc_info).__name__
+        elif isinstance(exc_info, tuple) and exc_info[0] is not None:
+            event_dict["error_type"] = exc_info[0].__name__
+    return event_dict
+
 
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -30,7 +48,7 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
+                _exception_type_only,
                 structlog.processors.JSONRenderer(),
             ],
             foreign_pre_chain=_SHARED_PROCESSORS,

@@ -96,3 +96,22 @@ def test_pseudonyms_depend_on_the_secret() -> None:
     assert pseudonymise_patient("p1", "secret-a" * 3) != pseudonymise_patient("p1", "secret-b" * 3)
     assert pseudonymise_patient("p1", "s" * 20) == pseudonymise_patient("p1", "s" * 20)
     assert pseudonymise_patient(None, "s" * 20) is None
+
+
+def test_a_logged_exception_names_its_type_not_its_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from app.logging import configure_logging
+
+    configure_logging()
+    try:
+        raise RuntimeError(f"INSERT failed for {PATIENT_ID} {BSN}")
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    line = capsys.readouterr().out
+
+    assert '"error_type": "RuntimeError"' in line
+    assert PATIENT_ID not in line
+    assert BSN not in line
