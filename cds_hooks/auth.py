@@ -537,9 +537,12 @@ class JwtVerifier:
             raise AuthenticationFailed("tenant is not allowed for this issuer")
 
         # 6. Replay, last: only a genuine token may use up its jti.
-        expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(
-            seconds=self.leeway
-        )
+        try:
+            expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(
+                seconds=self.leeway
+            )
+        except (OverflowError, ValueError, OSError) as exc:
+            raise AuthenticationFailed("exp is out of range") from exc
         if not await self.replay_store.remember(jti, client.iss, expires_at):
             raise AuthenticationFailed("jti was already used (replay)")
         return VerifiedClient(iss=client.iss, tenant=tenant, jti=jti, kid=kid)

@@ -250,6 +250,14 @@ async def test_expired_token_is_refused(
     assert "Expired" in await rejected(make_verifier(inline_client), token)
 
 
+@pytest.mark.parametrize("exp", [10**20, 253402300800, "99999999999999999999"])
+async def test_an_exp_beyond_any_date_is_a_refusal_not_a_crash(
+    inline_client: TrustedClient, es384_key: SigningKey, exp: object
+) -> None:
+    token = sign(es384_key, claims(exp=exp))
+    assert "exp" in await rejected(make_verifier(inline_client), token)
+
+
 async def test_iat_in_the_future_is_refused(
     inline_client: TrustedClient, es384_key: SigningKey
 ) -> None:
