@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,27 @@ __all__ = ["DEFAULT_AUDIT_SECRET", "Settings"]
 
 DEFAULT_AUDIT_SECRET = "development-only-audit-secret"  # noqa: S105 - refused in production
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+_Server = tuple[str, str, int, str]
+
+
+def _parsed_server(url: str) -> _Server | None:
+    """(scheme, host, port, path) of an http(s) URL without user info, or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return parts.scheme, parts.hostname.lower(), port, parts.path.rstrip("/")
+
+
+def _within(candidate: _Server, allowed: _Server) -> bool:
+    same_origin = candidate[:3] == allowed[:3]
+    path, base = candidate[3], allowed[3]
+    return same_origin and (path == base or path.startswith(base + "/"))
 
 
 class Settings(BaseSettings):
@@ -64,9 +86,17 @@ class Settings(BaseSettings):
         return self.playground if self.playground is not None else self.environment == "development"
 
     def may_call_fhir_server(self, url: str) -> bool:
+        """Compare parsed URLs (scheme, host, port, path on a `/` boundary), never strings:
+        `https://fhir.example.nl.evil.com` must not pass for `https://fhir.example.nl`."""
+        candidate = _parsed_server(url)
+        if candidate is None:
+            return False
         if self.fhir_server_allowlist:
-            return any(url.startswith(prefix) for prefix in self.fhir_server_allowlist)
-        return self.environment == "development" or url.startswith("https://")
+            return any(
+                allowed is not None and _within(candidate, allowed)
+                for allowed in map(_parsed_server, self.fhir_server_allowlist)
+            )
+        return self.environment == "development" or candidate[0] == "https"
 
     @property
     def allowed_cors_origins(self) -> list[str]:

@@ -60,6 +60,20 @@ def test_fhir_servers_the_service_may_call() -> None:
     pinned = Settings(fhir_server_allowlist=["https://fhir.praktijk.nl/"])
     assert pinned.may_call_fhir_server("https://fhir.praktijk.nl/r4")
     assert not pinned.may_call_fhir_server("https://fhir.praktijk.nl.evil.example/r4")
+    bare = Settings(fhir_server_allowlist=["https://fhir.example.nl"])
+    assert bare.may_call_fhir_server("https://fhir.example.nl/fhir")
+    for sneaky in (
+        "https://fhir.example.nl.evil.com/fhir",
+        "https://fhir.example.nl@evil.com/",
+        "https://fhir.example.nl:1@169.254.169.254/",
+        "http://fhir.example.nl/fhir",
+        "https://fhir.example.nl:8443/fhir",
+        "not a url",
+    ):
+        assert not bare.may_call_fhir_server(sneaky), sneaky
+    based = Settings(fhir_server_allowlist=["https://his.example.nl/fhir"])
+    assert based.may_call_fhir_server("https://his.example.nl/fhir/r4")
+    assert not based.may_call_fhir_server("https://his.example.nl/fhir-admin")
 
 
 class _EmptyFhirServer(BaseHTTPRequestHandler):
