@@ -20,9 +20,13 @@ the rules that need any other missing key.
 
 `medicationReference`s of the draft orders and of the fetched/prefetched history are resolved
 from the referring resource's `contained`, the draftOrders Bundle, the prefetched/fetched
-resources, or else by reading `Medication/<id>` on fhirServer (in parallel, within the same
-deadline). Medications read from the server are added to `resources`; references that could not
-be resolved are listed in `unresolved_references` (the facts builder marks those orders).
+resources, or else by reading `Medication/<id>` on fhirServer (within the same deadline). At most
+`max_medication_reads` distinct Medications are read per hook request (the draft orders' first),
+at most `medication_read_concurrency` at a time, so that one request with a long history of
+distinct medicationReferences cannot flood fhirServer nor occupy the shared connection pool.
+Medications read from the server are added to `resources`; references that could not be
+resolved (including those beyond the cap, logged as a count) are listed in
+`unresolved_references`; the rules then fall back to the orders' display text.
 
 Nothing here logs or keeps the access token; log lines name keys and counts, not queries.
 """
@@ -48,6 +52,8 @@ from cds_hooks.fhir_client import (
 from cds_hooks.models import HookRequest
 
 __all__ = [
+    "MAX_MEDICATION_READS",
+    "MEDICATION_READ_CONCURRENCY",
     "USER_TOKENS",
     "ResolvedData",
     "render_template",
@@ -65,6 +71,12 @@ USER_TOKENS: Mapping[str, str] = {
     "userRelatedPersonId": "RelatedPerson",
 }
 """The spec's user tokens and the resource type `context.userId` must have to fill them."""
+
+MAX_MEDICATION_READS = 50
+"""Distinct `Medication/<id>` reads on fhirServer per hook request; further references are
+left unresolved."""
+MEDICATION_READ_CONCURRENCY = 8
+"""Medication reads of one hook request in flight at once (the HTTP pool is shared)."""
 
 _TOKEN = re.compile(r"\{\{(.*?)\}\}")
 _CANCEL_GRACE_SECONDS = 0.05
@@ -146,11 +158,20 @@ async def resolve_prefetch(
     required: frozenset[str],
     client: FhirClient | None,
     deadline_seconds: float,
+    *,
+    max_medication_reads: int = MAX_MEDICATION_READS,
+    medication_read_concurrency: int = MEDICATION_READ_CONCURRENCY,
 ) -> ResolvedData:
     """Resolve every template key (see the module docstring). Raises `PrefetchUnavailable`
     naming the required keys that are missing; never raises anything else for bad data or a
     failing FHIR server. Returns within `deadline_seconds` (plus cancellation time)."""
-    resolver = _Resolver(request, client, deadline_seconds)
+    resolver = _Resolver(
+        request,
+        client,
+        deadline_seconds,
+        max_medication_reads=max_medication_reads,
+        medication_read_concurrency=medication_read_concurrency,
+    )
     return await resolver.run(templates, required)
 
 
@@ -159,7 +180,13 @@ _Job = tuple[str, str]  # ("key", name) | ("next", name) | ("medication", "Medic
 
 class _Resolver:
     def __init__(
-        self, request: HookRequest, client: FhirClient | None, deadline_seconds: float
+        self,
+        request: HookRequest,
+        client: FhirClient | None,
+        deadline_seconds: float,
+        *,
+        max_medication_reads: int,
+        medication_read_concurrency: int,
     ) -> None:
         self.started = time.perf_counter()
         self.loop = asyncio.get_running_loop()
@@ -175,6 +202,9 @@ class _Resolver:
         self.medications_read: list[Resource] = []
         self.reading: set[str] = set()
         self.unresolved: set[str] = set()
+        self.max_medication_reads = max(max_medication_reads, 0)
+        self.medication_slots = asyncio.Semaphore(max(medication_read_concurrency, 1))
+        self.over_cap: set[str] = set()  # Medication/<id> not read because of the cap
 
     async def run(self, templates: Mapping[str, str], required: frozenset[str]) -> ResolvedData:
         prefetch = self.request.prefetch or {}
@@ -188,6 +218,16 @@ class _Resolver:
         for resources in list(self.data.values()):
             self._resolve_medications(resources)
         await self._wait_for_tasks()
+        # A Medication left out by the cap may still have come with a later key.
+        self.unresolved |= self.over_cap - self.known_medications
+        if self.over_cap:
+            logger.warning(
+                "prefetch: %d medicationReferences beyond the cap of %d Medication reads "
+                "left unresolved (%d read)",
+                len(self.over_cap),
+                self.max_medication_reads,
+                len(self.reading),
+            )
 
         missing = frozenset(key for key in templates if key not in self.data)
         elapsed_ms = (time.perf_counter() - self.started) * 1000
@@ -345,13 +385,22 @@ class _Resolver:
                 self.unresolved.add(reference)
                 continue
             name = f"Medication/{local[1]}"
-            if name in self.known_medications or name in self.reading:
+            if name in self.known_medications or name in self.reading or name in self.over_cap:
                 continue
             if self.client is None:
                 self.unresolved.add(reference)
                 continue
+            if len(self.reading) >= self.max_medication_reads:
+                self.over_cap.add(name)
+                continue
             self.reading.add(name)
-            self._start(("medication", name), self.client.read("Medication", local[1]))
+            self._start(("medication", name), self._read_medication(self.client, local[1]))
+
+    async def _read_medication(self, client: FhirClient, medication_id: str) -> Resource | None:
+        """One Medication read, waiting for one of this request's read slots (a task cancelled
+        at the deadline while it waits never reaches fhirServer)."""
+        async with self.medication_slots:
+            return await client.read("Medication", medication_id)
 
     def _resolved_locally(self, resource: Mapping[str, Any], reference: str) -> bool:
         if reference.startswith("#"):

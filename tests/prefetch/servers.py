@@ -6,7 +6,10 @@
   `/status500/fhir`, `/garbage/fhir` (HTML), `/notfhir/fhir` (JSON that is not FHIR),
   `/never/fhir` (reads the request, never answers), `/drip/fhir` (a byte every 0.2 s),
   `/redirect/fhir` (302 elsewhere), `/offsite/fhir` (a Bundle whose `next` link points to
-  another origin), `/huge/fhir` (declares a 1 GB body).
+  another origin), `/huge/fhir` (declares a 1 GB body), `/manymeds/fhir` and `/slowmeds/fhir`
+  (a MedicationRequest search answers `MANY_MEDICATIONS` orders, each referring to its own
+  `Medication/x<i>`; a Medication read answers after 0.1 s, or 1 s on `slowmeds`; the server
+  counts the Medication reads in flight at once).
 - `AppServer`: the service (`app.main.create_app`) under uvicorn in a thread.
 Every server records what it was asked (path, Authorization header) so tests can check that
 each key was fetched once, with the token, and never sent anywhere else.
@@ -41,7 +44,11 @@ MISBEHAVIOURS = (
     "redirect",
     "offsite",
     "huge",
+    "manymeds",
+    "slowmeds",
 )
+MANY_MEDICATIONS = 1000
+MEDICATION_READ_SECONDS = {"manymeds": 0.1, "slowmeds": 1.0}
 
 
 class NodeUnavailable(RuntimeError):
@@ -201,6 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "link": [{"relation": "next", "url": f"{owner.other_origin}/offsite/fhir/page2"}],
             }
             self._send(200, json.dumps(bundle).encode(), "application/fhir+json")
+        elif mode in MEDICATION_READ_SECONDS:
+            self._many_medications(mode)
         elif mode == "huge":
             self.send_response(200)
             self.send_header("Content-Type", "application/fhir+json")
@@ -209,6 +218,37 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b'{"resourceType":"Bundle"')
         else:
             self._send(404, b'{"resourceType":"OperationOutcome"}', "application/json")
+
+    def _many_medications(self, mode: str) -> None:
+        owner = self.server.owner
+        resource_path = self.path.split("?", 1)[0].split("/fhir/", 1)[-1]
+        if resource_path.startswith("Medication/"):
+            owner.medication_read_started(mode)
+            try:
+                if owner.stopping.wait(MEDICATION_READ_SECONDS[mode]):
+                    return
+                medication = {"resourceType": "Medication", "id": resource_path.split("/")[1]}
+                self._send(200, json.dumps(medication).encode(), "application/fhir+json")
+            finally:
+                owner.medication_read_ended(mode)
+            return
+        entries = []
+        if resource_path == "MedicationRequest":
+            entries = [
+                {
+                    "resource": {
+                        "resourceType": "MedicationRequest",
+                        "id": f"o{number}",
+                        "status": "completed",
+                        "intent": "order",
+                        "subject": {"reference": "Patient/pat-1"},
+                        "medicationReference": {"reference": f"Medication/x{number}"},
+                    }
+                }
+                for number in range(MANY_MEDICATIONS)
+            ]
+        bundle = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+        self._send(200, json.dumps(bundle).encode(), "application/fhir+json")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -238,6 +278,8 @@ class MisbehavingFhirServer:
         self.stopping = threading.Event()
         self._seen: list[SeenRequest] = []
         self._lock = threading.Lock()
+        self._reads_in_flight: dict[str, int] = {}  # per mode: a mode's stragglers stay its own
+        self._max_reads_in_flight: dict[str, int] = {}
         self._server = _MisbehavingHttpServer(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self.port = self._server.server_address[1]
@@ -259,6 +301,22 @@ class MisbehavingFhirServer:
     def reset_log(self) -> None:
         with self._lock:
             self._seen.clear()
+            self._max_reads_in_flight = dict(self._reads_in_flight)
+
+    def max_medication_reads_in_flight(self, mode: str) -> int:
+        """The most Medication reads on `mode` in flight at once since the last reset."""
+        with self._lock:
+            return self._max_reads_in_flight.get(mode, 0)
+
+    def medication_read_started(self, mode: str) -> None:
+        with self._lock:
+            now = self._reads_in_flight.get(mode, 0) + 1
+            self._reads_in_flight[mode] = now
+            self._max_reads_in_flight[mode] = max(self._max_reads_in_flight.get(mode, 0), now)
+
+    def medication_read_ended(self, mode: str) -> None:
+        with self._lock:
+            self._reads_in_flight[mode] -= 1
 
     def start(self) -> None:
         self._thread.start()
