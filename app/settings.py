@@ -20,10 +20,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 _Server = tuple[str, str, int, str]
+_ANY_PORT = -1
 
 
 def _parsed_server(url: str) -> _Server | None:
-    """(scheme, host, port, path) of an http(s) URL without user info, or None."""
+    """(scheme, host, port, path) of an http(s) URL without user info, or None. An allowlist
+    entry may write its port as `*` (`http://127.0.0.1:*`) to allow every port."""
+    any_port = False
+    scheme, separator, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if netloc.endswith(":*"):
+        any_port = True
+        url = f"{scheme}{separator}{netloc[:-2]}{slash}{path}"
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -31,12 +39,14 @@ def _parsed_server(url: str) -> _Server | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
+    port = _ANY_PORT if any_port else port
     return parts.scheme, parts.hostname.lower(), port, parts.path.rstrip("/")
 
 
 def _within(candidate: _Server, allowed: _Server) -> bool:
-    same_origin = candidate[:3] == allowed[:3]
-    path, base = candidate[3], allowed[3]
+    scheme, host, port, path = candidate
+    same_origin = (scheme, host) == allowed[:2] and allowed[2] in (port, _ANY_PORT)
+    base = allowed[3]
     return same_origin and (path == base or path.startswith(base + "/"))
 
 

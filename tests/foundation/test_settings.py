@@ -74,6 +74,10 @@ def test_fhir_servers_the_service_may_call() -> None:
     based = Settings(fhir_server_allowlist=["https://his.example.nl/fhir"])
     assert based.may_call_fhir_server("https://his.example.nl/fhir/r4")
     assert not based.may_call_fhir_server("https://his.example.nl/fhir-admin")
+    loopback = Settings(fhir_server_allowlist=["http://127.0.0.1:*"])
+    assert loopback.may_call_fhir_server("http://127.0.0.1:39211/fhir")
+    assert not loopback.may_call_fhir_server("http://127.0.0.2:39211/fhir")
+    assert not loopback.may_call_fhir_server("https://127.0.0.1:39211/fhir")
 
 
 class _EmptyFhirServer(BaseHTTPRequestHandler):

@@ -185,7 +185,7 @@ def _serve(
         trusted_clients=trust_file,
         log_level="WARNING",
         # The test FHIR servers speak plain http on loopback; production allows https only.
-        fhir_server_allowlist=["http://127.0.0.1:"],
+        fhir_server_allowlist=["http://127.0.0.1:*"],
         **settings_values,
     )
     app = create_app(settings)
