@@ -146,45 +146,37 @@ async def evaluate_offline(
 ) -> OfflineResult:
     """Answer a request as the service would, in this process and without any network.
 
-    The rule engine is the one the service builds (`create_app`), the pipeline is the one the
-    route runs (`app.pipeline`); the caller's `fhirServer` is never contacted, so data that is
-    not in `prefetch` is missing, exactly as when the FHIR server cannot be reached.
+    The rule engine is loaded as the service loads it (`load_evaluator`), the pipeline is the
+    one the route runs (`app.pipeline`); no database, HTTP client or server is started, and
+    the caller's `fhirServer` is never contacted, so data that is not in `prefetch` is missing,
+    exactly as when the FHIR server cannot be reached.
     """
     from app.errors import operation_outcome
-    from app.main import create_app
+    from app.evaluation import load_evaluator
     from app.pipeline import evaluate_hook_request, service_for
     from app.services import SERVICES
-    from app.state import AppState
     from cds_hooks.errors import CdsHooksError
     from rules.i18n import preferred_language
 
-    settings = Settings(
-        environment="development",
-        database_url="sqlite+aiosqlite://",  # never opened: nothing is stored offline
-        trusted_clients=None,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
+    settings = Settings(environment="development", trusted_clients=None)
     _quiet_service_logs()
-    async with app.router.lifespan_context(app):
-        state: AppState = app.state.cds
-        try:
-            service = service_for(service_id, SERVICES)
-            outcome = await evaluate_hook_request(
-                payload,
-                service=service,
-                evaluator=state.evaluator,
-                fhir_client_for=lambda _request: None,
-                deadline_seconds=settings.prefetch_deadline_seconds,
-                language=preferred_language(language, default=settings.default_language),
-            )
-        except CdsHooksError as exc:
-            return OfflineResult(
-                status=exc.status_code,
-                body=operation_outcome(exc.issue_code, exc.message, exc.location),
-                duration_ms=None,
-                service_id=service_id,
-            )
+    try:
+        service = service_for(service_id, SERVICES)
+        outcome = await evaluate_hook_request(
+            payload,
+            service=service,
+            evaluator=load_evaluator(settings),
+            fhir_client_for=lambda _request: None,
+            deadline_seconds=settings.prefetch_deadline_seconds,
+            language=preferred_language(language, default=settings.default_language),
+        )
+    except CdsHooksError as exc:
+        return OfflineResult(
+            status=exc.status_code,
+            body=operation_outcome(exc.issue_code, exc.message, exc.location),
+            duration_ms=None,
+            service_id=service_id,
+        )
     return OfflineResult(
         200,
         outcome.body,
