@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from rules.data_needs import PREFETCH_TEMPLATES
+
 HERE = Path(__file__).resolve().parent
 ANCHOR = date(2026, 11, 1)
 
@@ -584,34 +586,9 @@ def dispense(
 
 # --- requests ---------------------------------------------------------------------------
 
-PREFETCH_KEYS: dict[str, Any] = {
-    "order-select": [
-        "patient",
-        "medicationRequests",
-        "medicationStatements",
-        "conditions",
-        "observations",
-        "practitionerRoles",
-    ],
-    "order-sign": [
-        "patient",
-        "medicationRequests",
-        "medicationDispenses",
-        "medicationStatements",
-        "conditions",
-        "encounters",
-        "observations",
-        "procedures",
-        "practitionerRoles",
-    ],
-    "patient-view": [
-        "patient",
-        "medicationRequests",
-        "medicationDispenses",
-        "medicationStatements",
-        "conditions",
-        "encounters",
-    ],
+# Every fixture carries every prefetch key its service asks for, as a complete EHR would.
+PREFETCH_KEYS: dict[str, list[str]] = {
+    hook: list(templates) for hook, templates in PREFETCH_TEMPLATES.items()
 }
 KEY_OF_TYPE: dict[str, Any] = {
     "MedicationRequest": "medicationRequests",
