@@ -294,7 +294,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _fixtures_list(args: argparse.Namespace) -> int:
     from app.playground import fixture_infos
 
-    infos = fixture_infos(today=date.today())
+    infos = fixture_infos()
     if args.format == "json":
         print(json.dumps([info.to_json() for info in infos], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -428,7 +428,7 @@ def _fixtures_run(args: argparse.Namespace) -> int:
     if not base.startswith(("http://", "https://")):
         raise CliError(f"--base must be an http(s) URL such as http://127.0.0.1:8000, not {base!r}")
     today = date.today()
-    infos = fixture_infos(today=today)
+    infos = fixture_infos()
     names = [info.name for info in infos]
     if args.fixture:
         unknown = [name for name in args.fixture if name not in names]

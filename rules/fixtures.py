@@ -24,6 +24,7 @@ __all__ = [
     "SERVICE_HOOKS",
     "Expectation",
     "list_fixtures",
+    "load_expectation",
     "load_fixture",
     "shift_dates",
 ]
@@ -80,13 +81,18 @@ def list_fixtures(directory: Path | None = None) -> list[Path]:
     return sorted(path for path in root.glob("*.json") if path.with_suffix(".expect.yaml").exists())
 
 
+def load_expectation(path: Path) -> Expectation:
+    """The sidecar of the fixture at `path`, without reading the request itself."""
+    return Expectation.model_validate(
+        yaml.safe_load(Path(path).with_suffix(".expect.yaml").read_text(encoding="utf-8"))
+    )
+
+
 def load_fixture(path: Path, today: date | None = None) -> tuple[dict[str, Any], Expectation]:
     """The request (dates moved so that the anchor day is `today`) and its expectation."""
     path = Path(path)
     request = json.loads(path.read_text(encoding="utf-8"))
-    expectation = Expectation.model_validate(
-        yaml.safe_load(path.with_suffix(".expect.yaml").read_text(encoding="utf-8"))
-    )
+    expectation = load_expectation(path)
     target = today if today is not None else datetime.now().date()
     shifted: dict[str, Any] = shift_dates(request, target - ANCHOR_DATE)
     return shifted, expectation

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rules.fixtures import Expectation, list_fixtures, load_fixture
+from rules.fixtures import Expectation, list_fixtures, load_expectation, load_fixture
 from rules.render import RULE_TOPIC_SYSTEM
 
 __all__ = [
@@ -72,9 +72,9 @@ def _info(path: Path, expectation: Expectation) -> FixtureInfo:
     )
 
 
-def fixture_infos(today: date | None = None) -> list[FixtureInfo]:
-    """Every fixture, sorted by name."""
-    return [_info(path, load_fixture(path, today=today)[1]) for path in list_fixtures()]
+def fixture_infos() -> list[FixtureInfo]:
+    """Every fixture, sorted by name (only the sidecars are read)."""
+    return [_info(path, load_expectation(path)) for path in list_fixtures()]
 
 
 def load_fixture_request(

@@ -66,7 +66,7 @@ def asset(name: str) -> Response:
 
 @router.get("/fixtures", summary="The example requests (fixtures) and the services")
 def fixtures() -> JsonResponse:
-    infos = fixture_infos(today=date.today())
+    infos = fixture_infos()
     # Preloaded when the page opens, so a first visitor only has to press "Send": a fixture
     # that fires the best-known agreement, else any that fires something.
     default = next(
