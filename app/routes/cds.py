@@ -14,7 +14,13 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 
 from app.audit import AuditEvent
-from app.pipeline import evaluate_hook_request, parse_json, service_for, validation_message
+from app.pipeline import (
+    MAX_BODY_BYTES,
+    evaluate_hook_request,
+    parse_json,
+    service_for,
+    validation_message,
+)
 from app.responses import JsonResponse
 from app.security import verify_client
 from app.services import DISCOVERY, SERVICES
@@ -29,6 +35,19 @@ __all__ = ["router"]
 router = APIRouter(
     prefix="/cds-services", tags=["CDS Hooks"], dependencies=[Depends(verify_client)]
 )
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused as soon as it grows past the limit: a client must not make
+    the service hold an unbounded body in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise InvalidRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _state(request: Request) -> AppState:
@@ -48,7 +67,7 @@ async def call_service(service_id: str, request: Request) -> JsonResponse:
     structlog.contextvars.bind_contextvars(service_id=service_id)
     state = _state(request)
     outcome = await evaluate_hook_request(
-        parse_json(await request.body()),
+        parse_json(await _body(request)),
         service=service,
         evaluator=state.evaluator,
         fhir_client_for=state.fhir_client_for,
@@ -99,7 +118,7 @@ def _feedback_items(payload: Any) -> list[Feedback]:
 @router.post("/{service_id}/feedback", summary="Feedback on cards: accepted or overridden")
 async def feedback(service_id: str, request: Request) -> JsonResponse:
     service_for(service_id, SERVICES)
-    items = _feedback_items(parse_json(await request.body()))
+    items = _feedback_items(parse_json(await _body(request)))
     stored = await store_feedback(_state(request).session_factory, service_id, items)
     structlog.contextvars.bind_contextvars(
         service_id=service_id, feedback_received=len(items), feedback_stored=stored

@@ -159,3 +159,16 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok"
     assert client.get("/docs").status_code == 200
+
+
+def test_a_body_over_the_limit_is_refused(client: TestClient) -> None:
+    from app.pipeline import MAX_BODY_BYTES
+
+    oversized = b'{"hook": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+
+    for path in ("/cds-services/opioid-order-sign", "/cds-services/opioid-order-sign/feedback"):
+        response = client.post(
+            path, content=oversized, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "larger than" in _outcome(response)["diagnostics"]
