@@ -8,7 +8,7 @@ strict and serialise without `null` and without empty arrays or objects, as the 
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -43,18 +43,28 @@ __all__ = [
 ]
 
 
+_EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {})
+
+
 def new_uuid() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID as text; `str(uuid.uuid4())` costs 3x this, and a call
+    makes a dozen."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def drop_empty(value: Any) -> Any:
     """Remove None, empty strings, empty lists and empty dicts, recursively (spec §JSON)."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict or (kind is not str and isinstance(value, dict)):
         cleaned = {key: drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in cleaned.items() if item not in (None, "", [], {})}
-    if isinstance(value, list):
+        return {key: item for key, item in cleaned.items() if item not in _EMPTY_VALUES}
+    if kind is list or (kind is not str and isinstance(value, list)):
         cleaned_items = [drop_empty(item) for item in value]
-        return [item for item in cleaned_items if item not in (None, "", [], {})]
+        return [item for item in cleaned_items if item not in _EMPTY_VALUES]
     return value
 
 

@@ -68,6 +68,9 @@ class _CompiledRule:
     excludes_oat: bool
     excludes_palliative_or_cancer: bool
     needs: frozenset[str]
+    referrals: tuple[str, ...]
+    enabled: bool
+    """Enabled for an organisation without a practice overlay."""
 
 
 class Evaluator:
@@ -93,6 +96,8 @@ class Evaluator:
                 excludes_oat="oat" in spec.exclusions,
                 excludes_palliative_or_cancer="palliative-or-cancer" in spec.exclusions,
                 needs=frozenset(key for key, ids in RULES_NEEDING.items() if rule_id in ids),
+                referrals=tuple(spec.referrals),
+                enabled=ruleset.enabled_for(rule_id),
             )
         self._by_hook: dict[str, list[str]] = {
             hook: sorted(
@@ -103,8 +108,10 @@ class Evaluator:
         }
         # Parameters per (rule, practice) are validated once, not per call.
         self._overlay_params: dict[tuple[str, str], RuleParameters] = {}
+        self._overlay_enabled: dict[tuple[str, str], bool] = {}
         for agb in ruleset.overlays:
             for rule_id, compiled in self._rules.items():
+                self._overlay_enabled[(rule_id, agb)] = ruleset.enabled_for(rule_id, agb)
                 self._overlay_params[(rule_id, agb)] = (
                     compiled.definition.parameters.model_validate(
                         ruleset.parameters_for(rule_id, agb)
@@ -174,7 +181,8 @@ class Evaluator:
         evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         for rule_id in self._by_hook.get(hook, []):
             compiled = self._rules[rule_id]
-            if not self.ruleset.enabled_for(rule_id, agb):
+            enabled = self._overlay_enabled.get((rule_id, agb or ""), compiled.enabled)
+            if not enabled:
                 evaluation.skipped_rule_ids[rule_id] = "disabled"
                 continue
             lacking = compiled.needs & missing
@@ -203,7 +211,7 @@ class Evaluator:
                 today=facts.today,
                 language=language,
                 defaults=self._defaults,
-                referrals=tuple(compiled.spec.referrals),
+                referrals=compiled.referrals,
                 text=texts,
             )
             try:

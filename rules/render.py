@@ -29,8 +29,20 @@ SUBSTANCE_LINK = "apotheek-substance"
 MAX_SUMMARY = 139
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
     """Dates, enums, sets and tuples as JSON values (explanations are sent as JSON)."""
+    kind = type(value)
+    # Exact-type checks first: most values are plain scalars, dicts and lists, and the
+    # isinstance checks against Mapping below go through the slow ABC machinery.
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(item) for item in value]
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):

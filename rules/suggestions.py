@@ -22,6 +22,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from cds_hooks.models import Action, Suggestion
+from rules.i18n import SUPPORTED_LANGUAGES
 from rules.ruleset import Referral, RuleSet, RuleSpec
 
 __all__ = ["ReferralTemplates", "SuggestionFactory"]
@@ -74,14 +75,31 @@ def _days(value: int) -> dict[str, Any]:
 
 
 class ReferralTemplates:
-    """Validated ServiceRequest templates per referral in the directory, built once."""
+    """Validated ServiceRequest templates per referral in the directory, and the label and
+    description of each suggestion per language, built once."""
 
     def __init__(self, ruleset: RuleSet) -> None:
         self._templates: dict[str, dict[str, Any]] = {}
+        self._texts: dict[tuple[str, str], tuple[str, str]] = {}
+        label_text = ruleset.file.shared_texts["referral_label"]
         for referral_id, referral in ruleset.directory.referrals.items():
             template = self._template(referral_id, referral)
             ServiceRequest.model_validate(template)  # a broken directory fails at start-up
             self._templates[referral_id] = template
+            contact = referral.contact.route
+            for language in SUPPORTED_LANGUAGES:
+                label = label_text.get(language).format(name=referral.name, route=contact)
+                description = f"{referral.purpose.get(language)} ({contact})"
+                self._texts[(referral_id, language)] = (label[:200], description)
+
+    def suggestion(self, referral_id: str, language: str, patient_ref: str | None) -> Suggestion:
+        """The referral's suggestion for one patient."""
+        label, description = self._texts[(referral_id, language)]
+        resource = self.for_patient(referral_id, patient_ref)
+        return Suggestion(
+            label=label,
+            actions=[Action(type="create", description=description, resource=resource)],
+        )
 
     @staticmethod
     def _template(referral_id: str, referral: Referral) -> dict[str, Any]:
@@ -268,20 +286,10 @@ class SuggestionFactory:
         return result
 
     def referrals(self, referral_ids: list[str]) -> list[Suggestion]:
-        suggestions: list[Suggestion] = []
-        for referral_id in self.referral_ids(referral_ids):
-            referral = self.ruleset.directory.referrals[referral_id]
-            contact = referral.contact.route
-            label = self.text("referral_label", name=referral.name, route=contact)
-            description = f"{referral.purpose.get(self.language)} ({contact})"
-            resource = self._templates.for_patient(referral_id, self._patient_ref)
-            suggestions.append(
-                Suggestion(
-                    label=label[:200],
-                    actions=[Action(type="create", description=description, resource=resource)],
-                )
-            )
-        return suggestions
+        return [
+            self._templates.suggestion(referral_id, self.language, self._patient_ref)
+            for referral_id in self.referral_ids(referral_ids)
+        ]
 
     def refer_back(self, *, label: str, description: str, performer: str | None) -> Suggestion:
         resource: dict[str, Any] = {
