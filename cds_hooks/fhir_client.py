@@ -63,7 +63,10 @@ Resource = dict[str, Any]
 
 
 def is_operation_outcome(value: object) -> bool:
-    return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
+    # `type(...) is dict` first: parsed JSON is plain dicts, and an ABC check is slow.
+    if type(value) is not dict and not isinstance(value, Mapping):
+        return False
+    return value.get("resourceType") == "OperationOutcome"
 
 
 def has_error_outcome(value: object) -> bool:

@@ -43,9 +43,6 @@ __all__ = [
 ]
 
 
-_EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {})
-
-
 def new_uuid() -> str:
     """A random (version 4) UUID as text; `str(uuid.uuid4())` costs 3x this, and a call
     makes a dozen."""
@@ -58,18 +55,28 @@ def new_uuid() -> str:
 
 def drop_empty(value: Any) -> Any:
     """Remove None, empty strings, empty lists and empty dicts, recursively (spec §JSON)."""
-    kind = type(value)
-    if kind is dict or (kind is not str and isinstance(value, dict)):
-        cleaned = {key: drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in cleaned.items() if item not in _EMPTY_VALUES}
-    if kind is list or (kind is not str and isinstance(value, list)):
-        cleaned_items = [drop_empty(item) for item in value]
-        return [item for item in cleaned_items if item not in _EMPTY_VALUES]
+    if isinstance(value, dict):
+        cleaned: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                item = drop_empty(item)
+            if not _is_empty(item):
+                cleaned[key] = item
+        return cleaned
+    if isinstance(value, list):
+        kept: list[Any] = []
+        for item in value:
+            if isinstance(item, dict | list):
+                item = drop_empty(item)
+            if not _is_empty(item):
+                kept.append(item)
+        return kept
     return value
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not value)
+    # `not value` first: cheap, and false for every non-empty value.
+    return value is None or (not value and isinstance(value, str | list | dict))
 
 
 def _optional(default: Any = None, **kwargs: Any) -> Any:

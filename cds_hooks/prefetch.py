@@ -451,8 +451,10 @@ def _medication_reference(resource: Mapping[str, Any]) -> str | None:
     holder = resource.get("medicationReference")
     if holder is None:
         medication = resource.get("medication")
+        if medication is None:
+            return None  # most resources: not a medication resource at all
         holder = medication.get("reference") if isinstance(medication, Mapping) else None
-    if isinstance(holder, Mapping):
+    if type(holder) is dict or isinstance(holder, Mapping):
         reference = holder.get("reference")
         if isinstance(reference, str) and reference:
             return reference
