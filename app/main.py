@@ -19,14 +19,17 @@ from app.audit import AuditWriter
 from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import load_evaluator
-from app.logging import configure_logging
+from app.logging import configure_logging, get_logger
 from app.middleware import RequestLogMiddleware
 from app.routes import cds, health, playground
 from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
+from app.warmup import freeze_long_lived_objects, warm_up
 
 __all__ = ["create_app"]
+
+log = get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 evaluator=evaluator,
                 audit=AuditWriter(session_factory),
             )
+            fired = await warm_up(evaluator)
+            freeze_long_lived_objects()
+            log.info("warmed up", rule_ids=fired)
             app.state.cds.audit.start()
             try:
                 yield

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.evaluation import load_evaluator
+from app.settings import Settings
+from app.warmup import warm_up
 from tests.foundation.sample_requests import hook_request
 
 
@@ -172,3 +176,10 @@ def test_a_body_over_the_limit_is_refused(client: TestClient) -> None:
         )
         assert response.status_code == 400
         assert "larger than" in _outcome(response)["diagnostics"]
+
+
+def test_start_up_warm_up_runs_the_card_paths_a_first_call_needs() -> None:
+    """The warm-up must keep exercising cards with update and referral suggestions, or the first
+    GP after a restart pays their one-time set-up again."""
+    fired = asyncio.run(warm_up(load_evaluator(Settings())))
+    assert {"gp-duration-limit", "repeat-prescription", "chronic-use"} <= set(fired)
