@@ -4,7 +4,7 @@ Starts two uvicorn servers (one worker each) on 127.0.0.1 — the service on a t
 SQLite database and the baseline app — sends the same request to both, and prints
 client-observed and server-side (Server-Timing) p50/p95/p99 and requests/s.
 
-    .venv/bin/python bench/bench_order_sign.py [--requests 2000] [--concurrency 8]
+    .venv/bin/python bench/bench_order_sign.py [--requests 2000] [--concurrency 8] [--block 100]
 """
 
 from __future__ import annotations
@@ -77,31 +77,7 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def _measure(url: str, body: bytes, requests: int, concurrency: int) -> dict[str, float]:
-    client_ms: list[float] = []
-    server_ms: list[float] = []
-    headers = {"Content-Type": "application/json"}
-    async with httpx.AsyncClient(timeout=10) as client:
-        for _ in range(50):  # warm-up
-            (await client.post(url, content=body, headers=headers)).raise_for_status()
-        # Latency: one request at a time, so queueing does not blur the server's own time.
-        for _ in range(requests):
-            started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers)
-            client_ms.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
-            server_ms.append(float(response.headers["server-timing"].split("dur=")[1]))
-        # Throughput: `concurrency` requests in flight.
-        queue = list(range(requests))
-
-        async def worker() -> None:
-            while queue:
-                queue.pop()
-                (await client.post(url, content=body, headers=headers)).raise_for_status()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+def _summary(client_ms: list[float], server_ms: list[float], rps: float) -> dict[str, float]:
     return {
         "client_p50": statistics.median(client_ms),
         "client_p95": _percentile(client_ms, 0.95),
@@ -109,7 +85,64 @@ async def _measure(url: str, body: bytes, requests: int, concurrency: int) -> di
         "server_p50": statistics.median(server_ms),
         "server_p95": _percentile(server_ms, 0.95),
         "server_p99": _percentile(server_ms, 0.99),
-        "rps": requests / elapsed,
+        "rps": rps,
+    }
+
+
+async def _post(client: httpx.AsyncClient, url: str, body: bytes) -> tuple[float, float]:
+    """(client ms, server ms) of one call."""
+    started = time.perf_counter()
+    response = await client.post(url, content=body, headers={"Content-Type": "application/json"})
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed, float(response.headers["server-timing"].split("dur=")[1])
+
+
+async def _throughput(url: str, body: bytes, requests: int, concurrency: int) -> float:
+    """Requests per second with `concurrency` requests in flight."""
+    queue = list(range(requests))
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def worker() -> None:
+            while queue:
+                queue.pop()
+                await _post(client, url, body)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.perf_counter() - started)
+
+
+async def _measure(
+    urls: dict[str, str], body: bytes, requests: int, concurrency: int, block: int
+) -> dict[str, dict[str, float]]:
+    """Latency one request at a time, then throughput, per route.
+
+    The routes take turns in blocks of `block` requests: within a block a server runs warm,
+    as it does for a busy practice, and a slow spell of this shared VM (its speed drifts by
+    tens of percent over minutes) falls on both routes alike instead of on one of them."""
+    client_ms: dict[str, list[float]] = {route: [] for route in urls}
+    server_ms: dict[str, list[float]] = {route: [] for route in urls}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for _ in range(50):  # warm-up of both servers and of the client's connections
+            for url in urls.values():
+                await _post(client, url, body)
+        done = 0
+        while done < requests:
+            size = min(block, requests - done)
+            for route, url in urls.items():
+                for _ in range(size):
+                    client_time, server_time = await _post(client, url, body)
+                    client_ms[route].append(client_time)
+                    server_ms[route].append(server_time)
+            done += size
+    return {
+        route: _summary(
+            client_ms[route],
+            server_ms[route],
+            await _throughput(url, body, requests, concurrency),
+        )
+        for route, url in urls.items()
     }
 
 
@@ -117,6 +150,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=100,
+        help="requests per route before the other route takes its turn (see _measure)",
+    )
     args = parser.parse_args()
 
     body = orjson.dumps(realistic_order_sign())
@@ -141,33 +180,33 @@ def main() -> None:
         try:
             _wait_ready(service_port, "/healthz")
             _wait_ready(baseline_port, "/docs")
-            sample = httpx.post(
-                f"http://127.0.0.1:{service_port}/cds-services/opioid-order-sign",
-                content=body,
-                headers={"Content-Type": "application/json"},
-            )
+            with httpx.Client() as first_client:  # made first: it loads CA certificates
+                started = time.perf_counter()
+                sample = first_client.post(
+                    f"http://127.0.0.1:{service_port}/cds-services/opioid-order-sign",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                first_call_ms = (time.perf_counter() - started) * 1000
             sample.raise_for_status()
+            first_server_ms = float(sample.headers["server-timing"].split("dur=")[1])
             fired = [
                 c.get("source", {}).get("topic", {}).get("code") for c in sample.json()["cards"]
             ]
-            results = {
-                "order-sign": asyncio.run(
-                    _measure(
-                        f"http://127.0.0.1:{service_port}/cds-services/opioid-order-sign",
-                        body,
-                        args.requests,
-                        args.concurrency,
-                    )
-                ),
-                "parse-only": asyncio.run(
-                    _measure(
-                        f"http://127.0.0.1:{baseline_port}/cds-services/opioid-order-sign",
-                        body,
-                        args.requests,
-                        args.concurrency,
-                    )
-                ),
-            }
+            results = asyncio.run(
+                _measure(
+                    {
+                        "order-sign": f"http://127.0.0.1:{service_port}"
+                        "/cds-services/opioid-order-sign",
+                        "parse-only": f"http://127.0.0.1:{baseline_port}"
+                        "/cds-services/opioid-order-sign",
+                    },
+                    body,
+                    args.requests,
+                    args.concurrency,
+                    args.block,
+                )
+            )
         finally:
             for server in servers:
                 server.terminate()
@@ -176,7 +215,11 @@ def main() -> None:
     fired_list = ", ".join(map(str, fired))
     print(f"request body: {len(body) / 1024:.1f} KiB; cards: {len(fired)} ({fired_list})")
     print(
-        f"{args.requests} sequential requests for latency, {args.concurrency} in flight for req/s\n"
+        f"first call after start-up: {first_server_ms:.1f} ms server, {first_call_ms:.1f} ms client"
+    )
+    print(
+        f"{args.requests} sequential requests per route for latency (in turns of {args.block}), "
+        f"{args.concurrency} in flight for req/s\n"
     )
     print(
         f"{'route':<12}{'server p50':>11}{'p95':>8}{'p99':>8}{'client p50':>12}{'p95':>8}"
