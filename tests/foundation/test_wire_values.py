@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import Enum
+from typing import Any
 
 from cds_hooks.models import drop_empty, new_uuid
 from rules.render import jsonable
@@ -21,7 +22,7 @@ def test_new_uuid_is_a_random_rfc4122_version_4_uuid() -> None:
 
 
 def test_drop_empty_removes_empty_values_at_every_depth_and_keeps_zero_and_false() -> None:
-    value = {
+    value: dict[str, Any] = {
         "keep": 0,
         "flag": False,
         "none": None,
