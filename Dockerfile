@@ -2,8 +2,11 @@
 # Production image: build wheels in one stage, run as a non-root user in the next.
 
 FROM python:3.11-slim AS build
+# A C compiler for the mypyc-compiled facts builder (setup.py); the runtime image needs none.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 COPY cds_hooks ./cds_hooks
 COPY rules ./rules

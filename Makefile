@@ -5,20 +5,34 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# The facts builder is compiled with mypyc (setup.py); these are its sources.
+COMPILED := rules/fhir_access.py rules/facts_medication.py rules/facts_builder.py
+NATIVE := $(VENV)/.compiled
 
 .PHONY: serve test lint typecheck pytest install clean bench
 
-$(STAMP): pyproject.toml
+# Installed as plain Python first; $(NATIVE) then compiles in place with the venv's mypyc.
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	OPIOID_CDS_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Compiled again after every edit of a compiled module: Python prefers the compiled file, so
+# a stale one would run old code. OPIOID_CDS_PURE_PYTHON=1 removes them instead.
+$(NATIVE): $(STAMP) $(COMPILED)
+ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
+	rm -f rules/*.so
+else
+	$(BIN)/python setup.py --quiet build_ext --inplace
+endif
+	touch $(NATIVE)
+
+install: $(NATIVE)
 
 # Development trusts the public CDS Hooks sandbox; set OPIOID_CDS_TRUSTED_CLIENTS to override.
 serve: export OPIOID_CDS_TRUSTED_CLIENTS ?= config/trusted-clients.development.yaml
-serve: $(STAMP)
+serve: $(NATIVE)
 	$(BIN)/opioid-cds migrate
 	$(BIN)/uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT)
 
@@ -29,10 +43,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy app cds_hooks rules tests bench
 
-pytest: $(STAMP)
+pytest: $(NATIVE)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var build .mypy_cache .ruff_cache .pytest_cache rules/*.so

@@ -26,6 +26,7 @@ from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
 from app.warmup import freeze_long_lived_objects, warm_up
+from rules.native import compiled_modules
 
 __all__ = ["create_app"]
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             fired = await warm_up(evaluator)
             freeze_long_lived_objects()
-            log.info("warmed up", rule_ids=fired)
+            log.info("warmed up", rule_ids=fired, compiled=compiled_modules())
             app.state.cds.audit.start()
             try:
                 yield

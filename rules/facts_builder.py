@@ -194,7 +194,7 @@ def _name_text(resource: JsonDict) -> str | None:
         if text:
             return text
         family = as_str(item.get("family"))
-        given = " ".join(g for g in (as_str(x) for x in as_list(item.get("given"))) if g)
+        given = " ".join([g for g in [as_str(x) for x in as_list(item.get("given"))] if g])
         if family:
             return f"{given} {family}".strip()
     return None
@@ -366,7 +366,7 @@ class _Context:
         names = {
             handover.organisation_ref,
             *handover.agb_ids,
-            *(f"agb:{a}" for a in handover.agb_ids),
+            *[f"agb:{a}" for a in handover.agb_ids],
         }
         return bool(names & self.current_orgs)
 
@@ -700,7 +700,7 @@ def _merge_dispense_requests(
     )
     for draft in supplies:
         target = None
-        for reference in (reference_of(item) for item in dicts(draft.get("basedOn"))):
+        for reference in [reference_of(item) for item in dicts(draft.get("basedOn"))]:
             candidate = ctx.index.resolve(reference, draft)
             if candidate is not None and any(candidate is a for a in agreements):
                 target = candidate
