@@ -5,9 +5,14 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
-# The facts builder is compiled with mypyc (setup.py); these are its sources.
+# The facts builder is compiled with mypyc (setup.py); these are its sources. The stamp names
+# the build, so switching OPIOID_CDS_PURE_PYTHON on or off rebuilds.
 COMPILED := rules/fhir_access.py rules/facts_medication.py rules/facts_builder.py
+ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
+NATIVE := $(VENV)/.pure
+else
 NATIVE := $(VENV)/.compiled
+endif
 
 .PHONY: serve test lint typecheck pytest install clean bench
 
@@ -22,9 +27,10 @@ $(STAMP): pyproject.toml setup.py
 # a stale one would run old code. OPIOID_CDS_PURE_PYTHON=1 removes them instead.
 $(NATIVE): $(STAMP) $(COMPILED)
 ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
-	rm -f rules/*.so
+	rm -f rules/*.so $(VENV)/.compiled
 else
 	$(BIN)/python setup.py --quiet build_ext --inplace
+	rm -f $(VENV)/.pure
 endif
 	touch $(NATIVE)
 
