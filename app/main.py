@@ -25,7 +25,7 @@ from app.routes import cds, health, playground
 from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
-from app.warmup import freeze_long_lived_objects, warm_up
+from app.warmup import freeze_long_lived_objects, unfreeze_objects, warm_up
 from rules.native import compiled_modules
 
 __all__ = ["create_app"]
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 await app.state.cds.audit.stop()
                 await engine.dispose()
+                unfreeze_objects()
 
     app = FastAPI(
         title="Opioid CDS (regio Eemland)",

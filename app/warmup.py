@@ -18,7 +18,7 @@ from app.pipeline import evaluate_hook_request
 from app.services import SERVICES
 from rules.data_needs import PREFETCH_TEMPLATES
 
-__all__ = ["freeze_long_lived_objects", "warm_up", "warm_up_request"]
+__all__ = ["freeze_long_lived_objects", "unfreeze_objects", "warm_up", "warm_up_request"]
 
 _ATC = "http://www.whocc.no/atc"
 _ICPC = "http://hl7.org/fhir/sid/icpc-1-nl"
@@ -104,3 +104,8 @@ def freeze_long_lived_objects() -> None:
     collector's permanent generation: a full collection then no longer walks it on every call."""
     gc.collect()
     gc.freeze()
+
+
+def unfreeze_objects() -> None:
+    """Undo `freeze_long_lived_objects` at shutdown, for a process that goes on (tests)."""
+    gc.unfreeze()
