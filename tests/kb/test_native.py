@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -19,3 +21,28 @@ def test_the_suite_tests_the_compiled_facts_builder() -> None:
 def test_edits_after_a_build_are_noticed() -> None:
     assert edited_since(0.0) == list(COMPILED_MODULES)
     assert edited_since(time.time() + 3600) == []
+
+
+def test_setup_makefile_and_runtime_name_the_same_compiled_modules() -> None:
+    """setup.py compiles them, the Makefile recompiles after an edit of them, and the guard
+    above checks them: three lists that must not drift apart."""
+    root = Path(__file__).resolve().parents[2]
+    paths = [f"rules/{name.split('.')[-1]}.py" for name in COMPILED_MODULES]
+    setup_py = (root / "setup.py").read_text()
+    makefile = (root / "Makefile").read_text()
+    assert f"COMPILED_MODULES = {paths!r}".replace("'", '"') in setup_py
+    assert f"COMPILED := {' '.join(paths)}\n" in makefile
+
+
+def test_build_requirements_pin_what_the_project_pins() -> None:
+    """mypyc type-checks the compiled modules in pip's build environment; its pins must be the
+    project's, or the compiled build is checked against other library versions."""
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    pins = [
+        *project["project"]["dependencies"],
+        *project["project"]["optional-dependencies"]["dev"],
+    ]
+    for requirement in project["build-system"]["requires"]:
+        if "==" in requirement:
+            assert requirement in pins
