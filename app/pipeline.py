@@ -36,12 +36,19 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 
 @dataclass(frozen=True)
 class HookOutcome:
-    body: dict[str, Any]
+    body_json: bytes
+    """The response body, serialised: what the service sends."""
     request: HookRequest
     context: HookContext
     evaluation: Evaluation
     resolved: ResolvedData
     duration_ms: float
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The response body as a dict (the CLI's tables and tests)."""
+        parsed: dict[str, Any] = orjson.loads(self.body_json)
+        return parsed
 
 
 def service_for(service_id: str, services: dict[str, CdsService]) -> CdsService:
@@ -117,9 +124,9 @@ async def evaluate_hook_request(
             today=today or date.today(),
         )
     )
-    body = CdsResponse(cards=evaluation.cards).to_json_dict()
+    body_json = CdsResponse(cards=evaluation.cards).to_json_bytes()
     return HookOutcome(
-        body=body,
+        body_json=body_json,
         request=hook_request,
         context=context,
         evaluation=evaluation,

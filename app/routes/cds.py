@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from app.audit import AuditEvent
@@ -61,7 +61,7 @@ async def discovery() -> JsonResponse:
 
 
 @router.post("/{service_id}", summary="Call a service with a hook request")
-async def call_service(service_id: str, request: Request) -> JsonResponse:
+async def call_service(service_id: str, request: Request) -> Response:
     started = time.perf_counter()
     service = service_for(service_id, SERVICES)
     structlog.contextvars.bind_contextvars(service_id=service_id)
@@ -97,8 +97,10 @@ async def call_service(service_id: str, request: Request) -> JsonResponse:
             duration_ms=outcome.duration_ms,
         )
     )
-    return JsonResponse(
-        outcome.body, headers={"Server-Timing": f"cds;dur={outcome.duration_ms:.2f}"}
+    return Response(
+        outcome.body_json,
+        media_type="application/json",
+        headers={"Server-Timing": f"cds;dur={outcome.duration_ms:.2f}"},
     )
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 from enum import Enum
 from typing import Any
 
-from cds_hooks.models import drop_empty, new_uuid
+import orjson
+
+from app.evaluation import load_evaluator
+from app.pipeline import evaluate_hook_request
+from app.services import SERVICES
+from app.settings import Settings
+from app.warmup import warm_up_request
+from cds_hooks.models import CdsResponse, drop_empty, new_uuid
 from rules.render import jsonable
 
 
@@ -52,3 +60,27 @@ def test_jsonable_turns_dates_enums_sets_and_tuples_into_json_values() -> None:
         "tuple": [1, [2, 3]],
         "plain": ["x", 1.5, None, True],
     }
+
+
+def test_an_answer_without_cards_still_sends_the_empty_cards_array() -> None:
+    assert orjson.loads(CdsResponse().to_json_bytes()) == {"cards": []}
+
+
+def test_the_bytes_sent_are_the_json_of_the_response_dict() -> None:
+    """The service sends `to_json_bytes`; the checks of the wire format (no null, no empty
+    arrays or objects) are written against `to_json_dict`. Both must say the same."""
+    today = date(2026, 11, 1)
+    outcome = asyncio.run(
+        evaluate_hook_request(
+            warm_up_request(today),
+            service=SERVICES["opioid-order-sign"],
+            evaluator=load_evaluator(Settings()),
+            fhir_client_for=lambda _request: None,
+            deadline_seconds=1.0,
+            language="nl",
+            today=today,
+        )
+    )
+    response = CdsResponse(cards=outcome.evaluation.cards)
+    assert len(response.cards) >= 5  # cards with update and referral suggestions among them
+    assert orjson.loads(response.to_json_bytes()) == response.to_json_dict()
