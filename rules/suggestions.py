@@ -171,10 +171,6 @@ class SuggestionFactory:
         assert self._rule_spec is not None, "bind() the factory to a rule first"
         return self._rule_spec.texts[key].get(self.language).format(**values)
 
-    def text(self, key: str, **values: Any) -> str:
-        """A shared text of the rule set in the call's language."""
-        return self.ruleset.file.shared_texts[key].get(self.language).format(**values)
-
     # --- update actions on a draft order ---------------------------------------------------
 
     def _update(
