@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import structlog
@@ -11,17 +12,21 @@ from app.logging import get_logger
 
 __all__ = ["RequestLogMiddleware"]
 
-log = get_logger("app.requests")
+_LOGGER_NAME = "app.requests"
+log = get_logger(_LOGGER_NAME)
 
 
 class RequestLogMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._level_check = logging.getLogger(_LOGGER_NAME)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Each request runs in its own task (its own copy of the context), so clearing at the
+        # start is enough: nothing bound here reaches another request.
         structlog.contextvars.clear_contextvars()
         started = time.perf_counter()
         status = 500
@@ -35,11 +40,12 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            structlog.contextvars.clear_contextvars()
+            # At OPIOID_CDS_LOG_LEVEL=WARNING the line is skipped before any event is built.
+            if self._level_check.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
