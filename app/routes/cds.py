@@ -12,10 +12,12 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
+from starlette.types import Receive, Scope, Send
 
 from app.audit import AuditEvent
 from app.pipeline import (
     MAX_BODY_BYTES,
+    HookOutcome,
     evaluate_hook_request,
     parse_json,
     service_for,
@@ -97,11 +99,27 @@ async def call_service(service_id: str, request: Request) -> Response:
             duration_ms=outcome.duration_ms,
         )
     )
-    return Response(
-        outcome.body_json,
-        media_type="application/json",
-        headers={"Server-Timing": f"cds;dur={outcome.duration_ms:.2f}"},
-    )
+    return CardsResponse(outcome)
+
+
+class CardsResponse(Response):
+    """A service's answer. It holds the call's objects (the parsed request, its facts and
+    cards) until the body is sent: freeing them costs about 0.1 ms that the GP's system
+    should not wait for."""
+
+    media_type = "application/json"
+
+    def __init__(self, outcome: HookOutcome) -> None:
+        super().__init__(
+            outcome.body_json, headers={"Server-Timing": f"cds;dur={outcome.duration_ms:.2f}"}
+        )
+        self._outcome: HookOutcome | None = outcome
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._outcome = None
 
 
 def _feedback_items(payload: Any) -> list[Feedback]:
