@@ -70,9 +70,7 @@ def configure_logging(level: str = "INFO") -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        # Without the cache every log call binds a new logger (a cost on every request); the
-        # processors never change after start-up and levels are read from `logging` per call.
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
 
 
