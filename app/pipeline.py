@@ -19,7 +19,7 @@ from app.evaluation import Evaluation, EvaluationInput, Evaluator
 from cds_hooks.contexts import HookContext, draft_order_resources, validate_context
 from cds_hooks.errors import HookMismatch, InvalidRequest, UnknownService
 from cds_hooks.fhir_client import FhirClient
-from cds_hooks.models import CdsResponse, CdsService, HookRequest
+from cds_hooks.models import CdsService, HookRequest
 from cds_hooks.prefetch import ResolvedData, resolve_prefetch
 from rules.data_needs import PREFETCH_TEMPLATES, REQUIRED_KEYS
 
@@ -124,7 +124,8 @@ async def evaluate_hook_request(
             today=today or date.today(),
         )
     )
-    body_json = CdsResponse(cards=evaluation.cards).to_json_bytes()
+    # The cards' JSON was checked against the models when each card was built (rules.render).
+    body_json = orjson.dumps({"cards": evaluation.cards_json})
     return HookOutcome(
         body_json=body_json,
         request=hook_request,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Required, TypedDict
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
 __all__ = [
     "AcceptedSuggestion",
     "Action",
+    "ActionJson",
     "Card",
     "CdsResponse",
     "CdsService",
@@ -38,6 +39,7 @@ __all__ = [
     "OverrideReason",
     "Source",
     "Suggestion",
+    "SuggestionJson",
     "drop_empty",
     "new_uuid",
 ]
@@ -156,7 +158,29 @@ class Suggestion(_Wire):
     actions: list[Action] = _optional(list)
 
 
+class ActionJson(TypedDict, total=False):
+    """An `Action` as JSON, the form the service builds and sends (see `Card`)."""
+
+    type: Required[Literal["create", "update", "delete"]]
+    description: Required[str]
+    resource: dict[str, Any]
+    resourceId: str
+
+
+class SuggestionJson(TypedDict, total=False):
+    """A `Suggestion` as JSON, the form the service builds and sends (see `Card`)."""
+
+    label: Required[str]
+    uuid: Required[str]
+    isRecommended: bool
+    actions: list[ActionJson]
+
+
 class Card(_Wire):
+    """A card. The service builds each card as JSON (wire names, no empty values), checks it
+    with `Card.model_validate` and sends that JSON as it is: cheaper than building the model
+    from Python and serialising it, with the same checks."""
+
     uuid: str = Field(default_factory=new_uuid)
     summary: Annotated[str, Field(min_length=1, max_length=139)]
     detail: str | None = _optional()

@@ -55,6 +55,8 @@ class EvaluationInput:
 class Evaluation:
     cards: list[Card]
     fired_rule_ids: list[str]
+    cards_json: list[dict[str, Any]] = field(default_factory=list)
+    """The same cards as the JSON the service sends (`rules.render`)."""
     skipped_rule_ids: dict[str, str] = field(default_factory=dict)
     """Rules that did not run, with the reason (missing data, disabled for the practice)."""
     facts: Facts | None = None
@@ -218,7 +220,7 @@ class Evaluator:
                 finding = compiled.definition.check(context)
                 if finding is None:
                     continue
-                card = self.renderer.render(
+                rendered = self.renderer.render(
                     rule_id=rule_id,
                     finding=finding,
                     language=language,
@@ -233,7 +235,8 @@ class Evaluator:
                 evaluation.skipped_rule_ids[rule_id] = "error"
                 continue
             evaluation.fired_rule_ids.append(rule_id)
-            evaluation.cards.append(card)
+            evaluation.cards.append(rendered.card)
+            evaluation.cards_json.append(rendered.json)
         return evaluation
 
 

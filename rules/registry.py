@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from cds_hooks.models import Suggestion
+    from cds_hooks.models import SuggestionJson
     from rules.facts import Facts, OrderFacts
     from rules.suggestions import SuggestionFactory
 
@@ -48,7 +48,7 @@ class RuleParameters(BaseModel):
 
 P = TypeVar("P", bound=RuleParameters)
 
-SuggestionBuilder = Callable[["SuggestionFactory"], "list[Suggestion]"]
+SuggestionBuilder = Callable[["SuggestionFactory"], "list[SuggestionJson]"]
 
 
 @dataclass

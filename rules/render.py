@@ -3,6 +3,10 @@
 Everything that does not depend on the call (source, topic, override reasons, fixed links) is
 built once per rule and language when the renderer is created; a call only formats the texts,
 lists the orders and, for emitted cards, builds the suggestions.
+
+A card is built as the JSON the service sends (wire names, no empty values) and then checked
+with `Card.model_validate`, which gives the `Card` the engine reports. The service sends the
+JSON as it is: building the models from Python and serialising them cost three times as much.
 """
 
 from __future__ import annotations
@@ -11,16 +15,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
-from cds_hooks.models import Card, Coding, Link, OverrideReason, Source, Suggestion
+from cds_hooks.models import (
+    Card,
+    Coding,
+    Link,
+    OverrideReason,
+    Source,
+    SuggestionJson,
+    drop_empty,
+    new_uuid,
+)
 from rules.facts import OrderFacts
 from rules.i18n import SUPPORTED_LANGUAGES
 from rules.registry import Finding
 from rules.ruleset import LocalizedText, RuleSet, RuleSpec
 from rules.suggestions import SuggestionFactory
 
-__all__ = ["EXPLANATION_KEY", "OVERRIDE_REASON_SYSTEM", "RULE_TOPIC_SYSTEM", "CardRenderer"]
+__all__ = [
+    "EXPLANATION_KEY",
+    "OVERRIDE_REASON_SYSTEM",
+    "RULE_TOPIC_SYSTEM",
+    "CardRenderer",
+    "RenderedCard",
+]
 
 EXPLANATION_KEY = "nl.opioid-cds.explanation"
 RULE_TOPIC_SYSTEM = "urn:opioid-cds:rule"
@@ -69,10 +88,19 @@ def order_label(order: OrderFacts) -> str:
 
 @dataclass(frozen=True)
 class _RuleStatics:
-    source: Source
-    override_reasons: list[OverrideReason]
-    links: list[Link]
+    """The JSON of a rule's fixed card parts in one language (checked by the models once)."""
+
+    source: dict[str, Any]
+    override_reasons: list[dict[str, Any]]
+    links: list[dict[str, Any]]
     wants_substance_links: bool
+
+
+class RenderedCard(NamedTuple):
+    card: Card
+    """The card, checked against the CDS Hooks model."""
+    json: dict[str, Any]
+    """The same card as the JSON the service sends."""
 
 
 class CardRenderer:
@@ -108,14 +136,19 @@ class CardRenderer:
             for link_id in spec.links
             if link_id != SUBSTANCE_LINK
         ]
-        return _RuleStatics(source, reasons, links, SUBSTANCE_LINK in spec.links)
+        return _RuleStatics(
+            source.to_json_dict(),
+            [reason.to_json_dict() for reason in reasons],
+            [link.to_json_dict() for link in links],
+            SUBSTANCE_LINK in spec.links,
+        )
 
     def _text(self, text: LocalizedText, language: str, values: Mapping[str, Any]) -> str:
         return text.get(language).format_map(values)
 
-    def _substance_links(self, orders: list[OrderFacts], language: str) -> list[Link]:
+    def _substance_links(self, orders: list[OrderFacts], language: str) -> list[dict[str, Any]]:
         catalogue = self.ruleset.links
-        links: list[Link] = []
+        links: list[dict[str, Any]] = []
         seen: set[str] = set()
         for order in orders:
             for substance in order.substances:
@@ -125,11 +158,11 @@ class CardRenderer:
                 seen.add(slug)
                 name = substance.name_nl if language == "nl" else substance.name_en
                 links.append(
-                    Link(
-                        label=f"Apotheek.nl: {name}",
-                        url=catalogue.apotheek_page_pattern.format(slug=slug),
-                        type="absolute",
-                    )
+                    {
+                        "label": f"Apotheek.nl: {name}",
+                        "url": catalogue.apotheek_page_pattern.format(slug=slug),
+                        "type": "absolute",
+                    }
                 )
         return links
 
@@ -142,7 +175,7 @@ class CardRenderer:
         orders_by_id: Mapping[str, OrderFacts],
         explanation_context: Mapping[str, Any],
         factory: SuggestionFactory,
-    ) -> Card:
+    ) -> RenderedCard:
         spec = self.ruleset.rules[rule_id]
         statics = self._statics[(rule_id, language)]
         orders = [
@@ -174,7 +207,7 @@ class CardRenderer:
             detail_parts.append(self.ruleset.file.shared_texts["pharmacy_calls"].get(language))
 
         notes: dict[str, Any] = {}
-        suggestions: list[Suggestion] = []
+        suggestions: list[SuggestionJson] = []
         if finding.suggestions is not None:
             factory.bind(rule_spec=spec, notes=notes)
             suggestions = finding.suggestions(factory)
@@ -203,14 +236,19 @@ class CardRenderer:
         if notes:
             explanation["notes"] = jsonable(notes)
 
-        return Card(
-            summary=summary,
-            detail="\n\n".join(part for part in detail_parts if part.strip()),
-            indicator=finding.indicator or spec.indicator,
-            source=statics.source,
-            suggestions=suggestions,
-            selection_behavior=finding.selection_behavior if suggestions else None,
-            override_reasons=list(statics.override_reasons),
-            links=links,
-            extension={EXPLANATION_KEY: explanation},
-        )
+        # Optional parts only when they hold something: the spec sends no empty values.
+        card: dict[str, Any] = {"uuid": new_uuid(), "summary": summary}
+        detail = "\n\n".join(part for part in detail_parts if part.strip())
+        if detail:
+            card["detail"] = detail
+        card["indicator"] = finding.indicator or spec.indicator
+        card["source"] = statics.source
+        if suggestions:
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = finding.selection_behavior
+        if statics.override_reasons:
+            card["overrideReasons"] = statics.override_reasons
+        if links:
+            card["links"] = links
+        card["extension"] = {EXPLANATION_KEY: drop_empty(explanation)}
+        return RenderedCard(Card.model_validate(card), card)

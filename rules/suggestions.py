@@ -8,6 +8,9 @@ per rule set and then copied per call.
 A draft order that is not valid R4 even after the usual normalisation (real clients send single
 objects where arrays belong) gets no `update` suggestion: the card still fires, and its
 explanation says why the suggestion is missing.
+
+Suggestions are built as their JSON (`SuggestionJson`); the card they go on is checked against
+the CDS Hooks models as a whole (see `rules.render`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
-from cds_hooks.models import Action, Suggestion
+from cds_hooks.models import SuggestionJson, new_uuid
 from rules.i18n import SUPPORTED_LANGUAGES
 from rules.ruleset import Referral, RuleSet, RuleSpec
 
@@ -92,14 +95,17 @@ class ReferralTemplates:
                 description = f"{referral.purpose.get(language)} ({contact})"
                 self._texts[(referral_id, language)] = (label[:200], description)
 
-    def suggestion(self, referral_id: str, language: str, patient_ref: str | None) -> Suggestion:
+    def suggestion(
+        self, referral_id: str, language: str, patient_ref: str | None
+    ) -> SuggestionJson:
         """The referral's suggestion for one patient."""
         label, description = self._texts[(referral_id, language)]
         resource = self.for_patient(referral_id, patient_ref)
-        return Suggestion(
-            label=label,
-            actions=[Action(type="create", description=description, resource=resource)],
-        )
+        return {
+            "label": label,
+            "uuid": new_uuid(),
+            "actions": [{"type": "create", "description": description, "resource": resource}],
+        }
 
     @staticmethod
     def _template(referral_id: str, referral: Referral) -> dict[str, Any]:
@@ -175,7 +181,7 @@ class SuggestionFactory:
 
     def _update(
         self, order_id: str, label: str, description: str, change: Any
-    ) -> Suggestion | None:
+    ) -> SuggestionJson | None:
         draft = self._drafts.get(order_id)
         if draft is None:
             return None
@@ -186,15 +192,16 @@ class SuggestionFactory:
                 {"order_id": order_id, "reason": "draft order is not valid FHIR R4"}
             )
             return None
-        return Suggestion(
-            label=label,
-            is_recommended=True,
-            actions=[Action(type="update", description=description, resource=order)],
-        )
+        return {
+            "label": label,
+            "uuid": new_uuid(),
+            "isRecommended": True,
+            "actions": [{"type": "update", "description": description, "resource": order}],
+        }
 
     def limit_duration(
         self, order_id: str, *, max_days: int, start: date | None, label: str, description: str
-    ) -> Suggestion | None:
+    ) -> SuggestionJson | None:
         """The draft order limited to `max_days`: period of use, supply, bounds and repeats."""
 
         def change(order: dict[str, Any]) -> None:
@@ -228,7 +235,7 @@ class SuggestionFactory:
 
         return self._update(order_id, label, description, change)
 
-    def no_repeats(self, order_id: str, *, label: str, description: str) -> Suggestion | None:
+    def no_repeats(self, order_id: str, *, label: str, description: str) -> SuggestionJson | None:
         def change(order: dict[str, Any]) -> None:
             order.setdefault("dispenseRequest", {})["numberOfRepeatsAllowed"] = 0
 
@@ -236,7 +243,7 @@ class SuggestionFactory:
 
     # --- create actions ---------------------------------------------------------------------
 
-    def naloxone_order(self, *, label: str, description: str, instruction: str) -> Suggestion:
+    def naloxone_order(self, *, label: str, description: str, instruction: str) -> SuggestionJson:
         resource: dict[str, Any] = {
             "resourceType": "MedicationRequest",
             "status": "draft",
@@ -261,11 +268,12 @@ class SuggestionFactory:
             },
         }
         MedicationRequest.model_validate(resource)
-        return Suggestion(
-            label=label,
-            is_recommended=True,
-            actions=[Action(type="create", description=description, resource=resource)],
-        )
+        return {
+            "label": label,
+            "uuid": new_uuid(),
+            "isRecommended": True,
+            "actions": [{"type": "create", "description": description, "resource": resource}],
+        }
 
     def referral_ids(self, referral_ids: list[str]) -> list[str]:
         """The referrals for this patient, with the postcode routes of the directory applied."""
@@ -281,13 +289,13 @@ class SuggestionFactory:
                         self._notes["postcode_route"] = route.area
         return result
 
-    def referrals(self, referral_ids: list[str]) -> list[Suggestion]:
+    def referrals(self, referral_ids: list[str]) -> list[SuggestionJson]:
         return [
             self._templates.suggestion(referral_id, self.language, self._patient_ref)
             for referral_id in self.referral_ids(referral_ids)
         ]
 
-    def refer_back(self, *, label: str, description: str, performer: str | None) -> Suggestion:
+    def refer_back(self, *, label: str, description: str, performer: str | None) -> SuggestionJson:
         resource: dict[str, Any] = {
             "resourceType": "ServiceRequest",
             "status": "draft",
@@ -301,7 +309,8 @@ class SuggestionFactory:
         if performer:
             resource["performer"] = [{"reference": performer}]
         ServiceRequest.model_validate(resource)
-        return Suggestion(
-            label=label,
-            actions=[Action(type="create", description=description, resource=resource)],
-        )
+        return {
+            "label": label,
+            "uuid": new_uuid(),
+            "actions": [{"type": "create", "description": description, "resource": resource}],
+        }

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from cds_hooks.models import Suggestion
+from cds_hooks.models import SuggestionJson
 from rules.checks._common import consult_after, format_date
 from rules.facts import DurationSource, OpioidStrength, PrescriberRole, ReleaseType
 from rules.registry import Finding, RuleContext, RuleParameters, rule
@@ -136,7 +136,7 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
         for order in concerned
     )
 
-    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
         built = [
             factory.limit_duration(
                 order.order_id,
@@ -223,7 +223,7 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
     if not concerned:
         return None
 
-    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
         built = [
             factory.no_repeats(
                 order.order_id,
@@ -351,7 +351,7 @@ def specialist_ownership(ctx: RuleContext[RuleParameters]) -> Finding | None:
     ]
     performer = prior.prescriber_id if prior.prescriber_id and "/" in prior.prescriber_id else None
 
-    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
         return [
             factory.refer_back(
                 label=factory.rule_text("suggestion_label"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from cds_hooks.models import Suggestion
+from cds_hooks.models import SuggestionJson
 from rules.facts import OpioidExposure, OrderFacts, PatientFacts
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 from rules.suggestions import SuggestionFactory
@@ -146,7 +146,7 @@ def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Findin
         return None
     referral_ids = list(ctx.referrals)
 
-    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
         naloxone = factory.naloxone_order(
             label=factory.rule_text("naloxone_label"),
             description=factory.rule_text("naloxone_description"),

@@ -9,13 +9,15 @@ from enum import Enum
 from typing import Any
 
 import orjson
+import pytest
 
 from app.evaluation import load_evaluator
-from app.pipeline import evaluate_hook_request
+from app.pipeline import HookOutcome, evaluate_hook_request
 from app.services import SERVICES
 from app.settings import Settings
 from app.warmup import warm_up_request
 from cds_hooks.models import CdsResponse, drop_empty, new_uuid
+from rules.fixtures import list_fixtures, load_fixture
 from rules.render import jsonable
 
 
@@ -66,21 +68,39 @@ def test_an_answer_without_cards_still_sends_the_empty_cards_array() -> None:
     assert orjson.loads(CdsResponse().to_json_bytes()) == {"cards": []}
 
 
-def test_the_bytes_sent_are_the_json_of_the_response_dict() -> None:
-    """The service sends `to_json_bytes`; the checks of the wire format (no null, no empty
-    arrays or objects) are written against `to_json_dict`. Both must say the same."""
-    today = date(2026, 11, 1)
-    outcome = asyncio.run(
+def _outcome(request: dict[str, Any], service_id: str, today: date, language: str) -> HookOutcome:
+    return asyncio.run(
         evaluate_hook_request(
-            warm_up_request(today),
-            service=SERVICES["opioid-order-sign"],
-            evaluator=load_evaluator(Settings()),
+            request,
+            service=SERVICES[service_id],
+            evaluator=_EVALUATOR,
             fhir_client_for=lambda _request: None,
             deadline_seconds=1.0,
-            language="nl",
+            language=language,
             today=today,
         )
     )
-    response = CdsResponse(cards=outcome.evaluation.cards)
-    assert len(response.cards) >= 5  # cards with update and referral suggestions among them
-    assert orjson.loads(response.to_json_bytes()) == response.to_json_dict()
+
+
+_EVALUATOR = load_evaluator(Settings())
+_SERVICE_FOR_HOOK = {service.hook: service_id for service_id, service in SERVICES.items()}
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_json_sent_is_what_the_card_models_serialise(language: str) -> None:
+    """The service builds each card as JSON and sends it as it is; the models only check it.
+    What is sent must be exactly what the validated models serialise to (wire names, no null,
+    no empty arrays or objects), for every fixture and for cards with every kind of
+    suggestion."""
+    today = date(2026, 11, 1)
+    requests = [(warm_up_request(today), "opioid-order-sign")]
+    for path in list_fixtures():
+        request, expectation = load_fixture(path, today)
+        requests.append((request, _SERVICE_FOR_HOOK[expectation.hook]))
+    card_count = 0
+    for request, service_id in requests:
+        outcome = _outcome(request, service_id, today, language)
+        sent = orjson.loads(outcome.body_json)
+        assert sent == CdsResponse(cards=outcome.evaluation.cards).to_json_dict()
+        card_count += len(sent["cards"])
+    assert card_count >= 40  # most fixtures fire cards; with update and referral suggestions
