@@ -216,12 +216,6 @@ class CdsResponse(_Wire):
         body.setdefault("cards", [])  # the one empty array the spec requires
         return body
 
-    def to_json_bytes(self) -> bytes:
-        """The response body as JSON, serialised in one pass without building the dicts of
-        `to_json_dict` first (the service answers with this). `cards` has no `exclude_if`,
-        so an empty list is sent as the spec requires."""
-        return self.__pydantic_serializer__.to_json(self, by_alias=True)
-
 
 class CdsService(_Wire):
     hook: NonEmptyStr

@@ -64,10 +64,6 @@ def test_jsonable_turns_dates_enums_sets_and_tuples_into_json_values() -> None:
     }
 
 
-def test_an_answer_without_cards_still_sends_the_empty_cards_array() -> None:
-    assert orjson.loads(CdsResponse().to_json_bytes()) == {"cards": []}
-
-
 def _outcome(request: dict[str, Any], service_id: str, today: date, language: str) -> HookOutcome:
     return asyncio.run(
         evaluate_hook_request(
