@@ -1,7 +1,9 @@
 """The audit trail is written off the response path, in batches.
 
 A service call only puts its event on a bounded queue; one writer task per process stores
-what has gathered (within a short linger) in a single transaction. When the queue is full
+what has gathered within half a second in a single transaction. Every transaction has a fixed
+cost (session, commit, a hop to the database thread) that, paid every 50 ms, cost the busy
+service about 0.15 ms of CPU per call; rows are a small part of it. When the queue is full
 (the database is down or far behind) events are dropped and counted rather than slowing
 down prescribing, and the drop is logged. On shutdown the writer stores what is left.
 """
@@ -23,6 +25,7 @@ from app.logging import get_logger
 __all__ = ["AuditEvent", "AuditWriter"]
 
 log = get_logger(__name__)
+_CARD_EVENTS = CardEvent.metadata.tables[CardEvent.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class AuditWriter:
         *,
         max_queue: int = 10_000,
         max_batch: int = 500,
-        linger_seconds: float = 0.05,
+        linger_seconds: float = 0.5,
     ) -> None:
         self._session_factory = session_factory
         self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(maxsize=max_queue)
@@ -103,7 +106,7 @@ class AuditWriter:
 
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
         async with self._session_factory() as session:
-            await session.execute(insert(CardEvent), rows)
+            await session.execute(insert(_CARD_EVENTS), rows)
             await session.commit()
 
     async def _write(self, batch: list[AuditEvent]) -> None:
@@ -123,7 +126,7 @@ class AuditWriter:
             for event in batch
         ]
         try:
-            # A Core executemany: the ORM's unit of work would cost the event loop more.
+            # A Core executemany on the table: the ORM's bulk insert would cost the loop more.
             await self._insert(rows)
         except Exception as exc:  # the audit must never take the service down
             log.warning("audit batch failed; storing one by one", error_type=type(exc).__name__)
