@@ -4,8 +4,10 @@ from a real FHIR server on loopback (or from one that fails), within its deadlin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections import Counter
 from typing import Any
@@ -237,6 +239,12 @@ class _Collect(logging.Handler):
 
 
 @pytest.mark.fhirserver
+def _audit_rows(service: Service) -> int:
+    with contextlib.closing(sqlite3.connect(service.directory / "service.sqlite3")) as db:
+        (count,) = db.execute("SELECT count(*) FROM card_events").fetchone()
+        return int(count)
+
+
 def test_the_fhir_token_reaches_no_log_line_and_no_database(
     ehr: EhrClient, fhir: NodeFhirServer, bad_server: MisbehavingFhirServer, service: Service
 ) -> None:
@@ -245,6 +253,7 @@ def test_the_fhir_token_reaches_no_log_line_and_no_database(
     level = root.level
     root.addHandler(collect)
     root.setLevel(logging.DEBUG)  # httpx/httpcore debug lines included
+    audited_before = _audit_rows(service)
     try:
         for fhir_server in (fhir.base_url, bad_server.base_url("status500")):
             body = ehr.hook_request(
@@ -258,7 +267,10 @@ def test_the_fhir_token_reaches_no_log_line_and_no_database(
     finally:
         root.removeHandler(collect)
         root.setLevel(level)
-    time.sleep(0.5)  # let the audit writer flush its batch
+    deadline = time.monotonic() + 10
+    while _audit_rows(service) <= audited_before:  # the audit writer stores in batches
+        assert time.monotonic() < deadline, "the call was never audited"
+        time.sleep(0.05)
 
     assert any("prefetch" in line for line in collect.lines)
     assert not [line for line in collect.lines if ACCESS_TOKEN in line]
