@@ -552,31 +552,58 @@ def _encounter_ref(context: JsonDict) -> str | None:
 
 
 # --------------------------------------------------------------------------- requests
-@dataclass(slots=True)  # internal; not frozen: 10x cheaper to build on the hot path
 class _Request:
-    """A MedicationRequest read once; drafts and history both use it."""
+    """A MedicationRequest read once; drafts and history both use it.
 
-    ref: str
-    status: str | None
-    intent: str | None
-    medication: MedicationFacts
-    resolved: bool
-    dosage: Regimen
-    durations_: Durations
-    repeats: int
-    total_days: int | None
-    authored_on: date | None
-    requester: _Actor
-    indication_codes: tuple[tuple[str, str], ...]
-    indication_sets: frozenset[str]
-    has_indication: bool
-    is_oat: bool
-    course: str | None
-    prior_ref: str | None
-    based_on: tuple[str, ...]
-    next_practitioner: NextPractitioner | None
-    pharmacy_id: str | None
-    stopped: bool
+    A plain class rather than a dataclass: compiled, a dataclass's generated ``__init__``
+    still runs as Python, and one of these is built for every opioid request of a history."""
+
+    def __init__(
+        self,
+        *,
+        ref: str,
+        status: str | None,
+        intent: str | None,
+        medication: MedicationFacts,
+        resolved: bool,
+        dosage: Regimen,
+        durations_: Durations,
+        repeats: int,
+        total_days: int | None,
+        authored_on: date | None,
+        requester: _Actor,
+        indication_codes: tuple[tuple[str, str], ...],
+        indication_sets: frozenset[str],
+        has_indication: bool,
+        is_oat: bool,
+        course: str | None,
+        prior_ref: str | None,
+        based_on: tuple[str, ...],
+        next_practitioner: NextPractitioner | None,
+        pharmacy_id: str | None,
+        stopped: bool,
+    ) -> None:
+        self.ref = ref
+        self.status = status
+        self.intent = intent
+        self.medication = medication
+        self.resolved = resolved
+        self.dosage = dosage
+        self.durations_ = durations_
+        self.repeats = repeats
+        self.total_days = total_days
+        self.authored_on = authored_on
+        self.requester = requester
+        self.indication_codes = indication_codes
+        self.indication_sets = indication_sets
+        self.has_indication = has_indication
+        self.is_oat = is_oat
+        self.course = course
+        self.prior_ref = prior_ref
+        self.based_on = based_on
+        self.next_practitioner = next_practitioner
+        self.pharmacy_id = pharmacy_id
+        self.stopped = stopped
 
 
 def _resource_ref(resource: JsonDict, kind: str, fallback: str) -> str:

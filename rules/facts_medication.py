@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from rules.catalogue import AtcEntry, Catalogue, Product
@@ -751,24 +751,41 @@ def whole_days(days: float) -> int:
     return max(0, math.ceil(days - 1e-9))
 
 
+_MAX_ORDINAL = date.max.toordinal()
+
+
 def add_days(day: date, days: int) -> date:
-    """``day + days`` clamped to the calendar (never an OverflowError)."""
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return date.max if days > 0 else date.min
+    """``day + days`` clamped to the calendar (never an OverflowError).
+
+    By ordinals: half the cost of building a ``timedelta`` by keyword, and this runs for
+    every exposure of a history."""
+    ordinal = day.toordinal() + days
+    if ordinal < 1:
+        return date.min
+    if ordinal > _MAX_ORDINAL:
+        return date.max
+    return date.fromordinal(ordinal)
 
 
 _DURATION_ORDER = tuple(DurationSource)  # iterating an Enum class is slow on the hot path
 
 
-@dataclass(slots=True)  # internal; not frozen: 10x cheaper to build on the hot path
 class Durations:
-    by_source: dict[DurationSource, int]
-    days: int | None
-    source: DurationSource
-    indefinite: bool
-    start: date | None
+    """A request's duration sources (a plain class: see ``_Request`` in facts_builder)."""
+
+    def __init__(
+        self,
+        by_source: dict[DurationSource, int],
+        days: int | None,
+        source: DurationSource,
+        indefinite: bool,
+        start: date | None,
+    ) -> None:
+        self.by_source = by_source
+        self.days = days
+        self.source = source
+        self.indefinite = indefinite
+        self.start = start
 
 
 def durations(
