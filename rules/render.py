@@ -11,7 +11,7 @@ JSON as it is: building the models from Python and serialising them cost three t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -24,7 +24,6 @@ from cds_hooks.models import (
     OverrideReason,
     Source,
     SuggestionJson,
-    drop_empty,
     new_uuid,
 )
 from rules.facts import OrderFacts
@@ -51,28 +50,47 @@ MAX_SUMMARY = 139
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def jsonable(value: Any) -> Any:
-    """Dates, enums, sets and tuples as JSON values (explanations are sent as JSON)."""
+_EMPTYABLE = (str, list, dict)
+
+
+def json_value(value: Any) -> Any:
+    """Dates, enums, sets and tuples as JSON values, with empty values (None, "", [] and {};
+    not 0 or False) left out at every depth: explanations are sent as JSON, and the spec sends
+    no empty values. One pass, as it runs for every card of every call."""
     kind = type(value)
     # Exact-type checks first: most values are plain scalars, dicts and lists, and the
     # isinstance checks against Mapping below go through the slow ABC machinery.
     if kind in _SCALARS:
         return value
     if kind is dict:
-        return {str(key): jsonable(item) for key, item in value.items()}
+        return _json_object(value)
     if kind is list or kind is tuple:
-        return [jsonable(item) for item in value]
+        return _json_array(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
+        return _json_object(value)
     if isinstance(value, set | frozenset):
-        return sorted(jsonable(item) for item in value)
+        return sorted(_json_array(value))
     if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
+        return _json_array(value)
     return value
+
+
+def _json_object(value: Mapping[Any, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        item = json_value(item)
+        if item is not None and (item or not isinstance(item, _EMPTYABLE)):
+            kept[str(key)] = item
+    return kept
+
+
+def _json_array(value: Iterable[Any]) -> list[Any]:
+    items = [json_value(item) for item in value]
+    return [i for i in items if i is not None and (i or not isinstance(i, _EMPTYABLE))]
 
 
 def _shorten(text: str, limit: int = MAX_SUMMARY) -> str:
@@ -216,25 +234,26 @@ class CardRenderer:
         if statics.wants_substance_links:
             links.extend(self._substance_links(orders, language))
 
-        explanation: dict[str, Any] = {
-            "rule_id": rule_id,
-            "ruleset": {"id": self.ruleset.id, "version": self.ruleset.version},
-            "order_ids": list(finding.order_ids),
-            "facts": jsonable(finding.facts),
-            # How each order's product was recognised; a text-only match says `coded: false`.
-            "medications": [
-                {
-                    "order_id": order.order_id,
-                    "product": order.product_display,
-                    "recognised_by": order.recognised_by.value,
-                    "coded": order.coded,
-                }
-                for order in orders
-            ],
-            **jsonable(dict(explanation_context)),
-        }
-        if notes:
-            explanation["notes"] = jsonable(notes)
+        explanation: dict[str, Any] = json_value(
+            {
+                "rule_id": rule_id,
+                "ruleset": {"id": self.ruleset.id, "version": self.ruleset.version},
+                "order_ids": finding.order_ids,
+                "facts": finding.facts,
+                # How each order's product was recognised; text-only says `coded: false`.
+                "medications": [
+                    {
+                        "order_id": order.order_id,
+                        "product": order.product_display,
+                        "recognised_by": order.recognised_by,
+                        "coded": order.coded,
+                    }
+                    for order in orders
+                ],
+                **explanation_context,
+                "notes": notes,
+            }
+        )
 
         # Optional parts only when they hold something: the spec sends no empty values.
         card: dict[str, Any] = {"uuid": new_uuid(), "summary": summary}
@@ -250,5 +269,5 @@ class CardRenderer:
             card["overrideReasons"] = statics.override_reasons
         if links:
             card["links"] = links
-        card["extension"] = {EXPLANATION_KEY: drop_empty(explanation)}
+        card["extension"] = {EXPLANATION_KEY: explanation}
         return RenderedCard(Card.model_validate(card), card)

@@ -18,7 +18,7 @@ from app.settings import Settings
 from app.warmup import warm_up_request
 from cds_hooks.models import CdsResponse, drop_empty, new_uuid
 from rules.fixtures import list_fixtures, load_fixture
-from rules.render import jsonable
+from rules.render import json_value
 
 
 def test_new_uuid_is_a_random_rfc4122_version_4_uuid() -> None:
@@ -47,20 +47,21 @@ class _Colour(Enum):
     RED = "red"
 
 
-def test_jsonable_turns_dates_enums_sets_and_tuples_into_json_values() -> None:
+def test_json_value_turns_dates_enums_sets_and_tuples_into_json_and_drops_empty_values() -> None:
     value = {
         1: date(2026, 11, 1),
         "colour": _Colour.RED,
         "set": frozenset({"b", "a"}),
         "tuple": (1, (2, 3)),
-        "plain": ["x", 1.5, None, True],
+        "plain": ["x", 1.5, None, True, 0, False, ""],
+        "empty": {"set": frozenset(), "list": [None, {}], "text": ""},
     }
-    assert jsonable(value) == {
+    assert json_value(value) == {
         "1": "2026-11-01",
         "colour": "red",
         "set": ["a", "b"],
         "tuple": [1, [2, 3]],
-        "plain": ["x", 1.5, None, True],
+        "plain": ["x", 1.5, True, 0, False],
     }
 
 
