@@ -177,9 +177,8 @@ class SuggestionJson(TypedDict, total=False):
 
 
 class Card(_Wire):
-    """A card. The service builds each card as JSON (wire names, no empty values), checks it
-    with `Card.model_validate` and sends that JSON as it is: cheaper than building the model
-    from Python and serialising it, with the same checks."""
+    """A card. The service builds each card as JSON (wire names, no empty values) and sends it
+    as it is; the tests check that JSON against this model (see `rules.render`)."""
 
     uuid: str = Field(default_factory=new_uuid)
     summary: Annotated[str, Field(min_length=1, max_length=139)]

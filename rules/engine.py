@@ -53,13 +53,17 @@ class EvaluationInput:
 
 @dataclass
 class Evaluation:
-    cards: list[Card]
+    cards_json: list[dict[str, Any]]
+    """The cards as the JSON the service sends (`rules.render`)."""
     fired_rule_ids: list[str]
-    cards_json: list[dict[str, Any]] = field(default_factory=list)
-    """The same cards as the JSON the service sends (`rules.render`)."""
     skipped_rule_ids: dict[str, str] = field(default_factory=dict)
     """Rules that did not run, with the reason (missing data, disabled for the practice)."""
     facts: Facts | None = None
+
+    @property
+    def cards(self) -> list[Card]:
+        """The cards as CDS Hooks models, checked against them when read (tests, tools)."""
+        return [Card.model_validate(card) for card in self.cards_json]
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ class Evaluator:
         def texts(key: str, **values: Any) -> str:
             return shared_texts[key].get(language).format(**values)
 
-        evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
+        evaluation = Evaluation(cards_json=[], fired_rule_ids=[], facts=facts)
         for rule_id in self._by_hook.get(hook, []):
             compiled = self._rules[rule_id]
             enabled = self._overlay_enabled.get((rule_id, agb or ""), compiled.enabled)
@@ -220,7 +224,7 @@ class Evaluator:
                 finding = compiled.definition.check(context)
                 if finding is None:
                     continue
-                rendered = self.renderer.render(
+                card = self.renderer.render(
                     rule_id=rule_id,
                     finding=finding,
                     language=language,
@@ -235,8 +239,7 @@ class Evaluator:
                 evaluation.skipped_rule_ids[rule_id] = "error"
                 continue
             evaluation.fired_rule_ids.append(rule_id)
-            evaluation.cards.append(rendered.card)
-            evaluation.cards_json.append(rendered.json)
+            evaluation.cards_json.append(card)
         return evaluation
 
 

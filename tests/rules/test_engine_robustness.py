@@ -119,11 +119,14 @@ def test_any_facts_give_valid_cards(
     )
     assert "error" not in evaluation.skipped_rule_ids.values()
     assert len(evaluation.fired_rule_ids) == len(set(evaluation.fired_rule_ids))
-    for card in evaluation.cards:
+    cards = evaluation.cards  # the JSON sent, checked against the CDS Hooks models
+    # ... and sent exactly as the models would write it: no nulls, no empty values.
+    assert [card.to_json_dict() for card in cards] == evaluation.cards_json
+    for card in cards:
         assert 0 < len(card.summary) < 140
         assert "{" not in card.summary  # every placeholder was filled
-        body = card.to_json_dict()
-        assert body["source"]["topic"]["code"] in evaluation.fired_rule_ids
+        assert card.source.topic is not None
+        assert card.source.topic.code in evaluation.fired_rule_ids
 
 
 def test_a_failing_rule_costs_only_its_own_card(
