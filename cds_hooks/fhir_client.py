@@ -102,9 +102,12 @@ def bundle_resources(bundle: Mapping[str, Any]) -> tuple[list[Resource], bool]:
         if not isinstance(entry, dict):
             continue
         resource = entry.get("resource")
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        if not isinstance(resource, dict):
             continue
-        if is_operation_outcome(resource):
+        kind = resource.get("resourceType")
+        if type(kind) is not str:
+            continue
+        if kind == "OperationOutcome":
             failed = failed or has_error_outcome(resource)
             continue
         resources.append(resource)

@@ -415,13 +415,15 @@ class _Resolver:
     # result
 
     def _flatten(self, templates: Mapping[str, str]) -> list[Resource]:
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[object, str]] = set()
         flat: list[Resource] = []
         for key in templates:
             for resource in self.data.get(key, ()):
                 identity = resource.get("id")
-                if isinstance(identity, str):
-                    marker = (str(resource.get("resourceType")), identity)
+                if type(identity) is str:
+                    # resourceType is a string here: bundle_resources and _take_prefetched
+                    # only take resources that have one.
+                    marker = (resource.get("resourceType"), identity)
                     if marker in seen:
                         continue
                     seen.add(marker)
