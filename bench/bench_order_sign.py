@@ -5,6 +5,12 @@ SQLite database and the baseline app — sends the same request to both, and pri
 client-observed and server-side (Server-Timing) p50/p95/p99 and requests/s.
 
     .venv/bin/python bench/bench_order_sign.py [--requests 2000] [--concurrency 8] [--block 100]
+        [--compare DIR]
+
+`--compare DIR` also runs the service from another checkout (e.g. a `git worktree` of an
+older commit, with its compiled modules built there: `python setup.py build_ext --inplace`)
+as a third route that takes its turns with the others. On this VM, whose speed drifts by
+tens of percent within minutes, only such interleaved runs compare two versions fairly.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ def _free_port() -> int:
         return port
 
 
-def _start(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(
+    factory: str, port: int, env: dict[str, str], root: Path = ROOT
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -54,7 +62,7 @@ def _start(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[byt
             "warning",
             "--no-access-log",
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -156,6 +164,12 @@ def main() -> None:
         default=100,
         help="requests per route before the other route takes its turn (see _measure)",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also run the service from this checkout, as the route 'compare'",
+    )
     args = parser.parse_args()
 
     body = orjson.dumps(realistic_order_sign())
@@ -178,6 +192,29 @@ def main() -> None:
             _start("bench.baseline_app:create_baseline_app", baseline_port, env),
         ]
         try:
+            compare_url: dict[str, str] = {}
+            if args.compare is not None:
+                compare_root = args.compare.resolve()
+                compare_env = dict(
+                    env,
+                    OPIOID_CDS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/compare.sqlite3",
+                    PYTHONPATH=str(compare_root),
+                )
+                subprocess.run(
+                    [sys.executable, "-m", "app.cli", "migrate"],
+                    cwd=compare_root,
+                    env=compare_env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                compare_port = _free_port()
+                servers.append(
+                    _start("app.main:create_app", compare_port, compare_env, compare_root)
+                )
+                _wait_ready(compare_port, "/healthz")
+                compare_url["compare"] = (
+                    f"http://127.0.0.1:{compare_port}/cds-services/opioid-order-sign"
+                )
             _wait_ready(service_port, "/healthz")
             _wait_ready(baseline_port, "/docs")
             with httpx.Client() as first_client:  # made first: it loads CA certificates
@@ -198,6 +235,7 @@ def main() -> None:
                     {
                         "order-sign": f"http://127.0.0.1:{service_port}"
                         "/cds-services/opioid-order-sign",
+                        **compare_url,
                         "parse-only": f"http://127.0.0.1:{baseline_port}"
                         "/cds-services/opioid-order-sign",
                     },
@@ -231,8 +269,11 @@ def main() -> None:
             f"{r['client_p50']:>10.2f}ms{r['client_p95']:>6.2f}ms{r['client_p99']:>6.2f}ms"
             f"{r['rps']:>9.0f}"
         )
-    ratio = results["order-sign"]["client_p50"] / results["parse-only"]["client_p50"]
-    print(f"\nclient p50 ratio order-sign / parse-only: {ratio:.2f}x")
+    for route in ("order-sign", "compare"):
+        if route in results:
+            ratio = results[route]["client_p50"] / results["parse-only"]["client_p50"]
+            print(f"\nclient p50 ratio {route} / parse-only: {ratio:.2f}x", end="")
+    print()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ checked once at start-up (sources, links, override reasons, referral templates) 
 rule set's checked texts. The CDS Hooks models (`cds_hooks.models.Card`) are the single
 source of its shape, but they check it in the tests, not on every call: every fixture in
 both languages, and generated facts, must give cards whose JSON is exactly what the models
-make of it. Checking each card on every call cost the service 0.3-0.5 ms per call.
+make of it. Checking each card on every call cost the service 0.45-0.5 ms per call
+(client p50 of bench/bench_order_sign.py, in a slow spell of the VM).
 """
 
 from __future__ import annotations
