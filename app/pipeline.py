@@ -124,7 +124,7 @@ async def evaluate_hook_request(
             today=today or date.today(),
         )
     )
-    # The cards' JSON was checked against the models when each card was built (rules.render).
+    # Sent as the renderer built them; the tests check that JSON against the models.
     body_json = orjson.dumps({"cards": evaluation.cards_json})
     return HookOutcome(
         body_json=body_json,
