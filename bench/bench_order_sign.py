@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,15 +30,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.realistic_request import realistic_order_sign
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from bench.servers import ROOT, free_port, migrate
 
 
 def _start(
@@ -179,14 +170,8 @@ def main() -> None:
             OPIOID_CDS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
             OPIOID_CDS_LOG_LEVEL="WARNING",
         )
-        subprocess.run(
-            [sys.executable, "-m", "app.cli", "migrate"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        service_port, baseline_port = _free_port(), _free_port()
+        migrate(env)
+        service_port, baseline_port = free_port(), free_port()
         servers = [
             _start("app.main:create_app", service_port, env),
             _start("bench.baseline_app:create_baseline_app", baseline_port, env),
@@ -200,14 +185,8 @@ def main() -> None:
                     OPIOID_CDS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/compare.sqlite3",
                     PYTHONPATH=str(compare_root),
                 )
-                subprocess.run(
-                    [sys.executable, "-m", "app.cli", "migrate"],
-                    cwd=compare_root,
-                    env=compare_env,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
-                compare_port = _free_port()
+                migrate(compare_env, compare_root)
+                compare_port = free_port()
                 servers.append(
                     _start("app.main:create_app", compare_port, compare_env, compare_root)
                 )

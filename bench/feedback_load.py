@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from app.db import FeedbackRecord, SeenJwtId  # noqa: E402
+from bench.servers import free_port, migrate  # noqa: E402
 
 ISSUER = "https://load-test-ehr.example"
 KID = "load-test-key"
@@ -55,13 +55,6 @@ class Shot:
     status: int
     ms: float
     stored: int | None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -210,14 +203,8 @@ async def run(args: argparse.Namespace) -> int:
             OPIOID_CDS_TRUSTED_CLIENTS=str(trust),
             OPIOID_CDS_LOG_LEVEL="WARNING",
         )
-        subprocess.run(
-            [sys.executable, "-m", "app.cli", "migrate"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        port = _free_port()
+        migrate(env)
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = _start_server(port, env, log)
         try:
