@@ -9,8 +9,8 @@ A draft order that is not valid R4 even after the usual normalisation (real clie
 objects where arrays belong) gets no `update` suggestion: the card still fires, and its
 explanation says why the suggestion is missing.
 
-Suggestions are built as their JSON (`SuggestionJson`); the card they go on is checked against
-the CDS Hooks models as a whole (see `rules.render`).
+Suggestions are built as their JSON (`SuggestionJson`) and sent as they are; the tests check
+the cards they go on against the CDS Hooks models (see `rules.render`).
 """
 
 from __future__ import annotations
