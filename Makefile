@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 # The facts builder is compiled with mypyc (setup.py); these are its sources. The stamp names
 # the build, so switching OPIOID_CDS_PURE_PYTHON on or off rebuilds.
-COMPILED := rules/fhir_access.py rules/facts_medication.py rules/facts_builder.py
+COMPILED := rules/facts/fhir_access.py rules/facts/medication.py rules/facts/builder.py
 ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
 NATIVE := $(VENV)/.pure
 else
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml setup.py
 # a stale one would run old code. OPIOID_CDS_PURE_PYTHON=1 removes them instead.
 $(NATIVE): $(STAMP) $(COMPILED)
 ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
-	rm -f rules/*.so $(VENV)/.compiled
+	rm -f rules/*.so rules/facts/*.so $(VENV)/.compiled
 else
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	rm -f $(VENV)/.pure
@@ -45,6 +45,7 @@ serve: $(NATIVE)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy app cds_hooks rules tests bench
@@ -55,4 +56,4 @@ pytest: $(NATIVE)
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) var build .mypy_cache .ruff_cache .pytest_cache rules/*.so
+	rm -rf $(VENV) var build .mypy_cache .ruff_cache .pytest_cache rules/*.so rules/facts/*.so

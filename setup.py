@@ -12,7 +12,11 @@ import os
 from setuptools import setup
 
 # Pure functions over parsed JSON; nothing in them is patched or subclassed at run time.
-COMPILED_MODULES = ["rules/fhir_access.py", "rules/facts_medication.py", "rules/facts_builder.py"]
+COMPILED_MODULES = [
+    "rules/facts/fhir_access.py",
+    "rules/facts/medication.py",
+    "rules/facts/builder.py",
+]
 
 
 def _extensions() -> list[object]:

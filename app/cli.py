@@ -156,7 +156,7 @@ async def evaluate_offline(
     from app.pipeline import evaluate_hook_request, service_for
     from app.services import SERVICES
     from cds_hooks.errors import CdsHooksError
-    from rules.i18n import preferred_language
+    from rules.cards.i18n import preferred_language
 
     settings = Settings(environment="development", trusted_clients=None)
     _quiet_service_logs()
@@ -478,7 +478,7 @@ def _print_verdict(verdict: FixtureVerdict, out: TextIO) -> None:
 
 
 def _rules_validate(args: argparse.Namespace) -> int:
-    from rules.ruleset import DEFAULT_OVERLAYS_PATH, DEFAULT_RULESET_PATH, validate_ruleset_file
+    from rules.rulesets import DEFAULT_OVERLAYS_PATH, DEFAULT_RULESET_PATH, validate_ruleset_file
 
     path = Path(args.file) if args.file else DEFAULT_RULESET_PATH
     overlays = Path(args.overlays) if args.overlays else None
@@ -499,8 +499,8 @@ def _rules_validate(args: argparse.Namespace) -> int:
 
 
 def _rules_docs(args: argparse.Namespace) -> int:
-    from rules.docs import render_rules_markdown
-    from rules.ruleset import RuleSetError, load_ruleset
+    from rules.rulesets import RuleSetError, load_ruleset
+    from rules.rulesets.docs import render_rules_markdown
 
     for candidate in (args.file, args.overlays):
         if candidate is not None and not Path(candidate).is_file():

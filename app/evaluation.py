@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.settings import Settings
 from rules.catalogue import load_catalogue
 from rules.engine import Evaluation, EvaluationInput, Evaluator
-from rules.ruleset import load_ruleset
+from rules.rulesets import load_ruleset
 
 __all__ = ["Evaluation", "EvaluationInput", "Evaluator", "load_evaluator"]
 

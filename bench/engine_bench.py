@@ -27,7 +27,7 @@ from rules.catalogue import load_catalogue
 from rules.engine import EvaluationInput, Evaluator
 from rules.facts import build_facts
 from rules.fixtures import list_fixtures, load_fixture
-from rules.ruleset import load_ruleset
+from rules.rulesets import load_ruleset
 
 FIXTURES = [
     "large-history-order-sign",

@@ -178,7 +178,7 @@ class SuggestionJson(TypedDict, total=False):
 
 class Card(_Wire):
     """A card. The service builds each card as JSON (wire names, no empty values) and sends it
-    as it is; the tests check that JSON against this model (see `rules.render`)."""
+    as it is; the tests check that JSON against this model (see `rules.cards.render`)."""
 
     uuid: str = Field(default_factory=new_uuid)
     summary: Annotated[str, Field(min_length=1, max_length=139)]

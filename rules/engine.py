@@ -20,6 +20,8 @@ from datetime import date
 from typing import Any
 
 from cds_hooks.models import Card
+from rules.cards.render import CardRenderer
+from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
 from rules.data_needs import RULES_NEEDING
 from rules.facts import Facts, FactSettings, OrderFacts, build_facts
 from rules.registry import (
@@ -29,9 +31,7 @@ from rules.registry import (
     RuleParameters,
     load_builtin_rules,
 )
-from rules.render import CardRenderer
-from rules.ruleset import HOOKS, RuleSet, RuleSpec
-from rules.suggestions import ReferralTemplates, SuggestionFactory
+from rules.rulesets import HOOKS, RuleSet, RuleSpec
 
 __all__ = ["Evaluation", "EvaluationInput", "Evaluator"]
 
@@ -54,7 +54,7 @@ class EvaluationInput:
 @dataclass
 class Evaluation:
     cards_json: list[dict[str, Any]]
-    """The cards as the JSON the service sends (`rules.render`)."""
+    """The cards as the JSON the service sends (`rules.cards.render`)."""
     fired_rule_ids: list[str]
     skipped_rule_ids: dict[str, str] = field(default_factory=dict)
     """Rules that did not run, with the reason (missing data, disabled for the practice)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["COMPILED_MODULES", "compiled_modules", "edited_since"]
 
-COMPILED_MODULES = ("rules.fhir_access", "rules.facts_medication", "rules.facts_builder")
+COMPILED_MODULES = ("rules.facts.fhir_access", "rules.facts.medication", "rules.facts.builder")
 """The same as in setup.py and the Makefile (tests/kb/test_native.py checks)."""
 
 _ROOT = Path(__file__).resolve().parent.parent

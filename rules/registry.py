@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from cds_hooks.models import SuggestionJson
+    from rules.cards.suggestions import SuggestionFactory
     from rules.facts import Facts, OrderFacts
-    from rules.suggestions import SuggestionFactory
 
 __all__ = [
     "RULE_REGISTRY",

@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rules.cards.render import RULE_TOPIC_SYSTEM
 from rules.fixtures import Expectation, list_fixtures, load_expectation, load_fixture
-from rules.render import RULE_TOPIC_SYSTEM
 
 __all__ = [
     "FixtureInfo",

@@ -26,12 +26,13 @@ from rules.catalogue._model import (
     PhysicalConsultDefinition,
     PregnancyObservationDefinition,
     Product,
+    Quantity,
     ReleasePattern,
+    ReleaseType,
     RoleCode,
     Substance,
     UnitInfo,
 )
-from rules.facts import Quantity, ReleaseType
 
 DATA_DIR = Path(__file__).parent / "data"
 

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
-from rules.facts import Quantity, ReleaseType
+
+class ReleaseType(StrEnum):
+    """Long- or short-acting, from product, dose form or text. No rule fires on ``UNKNOWN``."""
+
+    LONG_ACTING = "long-acting"
+    SHORT_ACTING = "short-acting"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A value in a canonical UCUM unit: mass ``mg``, rate ``ug/h``, volume ``mL``,
+    concentration ``mg/mL``, or ``1`` for countable units (tablet, patch, stuk)."""
+
+    value: float
+    unit: str
 
 
 @dataclass(frozen=True, slots=True)

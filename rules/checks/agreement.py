@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import Field
 
 from cds_hooks.models import SuggestionJson
+from rules.cards.suggestions import SuggestionFactory
 from rules.checks._common import consult_after, format_date
 from rules.facts import DurationSource, OpioidStrength, PrescriberRole, ReleaseType
 from rules.registry import Finding, RuleContext, RuleParameters, rule
-from rules.suggestions import SuggestionFactory
 
 _NON_ORAL_ROUTES = frozenset({"transdermal", "parenteral", "rectal", "nasal", "sublingual"})
 

@@ -11,10 +11,10 @@ from datetime import date, timedelta
 from pydantic import Field
 
 from cds_hooks.models import SuggestionJson
+from rules.cards.suggestions import SuggestionFactory
 from rules.checks._common import covered_days, format_date, order_interval, pain_history
 from rules.facts import OrderFacts
 from rules.registry import Finding, RuleContext, RuleParameters, rule
-from rules.suggestions import SuggestionFactory
 
 
 class ChronicParameters(RuleParameters):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from cds_hooks.models import SuggestionJson
+from rules.cards.suggestions import SuggestionFactory
 from rules.facts import OpioidExposure, OrderFacts, PatientFacts
 from rules.registry import Finding, RuleContext, RuleParameters, rule
-from rules.suggestions import SuggestionFactory
 
 
 def _active_opioids(patient: PatientFacts, *, include_oat: bool) -> list[OpioidExposure]:

@@ -416,8 +416,8 @@ def test_rules_validate_names_file_and_line_of_problems(
 def test_rules_docs_prints_the_generated_rule_documentation(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from rules.docs import render_rules_markdown
-    from rules.ruleset import load_ruleset
+    from rules.rulesets import load_ruleset
+    from rules.rulesets.docs import render_rules_markdown
 
     code, out, _err = run_cli(capsys, "rules", "docs")
     assert code == 0

@@ -17,8 +17,8 @@ from app.services import SERVICES
 from app.settings import Settings
 from app.warmup import warm_up_request
 from cds_hooks.models import CdsResponse, drop_empty, new_uuid
+from rules.cards.render import json_value
 from rules.fixtures import list_fixtures, load_fixture
-from rules.render import json_value
 
 
 def test_new_uuid_is_a_random_rfc4122_version_4_uuid() -> None:

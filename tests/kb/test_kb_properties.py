@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from rules.catalogue import load_catalogue
 from rules.facts import Facts, FactSettings, build_facts
-from rules.facts_builder import (
+from rules.facts.builder import (
     _Context,
     _History,
     _order,

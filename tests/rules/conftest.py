@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cds_hooks.models import Card
+from rules.cards.render import EXPLANATION_KEY
 from rules.engine import Evaluation, EvaluationInput, Evaluator
 from rules.facts import (
     DurationSource,
@@ -30,8 +31,7 @@ from rules.facts import (
     RoleSource,
     SubstanceRef,
 )
-from rules.render import EXPLANATION_KEY
-from rules.ruleset import RuleSet, load_ruleset
+from rules.rulesets import RuleSet, load_ruleset
 
 TODAY = date(2026, 11, 1)
 OXYCODONE = SubstanceRef(key="oxycodone", name_nl="oxycodon", name_en="oxycodone", atc="N02AA05")

@@ -20,7 +20,7 @@ from rules.facts import (
     ReleaseType,
 )
 from rules.registry import RULE_REGISTRY, Finding, RuleContext
-from rules.ruleset import RuleSet
+from rules.rulesets import RuleSet
 
 from .conftest import TODAY, exposure, facts, order, oxycodone_mga, patient, run
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rules.docs import render_rules_markdown
 from rules.engine import Evaluator
 from rules.registry import RULE_REGISTRY
-from rules.ruleset import DEFAULT_RULESET_PATH, RuleSet, load_ruleset
+from rules.rulesets import DEFAULT_RULESET_PATH, RuleSet, load_ruleset
+from rules.rulesets.docs import render_rules_markdown
 
 from .conftest import card_for, facts, order, patient, run
 

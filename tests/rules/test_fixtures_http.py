@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
+from rules.cards.render import EXPLANATION_KEY
 from rules.fixtures import list_fixtures, load_fixture
-from rules.render import EXPLANATION_KEY
-from rules.ruleset import RuleSet
+from rules.rulesets import RuleSet
 
 FIXTURES = list_fixtures()
 

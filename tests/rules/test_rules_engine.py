@@ -19,7 +19,7 @@ from rules.facts import (
     ReleaseType,
     SurgicalProcedure,
 )
-from rules.ruleset import RuleSet
+from rules.rulesets import RuleSet
 
 from .conftest import (
     TODAY,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.ruleset import (
+from rules.rulesets import (
     DEFAULT_RULESET_PATH,
     RuleSet,
     RuleSetError,
@@ -167,7 +167,7 @@ def test_a_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
 def test_the_json_schema_for_editors_is_current() -> None:
     schema_path = DEFAULT_RULESET_PATH.parent / "ruleset.schema.json"
     assert json.loads(schema_path.read_text(encoding="utf-8")) == ruleset_json_schema(), (
-        "regenerate rules/rulesets/ruleset.schema.json from rules.ruleset.ruleset_json_schema()"
+        "regenerate rules/rulesets/ruleset.schema.json from rules.rulesets.ruleset_json_schema()"
     )
 
 

@@ -16,7 +16,35 @@ from typing import Any, TypeVar
 import orjson
 
 from rules.catalogue import Catalogue, CodeRef
-from rules.facts import (
+from rules.facts.fhir_access import (
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    codings,
+    concept_text,
+    dicts,
+    extensions,
+    is_object,
+    parse_date,
+    reference_of,
+)
+from rules.facts.medication import (
+    Durations,
+    MedicationInput,
+    Regimen,
+    add_days,
+    duration_days,
+    durations,
+    first_duration_source,
+    medication_input,
+    period_of_use,
+    quantity_days,
+    recognise,
+    regimen,
+    whole_days,
+)
+from rules.facts.model import (
     ActiveMedication,
     DurationSource,
     ExposureSource,
@@ -32,36 +60,8 @@ from rules.facts import (
     RoleSource,
     SurgicalProcedure,
 )
-from rules.facts_medication import (
-    Durations,
-    MedicationInput,
-    Regimen,
-    add_days,
-    duration_days,
-    durations,
-    first_duration_source,
-    medication_input,
-    period_of_use,
-    quantity_days,
-    recognise,
-    regimen,
-    whole_days,
-)
-from rules.fhir_access import (
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    codings,
-    concept_text,
-    dicts,
-    extensions,
-    is_object,
-    parse_date,
-    reference_of,
-)
 
-__all__ = ["build_facts_impl"]
+__all__ = ["build_facts"]
 
 JsonDict = Mapping[str, Any]
 _T = TypeVar("_T")
@@ -1281,7 +1281,7 @@ def _selections(hook: str, context: JsonDict) -> frozenset[str] | None:
     return selections or None
 
 
-def build_facts_impl(
+def build_facts(
     *,
     hook: str,
     context: Mapping[str, Any],
@@ -1291,7 +1291,10 @@ def build_facts_impl(
     catalogue: Catalogue,
     settings: FactSettings,
 ) -> Facts:
-    """See ``rules.facts.build_facts``."""
+    """All facts of one call, in one pass. Never raises on any JSON input.
+
+    ``resources`` are the prefetched/fetched resources, flattened out of Bundles;
+    ``draft_orders`` the resources of context.draftOrders."""
     context = as_dict(context)
     drafts_in = [d for d in as_list(draft_orders) if isinstance(d, Mapping)]
     history_in = list(as_list(resources))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rules.registry import RULE_REGISTRY, load_builtin_rules
-from rules.ruleset import RuleSet, RuleSpec
+from rules.rulesets.model import RuleSet, RuleSpec
 
 __all__ = ["render_rules_markdown"]
 

@@ -29,11 +29,11 @@ from cds_hooks.models import (
     SuggestionJson,
     new_uuid,
 )
+from rules.cards.i18n import SUPPORTED_LANGUAGES
+from rules.cards.suggestions import SuggestionFactory
 from rules.facts import OrderFacts
-from rules.i18n import SUPPORTED_LANGUAGES
 from rules.registry import Finding
-from rules.ruleset import LocalizedText, RuleSet, RuleSpec
-from rules.suggestions import SuggestionFactory
+from rules.rulesets import LocalizedText, RuleSet, RuleSpec
 
 __all__ = [
     "EXPLANATION_KEY",

@@ -1,38 +1,14 @@
-"""Typed facts about one CDS Hooks call: the public interface between FHIR data and the rules.
-
-Every fact is defined in RULES.md §1; this module only gives them names and types. The rule
-engine reads these objects and never looks at FHIR JSON itself.
-
-Entry point::
-
-    from rules.facts import FactSettings, build_facts
-    from rules.catalogue import load_catalogue
-
-    facts = build_facts(
-        hook="order-sign", context=request.context, draft_orders=drafts,
-        resources=prefetched, today=date.today(), catalogue=load_catalogue(),
-        settings=FactSettings(lookback_days=90),
-    )
-    for order in facts.opioid_orders: ...
-
-Conventions:
-- Dates are calendar dates (``datetime.date``); intervals are inclusive on both ends.
-- Resource references are ``"<ResourceType>/<id>"``; a contained resource keeps its ``#id``.
-- ``None`` means "not stated / could not be determined", never "zero".
-- Building facts never raises on any JSON input; what could not be read is listed in
-  ``Facts.problems`` and the affected fact is ``None`` / ``unknown``.
-"""
+"""The fact types: what the rules may know about one call, named and typed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from rules.catalogue import Catalogue
+from rules.catalogue import Quantity, ReleaseType
 
 __all__ = [
     "ActiveMedication",
@@ -54,7 +30,6 @@ __all__ = [
     "RoleSource",
     "SubstanceRef",
     "SurgicalProcedure",
-    "build_facts",
 ]
 
 
@@ -74,14 +49,6 @@ class OpioidStrength(StrEnum):
 
     STRONG = "strong"
     WEAK = "weak"
-
-
-class ReleaseType(StrEnum):
-    """RULES.md §1 "Release type". No rule may fire on ``UNKNOWN``."""
-
-    LONG_ACTING = "long-acting"
-    SHORT_ACTING = "short-acting"
-    UNKNOWN = "unknown"
 
 
 class PrescriberRole(StrEnum):
@@ -126,15 +93,6 @@ class FactSettings:
     """Window for "new user" (rule 10)."""
     assume_gp_when_unknown: bool = True
     """An unknown prescriber role is reported as GP (role_source = ASSUMED)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Quantity:
-    """A value in a canonical UCUM unit: mass ``mg``, rate ``ug/h``, volume ``mL``,
-    concentration ``mg/mL``, or ``1`` for countable units (tablet, patch, stuk)."""
-
-    value: float
-    unit: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,33 +424,3 @@ class Facts:
     @property
     def sedative_orders(self) -> list[OrderFacts]:
         return [o for o in self.orders if o.is_sedative]
-
-
-def build_facts(
-    *,
-    hook: str,
-    context: Mapping[str, Any],
-    draft_orders: Sequence[Mapping[str, Any]],
-    resources: Sequence[Mapping[str, Any]],
-    today: date,
-    catalogue: Catalogue,
-    settings: FactSettings,
-) -> Facts:
-    """Build all facts in one pass. Never raises on any JSON input.
-
-    ``resources`` are all prefetched/fetched FHIR resources, flattened out of Bundles.
-    ``draft_orders`` are the resources of context.draftOrders (non-MedicationRequests are
-    ignored for orders but a contained/bundled Medication there is used for resolution).
-    """
-    # Imported here: the builder imports this module's types.
-    from rules.facts_builder import build_facts_impl
-
-    return build_facts_impl(
-        hook=hook,
-        context=context,
-        draft_orders=draft_orders,
-        resources=resources,
-        today=today,
-        catalogue=catalogue,
-        settings=settings,
-    )

@@ -48,7 +48,7 @@ __all__ = [
     "validate_ruleset_file",
 ]
 
-RULESETS_DIR = Path(__file__).parent / "rulesets"
+RULESETS_DIR = Path(__file__).parent
 DEFAULT_RULESET_PATH = RULESETS_DIR / "eemland.yaml"
 DEFAULT_OVERLAYS_PATH = RULESETS_DIR / "practices.yaml"
 

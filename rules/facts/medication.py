@@ -1,6 +1,6 @@
 """Medication facts: what a medication is, how it is dosed, how long it lasts, its OME.
 
-Pure functions over defensive JSON access (``rules.fhir_access``) and the catalogue. They are
+Pure functions over defensive JSON access (``rules.facts.fhir_access``) and the catalogue. They are
 used for drafted orders and for history alike. Definitions: RULES.md §1.
 """
 
@@ -14,16 +14,7 @@ from datetime import date
 from typing import Any
 
 from rules.catalogue import AtcEntry, Catalogue, Product
-from rules.facts import (
-    DurationSource,
-    MedicationFacts,
-    OpioidStrength,
-    Quantity,
-    RecognisedBy,
-    ReleaseType,
-    SubstanceRef,
-)
-from rules.fhir_access import (
+from rules.facts.fhir_access import (
     as_dict,
     as_int,
     as_list,
@@ -35,6 +26,15 @@ from rules.fhir_access import (
     extension_map,
     extensions,
     parse_date,
+)
+from rules.facts.model import (
+    DurationSource,
+    MedicationFacts,
+    OpioidStrength,
+    Quantity,
+    RecognisedBy,
+    ReleaseType,
+    SubstanceRef,
 )
 
 JsonDict = Mapping[str, Any]

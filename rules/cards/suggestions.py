@@ -10,7 +10,7 @@ objects where arrays belong) gets no `update` suggestion: the card still fires, 
 explanation says why the suggestion is missing.
 
 Suggestions are built as their JSON (`SuggestionJson`) and sent as they are; the tests check
-the cards they go on against the CDS Hooks models (see `rules.render`).
+the cards they go on against the CDS Hooks models (see `rules.cards.render`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from cds_hooks.models import SuggestionJson, new_uuid
-from rules.i18n import SUPPORTED_LANGUAGES
-from rules.ruleset import Referral, RuleSet, RuleSpec
+from rules.cards.i18n import SUPPORTED_LANGUAGES
+from rules.rulesets import Referral, RuleSet, RuleSpec
 
 __all__ = ["ReferralTemplates", "SuggestionFactory"]
 

@@ -1,0 +1,69 @@
+"""Typed facts about one CDS Hooks call: the public interface between FHIR data and the rules.
+
+The rules read these objects and never look at FHIR JSON themselves.
+
+Entry point::
+
+    from rules.facts import FactSettings, build_facts
+    from rules.catalogue import load_catalogue
+
+    facts = build_facts(
+        hook="order-sign", context=request.context, draft_orders=drafts,
+        resources=prefetched, today=date.today(), catalogue=load_catalogue(),
+        settings=FactSettings(lookback_days=90),
+    )
+    for order in facts.opioid_orders: ...
+
+Conventions:
+- Dates are calendar dates (``datetime.date``); intervals are inclusive on both ends.
+- Resource references are ``"<ResourceType>/<id>"``; a contained resource keeps its ``#id``.
+- ``None`` means "not stated / could not be determined", never "zero".
+- Building facts never raises on any JSON input; what could not be read is listed in
+  ``Facts.problems`` and the affected fact is ``None`` / ``unknown``.
+"""
+
+from rules.facts.builder import build_facts
+from rules.facts.model import (
+    ActiveMedication,
+    DurationSource,
+    ExposureSource,
+    Facts,
+    FactSettings,
+    MedicationFacts,
+    NextPractitioner,
+    OmeContribution,
+    OpioidExposure,
+    OpioidStrength,
+    OrderFacts,
+    PatientFacts,
+    PrescriberRole,
+    Quantity,
+    RecognisedBy,
+    ReleaseType,
+    RoleSource,
+    SubstanceRef,
+    SurgicalProcedure,
+)
+
+__all__ = [
+    "ActiveMedication",
+    "DurationSource",
+    "ExposureSource",
+    "FactSettings",
+    "Facts",
+    "MedicationFacts",
+    "NextPractitioner",
+    "OmeContribution",
+    "OpioidExposure",
+    "OpioidStrength",
+    "OrderFacts",
+    "PatientFacts",
+    "PrescriberRole",
+    "Quantity",
+    "RecognisedBy",
+    "ReleaseType",
+    "RoleSource",
+    "SubstanceRef",
+    "SurgicalProcedure",
+    "build_facts",
+]

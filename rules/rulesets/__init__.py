@@ -1,0 +1,48 @@
+"""Rule sets as data: a region's thresholds, texts, links, referral routes and override
+reasons (YAML files in this folder), their schema, loader and validator."""
+
+from rules.rulesets.model import (
+    DEFAULT_OVERLAYS_PATH,
+    DEFAULT_RULESET_PATH,
+    HOOKS,
+    Contact,
+    LinkCatalogue,
+    LinkEntry,
+    LocalizedText,
+    Overlay,
+    OverlayFile,
+    PostcodeRoute,
+    Referral,
+    ReferralDirectory,
+    RuleSet,
+    RuleSetDefaults,
+    RuleSetError,
+    RuleSetProblem,
+    RuleSpec,
+    load_ruleset,
+    ruleset_json_schema,
+    validate_ruleset_file,
+)
+
+__all__ = [
+    "DEFAULT_OVERLAYS_PATH",
+    "DEFAULT_RULESET_PATH",
+    "HOOKS",
+    "Contact",
+    "LinkCatalogue",
+    "LinkEntry",
+    "LocalizedText",
+    "Overlay",
+    "OverlayFile",
+    "PostcodeRoute",
+    "Referral",
+    "ReferralDirectory",
+    "RuleSet",
+    "RuleSetDefaults",
+    "RuleSetError",
+    "RuleSetProblem",
+    "RuleSpec",
+    "load_ruleset",
+    "ruleset_json_schema",
+    "validate_ruleset_file",
+]
