@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date, timedelta
 
-from rules.facts import OpioidExposure, PatientFacts
+from rules.facts import PatientFacts
 
-__all__ = ["consult_after", "covered_days", "format_date", "order_interval"]
+__all__ = ["consult_after", "format_date", "order_interval"]
 
 
 def format_date(value: date | None, text: Callable[..., str]) -> str:
@@ -28,27 +28,3 @@ def consult_after(patient: PatientFacts, day: date | None) -> bool:
 
 def order_interval(start: date, days: int) -> tuple[date, date]:
     return start, start + timedelta(days=max(days, 1) - 1)
-
-
-def covered_days(intervals: Iterable[tuple[date, date]]) -> int:
-    """Days in the union of inclusive date intervals (overlaps count once, gaps stay gaps)."""
-    total = 0
-    current_start: date | None = None
-    current_end: date | None = None
-    for start, end in sorted(intervals):
-        if end < start:
-            continue
-        if current_end is None or current_start is None or start > current_end + timedelta(days=1):
-            if current_end is not None and current_start is not None:
-                total += (current_end - current_start).days + 1
-            current_start, current_end = start, end
-        elif end > current_end:
-            current_end = end
-    if current_end is not None and current_start is not None:
-        total += (current_end - current_start).days + 1
-    return total
-
-
-def pain_history(patient: PatientFacts) -> list[OpioidExposure]:
-    """Prior opioid exposure that counts for rules 4-11: OAT history does not."""
-    return [exposure for exposure in patient.history if not exposure.is_oat]

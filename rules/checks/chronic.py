@@ -1,38 +1,25 @@
 """Use over time, rules 9-11 and the patient-view review (seed 003, phase 3, lines 343-463).
 
-Covered days are the union of date intervals (RULES.md §2 "Precise readings"); OAT history does
-not count as prior opioid exposure here.
+Covered days are the union of date intervals, counted by the facts; OAT history does not count
+as prior opioid exposure here.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from pydantic import Field
 
 from cds_hooks.models import SuggestionJson
 from rules.cards.suggestions import SuggestionFactory
-from rules.checks._common import covered_days, format_date, order_interval, pain_history
-from rules.facts import OrderFacts
+from rules.checks._common import format_date, order_interval
+from rules.facts import OrderFacts, covered_days
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
 
 class ChronicParameters(RuleParameters):
     threshold_days: int = Field(default=28, ge=1, le=365)
     """«meer dan 4 weken» (003:358-359)."""
-
-
-def _history_intervals(ctx: RuleContext[ChronicParameters]) -> list[tuple[date, date]]:
-    window_start = ctx.today - timedelta(days=int(ctx.defaults["lookback_days"]) - 1)
-    intervals = []
-    for exposure in pain_history(ctx.facts.patient):
-        if exposure.start is None or exposure.end is None:
-            continue
-        start = max(exposure.start, window_start)
-        end = min(exposure.end, ctx.today)
-        if end >= start:
-            intervals.append((start, end))
-    return intervals
 
 
 def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date] | None:
@@ -55,8 +42,9 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     if not ctx.orders:
         return None
     threshold = ctx.params.threshold_days
-    history = _history_intervals(ctx)
-    prior_days = covered_days(history)
+    patient = ctx.facts.patient
+    history = list(patient.prior_opioid_intervals)
+    prior_days = patient.prior_opioid_days
     order_intervals = [
         interval
         for order in ctx.orders
@@ -166,7 +154,7 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
 def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     """patient-view: a chronic user to invite for a conversation (003:356-382)."""
     threshold = ctx.params.threshold_days
-    prior_days = covered_days(_history_intervals(ctx))
+    prior_days = ctx.facts.patient.prior_opioid_days
     if prior_days <= threshold:
         return None
     referral_ids = list(ctx.referrals)

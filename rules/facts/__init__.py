@@ -23,6 +23,7 @@ Conventions:
 """
 
 from rules.facts.builder import build_facts
+from rules.facts.exposure import Interval, covered_days
 from rules.facts.model import (
     ActiveMedication,
     DurationSource,
@@ -51,6 +52,7 @@ __all__ = [
     "ExposureSource",
     "FactSettings",
     "Facts",
+    "Interval",
     "MedicationFacts",
     "NextPractitioner",
     "OmeContribution",
@@ -66,4 +68,5 @@ __all__ = [
     "SubstanceRef",
     "SurgicalProcedure",
     "build_facts",
+    "covered_days",
 ]

@@ -16,6 +16,15 @@ from typing import Any, TypeVar
 import orjson
 
 from rules.catalogue import Catalogue, CodeRef
+from rules.facts.durations import (
+    Durations,
+    add_days,
+    dispense_supply,
+    interval_end,
+    request_durations,
+    statement_period,
+)
+from rules.facts.exposure import covered_days, exposure_intervals
 from rules.facts.fhir_access import (
     as_dict,
     as_int,
@@ -30,23 +39,14 @@ from rules.facts.fhir_access import (
     reference_of,
 )
 from rules.facts.medication import (
-    Durations,
     MedicationInput,
     Regimen,
-    add_days,
-    duration_days,
-    durations,
-    first_duration_source,
     medication_input,
-    period_of_use,
-    quantity_days,
     recognise,
     regimen,
-    whole_days,
 )
 from rules.facts.model import (
     ActiveMedication,
-    DurationSource,
     ExposureSource,
     Facts,
     FactSettings,
@@ -454,44 +454,6 @@ class _Context:
         self._substance_keys[id(medication)] = (medication, keys)
         return keys
 
-    def lean_durations(
-        self,
-        resource: JsonDict,
-        dosage: Regimen,
-        medication: MedicationFacts,
-        authored_on: date | None,
-    ) -> Durations:
-        """The first duration source of a history request, memoised across calls on the JSON
-        that decides it (extensions, dispenseRequest) and the dosage (held in the value, so
-        its id() cannot be reused)."""
-        memo = self.catalogue.duration_memo
-        content = _json_key(
-            (
-                resource.get("extension"),
-                resource.get("modifierExtension"),
-                resource.get("dispenseRequest"),
-            )
-        )
-        key = (content, id(dosage), id(medication))
-        found = memo.get(key) if content is not None else None
-        if isinstance(found, tuple) and found[0] is dosage and found[1] is medication:
-            use_start: date | None = found[2]
-            days: int | None = found[3]
-            source: DurationSource = found[4]
-            indefinite: bool = found[5]
-        else:
-            use = period_of_use(self.catalogue, resource)
-            use_start = use.start if use else None
-            days, source, indefinite = first_duration_source(
-                self.catalogue, resource, dosage, medication, use
-            )
-            if content is not None:
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                memo[key] = (dosage, medication, use_start, days, source, indefinite)
-        start = use_start or dosage.bounds_start or authored_on
-        return Durations({}, days, source, indefinite, start)
-
     def condition_sets_of(self, concept: object) -> frozenset[str]:
         """Condition sets of a CodeableConcept, memoised across calls (JSON + catalogue)."""
         memo = self.catalogue.condition_memo
@@ -649,11 +611,7 @@ def _read_request_once(ctx: _Context, resource: JsonDict, fallback_id: str, full
     medication, resolved = ctx.recognise(resource)
     dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
     authored_on = parse_date(resource.get("authoredOn"))
-    found = (
-        durations(cat, resource, dosage, medication, authored_on)
-        if full
-        else ctx.lean_durations(resource, dosage, medication, authored_on)
-    )
+    found = request_durations(cat, resource, dosage, medication, authored_on)
     dispense = as_dict(resource.get("dispenseRequest"))
     repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
     total = found.days * (1 + repeats) if found.days is not None else None
@@ -822,21 +780,6 @@ class _History:
     sedatives: list[ActiveMedication] = field(default_factory=list)
 
 
-def _exposure(**values: Any) -> OpioidExposure:
-    """An OpioidExposure without its frozen ``__init__``, which costs one object.__setattr__
-    per field (4x this); a history builds dozens per call. Callers pass every field:
-    test_kb_history checks the result equals one built by the normal constructor."""
-    exposure = object.__new__(OpioidExposure)
-    exposure.__dict__.update(values)
-    return exposure
-
-
-def _interval_end(start: date | None, days: int | None) -> date | None:
-    if start is None or days is None or days <= 0:
-        return start
-    return add_days(start, days - 1)
-
-
 def _exposure_from_request(ctx: _Context, request: _Request) -> OpioidExposure:
     found = request.durations_
     start = found.start or request.authored_on
@@ -846,7 +789,7 @@ def _exposure_from_request(ctx: _Context, request: _Request) -> OpioidExposure:
     if indefinite:
         end = max(today, start) if start else None
     else:
-        end = _interval_end(start, request.total_days)
+        end = interval_end(start, request.total_days)
     duration_known = request.total_days is not None or indefinite
     is_active = (
         request.status == "active"
@@ -854,7 +797,7 @@ def _exposure_from_request(ctx: _Context, request: _Request) -> OpioidExposure:
         and (start is None or start <= today)
         and (not duration_known or (end is not None and end >= today))
     )
-    return _exposure(
+    return OpioidExposure(
         source=ExposureSource.MEDICATION_REQUEST,
         ref=request.ref,
         substances=ctx.substance_keys(request.medication),
@@ -885,24 +828,19 @@ def _read_dispense(
     medication, _ = ctx.recognise(resource)
     cat = ctx.catalogue
     if medication.is_sedative:
-        # RULES.md §1 History: a sedative handed over is active on
-        # [whenHandedOver, whenHandedOver + daysSupply - 1].
+        # A sedative handed over is active on [whenHandedOver, + daysSupply - 1].
         handed_over = parse_date(resource.get("whenHandedOver"))
-        supply = duration_days(cat, resource.get("daysSupply"))
-        supply_days = whole_days(supply) if supply is not None else None
-        last = _interval_end(handed_over, supply_days) if supply_days else None
+        supply_days = dispense_supply(cat, resource, None, medication).days_supply
+        last = interval_end(handed_over, supply_days) if supply_days else None
         if handed_over is not None and last is not None and handed_over <= ctx.today <= last:
             ref = _resource_ref(resource, "MedicationDispense", fallback_id)
             history.sedatives.append(_active_medication(ref, medication, is_draft=False))
         return None
     if not medication.is_opioid:
         return None
-    start = parse_date(resource.get("whenHandedOver")) or parse_date(resource.get("whenPrepared"))
-    supply = duration_days(cat, resource.get("daysSupply"))
-    days = whole_days(supply) if supply is not None else None
-    if days is None:
-        dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
-        days = quantity_days(cat, resource.get("quantity"), dosage, medication)
+    dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
+    supply = dispense_supply(cat, resource, dosage, medication)
+    start, days = supply.start, supply.days
     prescription: _Request | None = None
     for item in dicts(resource.get("authorizingPrescription")):
         request = ctx.index.resolve(reference_of(item), resource)
@@ -917,9 +855,8 @@ def _read_dispense(
             break
     if pharmacy is None and resource.get("location") is not None:
         pharmacy = ctx.actor(resource.get("location"), resource).person_id
-    dosage_ome = ctx.regimen(resource.get("dosageInstruction"), medication)
-    end = _interval_end(start, days if days is not None else 1)
-    return _exposure(
+    end = interval_end(start, days if days is not None else 1)
+    return OpioidExposure(
         source=ExposureSource.MEDICATION_DISPENSE,
         ref=_resource_ref(resource, "MedicationDispense", fallback_id),
         substances=tuple(s.key for s in medication.substances),
@@ -934,8 +871,8 @@ def _read_dispense(
         is_oat=medication.is_oat_product or bool(prescription and prescription.is_oat),
         is_active=end is not None and start is not None and start <= ctx.today <= end,
         release_type=medication.release_type,
-        ome_mg_per_day=dosage_ome.ome_mg_per_day,
-        ome_not_computable_reason=dosage_ome.ome_reason,
+        ome_mg_per_day=dosage.ome_mg_per_day,
+        ome_not_computable_reason=dosage.ome_reason,
         next_practitioner=None,
         has_handover=False,
     )
@@ -954,25 +891,13 @@ def _read_statement(
         history.sedatives.append(_active_medication(ref, medication, is_draft=False))
     if not medication.is_opioid:
         return None
-    period = as_dict(resource.get("effectivePeriod"))
-    use = period_of_use(ctx.catalogue, resource)
-    start = (
-        parse_date(period.get("start"))
-        or parse_date(resource.get("effectiveDateTime"))
-        or (use.start if use else None)
-        or parse_date(resource.get("dateAsserted"))
-    )
-    end = parse_date(period.get("end")) or (use.end if use else None)
-    ongoing = end is None and status == "active"
-    if ongoing:
-        end = max(ctx.today, start) if start else None
-    elif end is None:
-        end = _interval_end(start, use.days if use else None)
+    used = statement_period(ctx.catalogue, resource, status == "active", ctx.today)
+    start, end, ongoing = used.start, used.end, used.ongoing
     dosage = ctx.regimen(resource.get("dosage"), medication)
     prescriber = None
     for extension in extensions(resource, MEDICATION_USE_PRESCRIBER_URL):
         prescriber = ctx.actor(extension.get("valueReference"), resource)
-    return _exposure(
+    return OpioidExposure(
         source=ExposureSource.MEDICATION_STATEMENT,
         ref=ref,
         substances=tuple(s.key for s in medication.substances),
@@ -1063,28 +988,6 @@ def _read_history(ctx: _Context, draft_ids: set[str]) -> _History:
             history.exposures.append(exposure)
     history.exposures.sort(key=lambda e: (e.prescribed_on or date.min, e.ref))
     return history
-
-
-def _covered_days(exposures: Iterable[OpioidExposure], start: date, end: date) -> int:
-    """Days in [start, end] covered by at least one exposure interval (union, no gap filling)."""
-    first, last = start.toordinal(), end.toordinal()
-    intervals = sorted(
-        (max(e.start.toordinal(), first), min((e.end or e.start).toordinal(), last))
-        for e in exposures
-        if e.start is not None and e.start <= end and (e.end or e.start) >= start
-    )
-    total = 0
-    current_start = current_end = -1  # day ordinals; -1: no interval yet
-    for interval_start, interval_end in intervals:
-        if current_end >= 0 and interval_start <= current_end + 1:  # overlapping or adjacent
-            current_end = max(current_end, interval_end)
-            continue
-        if current_end >= 0:
-            total += current_end - current_start + 1
-        current_start, current_end = interval_start, interval_end
-    if current_end >= 0:
-        total += current_end - current_start + 1
-    return total
 
 
 # --------------------------------------------------------------------------- patient
@@ -1394,6 +1297,7 @@ def _patient_facts(
         if o.is_sedative
     )
     contributions, total, unconverted = _ome_totals(history, orders)
+    prior_intervals = exposure_intervals(pain, ctx.window_start, today)
     return PatientFacts(
         patient_id=as_str(ctx.context.get("patientId")),
         birth_date=birth,
@@ -1402,8 +1306,11 @@ def _patient_facts(
         pregnant=pregnant,
         condition_sets=frozenset(sets),
         history=tuple(exposures),
-        prior_opioid_days=_covered_days(pain, ctx.window_start, today),
-        opioid_days_new_user_window=_covered_days(pain, ctx.new_user_start, today),
+        prior_opioid_intervals=prior_intervals,
+        prior_opioid_days=covered_days(prior_intervals),
+        opioid_days_new_user_window=covered_days(
+            exposure_intervals(pain, ctx.new_user_start, today)
+        ),
         last_prior_prescription=max(
             prescriptions, key=lambda e: (e.prescribed_on or date.min, e.ref), default=None
         ),

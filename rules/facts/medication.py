@@ -1,4 +1,4 @@
-"""Medication facts: what a medication is, how it is dosed, how long it lasts, its OME.
+"""Medication facts: what a medication is, how it is dosed, its OME.
 
 Pure functions over defensive JSON access (``rules.facts.fhir_access``) and the catalogue. They are
 used for drafted orders and for history alike. Definitions: RULES.md §1.
@@ -23,12 +23,9 @@ from rules.facts.fhir_access import (
     codings,
     concept_text,
     dicts,
-    extension_map,
-    extensions,
     parse_date,
 )
 from rules.facts.model import (
-    DurationSource,
     MedicationFacts,
     OpioidStrength,
     Quantity,
@@ -38,16 +35,6 @@ from rules.facts.model import (
 )
 
 JsonDict = Mapping[str, Any]
-
-PERIOD_OF_USE_URLS = (
-    "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
-    # STU3-era zib extension, still seen in older MP9 exports.
-    "http://nictiz.nl/fhir/StructureDefinition/zib-Medication-PeriodOfUse",
-)
-DURATION_URLS = (
-    "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Duration",
-    "http://nictiz.nl/fhir/StructureDefinition/zib-MedicationUse-Duration",
-)
 
 _GSTANDAARD = ("gstandaard_prk", "gstandaard_gpk", "gstandaard_hpk", "gstandaard_zi")
 _MEMO_LIMIT = 20_000
@@ -695,182 +682,3 @@ def _daily_amount(
             return None, "concentration unknown"
         return dose.value * strength.value * per_day, None
     return None, f"dose unit {dose.unit} not convertible"
-
-
-# --------------------------------------------------------------------------- duration
-@dataclass(slots=True)  # internal; not frozen: 10x cheaper to build on the hot path
-class PeriodOfUse:
-    start: date | None
-    end: date | None
-    days: int | None
-    indefinite: bool
-
-
-def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | None:
-    """Nictiz MP9 ``ext-TimeInterval.Period`` (or its nested Duration) on a resource."""
-    found = extension_map(resource)
-    if not found:
-        return None
-    for url in PERIOD_OF_USE_URLS:
-        extension = found.get(url)
-        if extension is None:
-            continue
-        period = as_dict(extension.get("valuePeriod"))
-        start = parse_date(period.get("start"))
-        end = parse_date(period.get("end"))
-        days = None
-        if start is not None and end is not None and end >= start:
-            days = (end - start).days + 1
-        if days is None:
-            for duration_url in DURATION_URLS:
-                for nested in extensions(period, duration_url):
-                    found_days = duration_days(catalogue, nested.get("valueDuration"))
-                    days = whole_days(found_days) if found_days is not None else days
-        if days is None and end is not None and start is None:
-            return PeriodOfUse(None, end, None, False)
-        if start is not None and end is None and days is not None:
-            end = add_days(start, days - 1)
-        indefinite = start is not None and end is None and days is None
-        return PeriodOfUse(start, end, days, indefinite)
-    stu3_duration = found.get(DURATION_URLS[1])  # STU3-era duration directly on the resource
-    if stu3_duration is not None:
-        found_days = duration_days(catalogue, stu3_duration.get("valueDuration"))
-        if found_days is not None:
-            return PeriodOfUse(None, None, whole_days(found_days), False)
-    return None
-
-
-# Not a domain limit: keeps date arithmetic on absurd input (1e300 days) inside ``date``.
-MAX_DAYS = 36_500
-
-
-def whole_days(days: float) -> int:
-    """Days covered: a part of a day counts as a day (10 tablets at 3/day = 4 days)."""
-    if not math.isfinite(days) or days >= MAX_DAYS:
-        return MAX_DAYS
-    return max(0, math.ceil(days - 1e-9))
-
-
-_MAX_ORDINAL = date.max.toordinal()
-
-
-def add_days(day: date, days: int) -> date:
-    """``day + days`` clamped to the calendar (never an OverflowError).
-
-    By ordinals: half the cost of building a ``timedelta`` by keyword, and this runs for
-    every exposure of a history."""
-    ordinal = day.toordinal() + days
-    if ordinal < 1:
-        return date.min
-    if ordinal > _MAX_ORDINAL:
-        return date.max
-    return date.fromordinal(ordinal)
-
-
-_DURATION_ORDER = tuple(DurationSource)  # iterating an Enum class is slow on the hot path
-
-
-class Durations:
-    """A request's duration sources (a plain class: see ``_Request`` in facts_builder)."""
-
-    def __init__(
-        self,
-        by_source: dict[DurationSource, int],
-        days: int | None,
-        source: DurationSource,
-        indefinite: bool,
-        start: date | None,
-    ) -> None:
-        self.by_source = by_source
-        self.days = days
-        self.source = source
-        self.indefinite = indefinite
-        self.start = start
-
-
-def durations(
-    catalogue: Catalogue,
-    request: JsonDict,
-    dosage: Regimen,
-    medication: MedicationFacts,
-    authored_on: date | None,
-) -> Durations:
-    """Every duration source of RULES.md §1 (for the explanation) and the first that applies.
-    History reads use ``first_duration_source`` instead (no ``by_source``)."""
-    by_source: dict[DurationSource, int] = {}
-    use = period_of_use(catalogue, request)
-    indefinite = False
-    if use is not None:
-        if use.days is not None:
-            by_source[DurationSource.PERIOD_OF_USE] = use.days
-        indefinite = use.indefinite
-    start = (use.start if use else None) or dosage.bounds_start or authored_on
-    dispense = as_dict(request.get("dispenseRequest"))
-    supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
-    if supply is not None:
-        by_source[DurationSource.EXPECTED_SUPPLY_DURATION] = whole_days(supply)
-    if dosage.bounds_days is not None:
-        by_source[DurationSource.TIMING_BOUNDS] = whole_days(dosage.bounds_days)
-    by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
-    if by_quantity is not None:
-        by_source[DurationSource.QUANTITY] = by_quantity
-    return _first_duration(by_source, indefinite, start)
-
-
-def first_duration_source(
-    catalogue: Catalogue,
-    request: JsonDict,
-    dosage: Regimen,
-    medication: MedicationFacts,
-    use: PeriodOfUse | None,
-) -> tuple[int | None, DurationSource, bool]:
-    """(days, source, indefinite) of the first duration source that applies."""
-    if use is not None:
-        if use.indefinite:
-            return None, DurationSource.PERIOD_OF_USE, True
-        if use.days is not None:
-            return use.days, DurationSource.PERIOD_OF_USE, False
-    dispense = as_dict(request.get("dispenseRequest"))
-    supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
-    if supply is not None:
-        return whole_days(supply), DurationSource.EXPECTED_SUPPLY_DURATION, False
-    if dosage.bounds_days is not None:
-        return whole_days(dosage.bounds_days), DurationSource.TIMING_BOUNDS, False
-    by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
-    if by_quantity is not None:
-        return by_quantity, DurationSource.QUANTITY, False
-    return None, DurationSource.NONE, False
-
-
-def _first_duration(
-    by_source: dict[DurationSource, int], indefinite: bool, start: date | None
-) -> Durations:
-    if indefinite:
-        return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start)
-    for source in _DURATION_ORDER:
-        if source in by_source:
-            return Durations(by_source, by_source[source], source, False, start)
-    return Durations(by_source, None, DurationSource.NONE, False, start)
-
-
-def quantity_days(
-    catalogue: Catalogue, quantity_node: object, dosage: Regimen, medication: MedicationFacts
-) -> int | None:
-    """Supplied quantity ÷ daily use."""
-    quantity = quantity_of(catalogue, quantity_node)
-    if quantity is None or quantity.value <= 0:
-        return None
-    units = dosage.units_per_day
-    if quantity.unit in ("1", "mL") and units:
-        return whole_days(quantity.value / units)
-    if quantity.unit == "mg" and dosage.dose is not None and dosage.doses_per_day:
-        daily = None
-        if dosage.dose.unit == "mg":
-            daily = dosage.dose.value * dosage.doses_per_day
-        elif dosage.dose.unit == "1":
-            strength = medication.strength_per_unit
-            if strength is not None and strength.unit == "mg":
-                daily = dosage.dose.value * strength.value * dosage.doses_per_day
-        if daily:
-            return whole_days(quantity.value / daily)
-    return None

@@ -368,6 +368,9 @@ class PatientFacts:
 
     history: tuple[OpioidExposure, ...]
     """Prior opioid exposures, oldest first; excludes entered-in-error and the drafts."""
+    prior_opioid_intervals: tuple[tuple[date, date], ...]
+    """The days each prior exposure (OAT excluded) covers in the look-back window up to
+    today: what `prior_opioid_days` counts, for rules that add an order's days to them."""
     prior_opioid_days: int
     """Covered days (union of intervals, OAT excluded) in [today − lookback_days + 1, today].
     The look-back windows of this class all have that shape (90 days including today)."""

@@ -31,9 +31,11 @@ from rules.facts import (
     RoleSource,
     SubstanceRef,
 )
+from rules.facts.exposure import covered_days, exposure_intervals
 from rules.rulesets import RuleSet, load_ruleset
 
 TODAY = date(2026, 11, 1)
+LOOKBACK_DAYS = 90  # the built-in rule set's look-back
 OXYCODONE = SubstanceRef(key="oxycodone", name_nl="oxycodon", name_en="oxycodone", atc="N02AA05")
 
 
@@ -156,6 +158,7 @@ def patient(**changes: Any) -> PatientFacts:
         pregnant=False,
         condition_sets=frozenset(),
         history=(old,),
+        prior_opioid_intervals=(),
         prior_opioid_days=0,
         opioid_days_new_user_window=5,
         last_prior_prescription=None,
@@ -171,7 +174,15 @@ def patient(**changes: Any) -> PatientFacts:
         ome_contributions=(),
         ome_unconverted=(),
     )
-    return replace(value, **changes)
+    value = replace(value, **changes)
+    if "history" in changes and "prior_opioid_intervals" not in changes:
+        # What the facts builder derives from a history (its own function, not a copy).
+        pain = [exposure for exposure in value.history if not exposure.is_oat]
+        intervals = exposure_intervals(pain, TODAY - timedelta(days=LOOKBACK_DAYS - 1), TODAY)
+        value = replace(
+            value, prior_opioid_intervals=intervals, prior_opioid_days=covered_days(intervals)
+        )
+    return value
 
 
 def facts(

@@ -1,0 +1,241 @@
+"""How long a medication is used: the one reader of durations and periods of use for every
+kind of resource (MedicationRequest, MedicationDispense, MedicationStatement).
+
+A prescription's duration comes from the first of four sources that applies (`DurationSource`
+order): the Nictiz period of use, `dispenseRequest.expectedSupplyDuration`, the timing's
+`bounds[x]`, and the quantity ÷ daily use. All sources found are kept for the explanation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from rules.catalogue import Catalogue
+from rules.facts.fhir_access import as_dict, extension_map, extensions, parse_date
+from rules.facts.medication import Regimen, duration_days, quantity_of
+from rules.facts.model import DurationSource, MedicationFacts
+
+__all__ = [
+    "MAX_DAYS",
+    "DispenseSupply",
+    "Durations",
+    "PeriodOfUse",
+    "StatementPeriod",
+    "add_days",
+    "dispense_supply",
+    "interval_end",
+    "period_of_use",
+    "quantity_days",
+    "request_durations",
+    "statement_period",
+    "whole_days",
+]
+
+JsonDict = Mapping[str, Any]
+
+PERIOD_OF_USE_URLS = (
+    "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
+    # STU3-era zib extension, still seen in older MP9 exports.
+    "http://nictiz.nl/fhir/StructureDefinition/zib-Medication-PeriodOfUse",
+)
+DURATION_URLS = (
+    "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Duration",
+    "http://nictiz.nl/fhir/StructureDefinition/zib-MedicationUse-Duration",
+)
+
+# Not a domain limit: keeps date arithmetic on absurd input (1e300 days) inside ``date``.
+MAX_DAYS = 36_500
+_MAX_ORDINAL = date.max.toordinal()
+
+
+def whole_days(days: float) -> int:
+    """Days covered: a part of a day counts as a day (10 tablets at 3/day = 4 days)."""
+    if not math.isfinite(days) or days >= MAX_DAYS:
+        return MAX_DAYS
+    return max(0, math.ceil(days - 1e-9))
+
+
+def add_days(day: date, days: int) -> date:
+    """``day + days`` clamped to the calendar (never an OverflowError)."""
+    ordinal = day.toordinal() + days
+    if ordinal < 1:
+        return date.min
+    if ordinal > _MAX_ORDINAL:
+        return date.max
+    return date.fromordinal(ordinal)
+
+
+def interval_end(start: date | None, days: int | None) -> date | None:
+    """The last day of `days` days from `start` (inclusive); `start` itself without days."""
+    if start is None or days is None or days <= 0:
+        return start
+    return add_days(start, days - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodOfUse:
+    """Nictiz MP9 period of use: start, end and/or a duration; only a start = indefinite."""
+
+    start: date | None
+    end: date | None
+    days: int | None
+    indefinite: bool
+
+
+def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | None:
+    """Nictiz MP9 ``ext-TimeInterval.Period`` (or its nested Duration) on a resource."""
+    found = extension_map(resource)
+    if not found:
+        return None
+    for url in PERIOD_OF_USE_URLS:
+        extension = found.get(url)
+        if extension is None:
+            continue
+        period = as_dict(extension.get("valuePeriod"))
+        start = parse_date(period.get("start"))
+        end = parse_date(period.get("end"))
+        days = None
+        if start is not None and end is not None and end >= start:
+            days = (end - start).days + 1
+        if days is None:
+            for duration_url in DURATION_URLS:
+                for nested in extensions(period, duration_url):
+                    found_days = duration_days(catalogue, nested.get("valueDuration"))
+                    days = whole_days(found_days) if found_days is not None else days
+        if days is None and end is not None and start is None:
+            return PeriodOfUse(None, end, None, False)
+        if start is not None and end is None and days is not None:
+            end = add_days(start, days - 1)
+        indefinite = start is not None and end is None and days is None
+        return PeriodOfUse(start, end, days, indefinite)
+    stu3_duration = found.get(DURATION_URLS[1])  # STU3-era duration directly on the resource
+    if stu3_duration is not None:
+        found_days = duration_days(catalogue, stu3_duration.get("valueDuration"))
+        if found_days is not None:
+            return PeriodOfUse(None, None, whole_days(found_days), False)
+    return None
+
+
+def quantity_days(
+    catalogue: Catalogue, quantity_node: object, dosage: Regimen, medication: MedicationFacts
+) -> int | None:
+    """Supplied quantity ÷ daily use."""
+    quantity = quantity_of(catalogue, quantity_node)
+    if quantity is None or quantity.value <= 0:
+        return None
+    units = dosage.units_per_day
+    if quantity.unit in ("1", "mL") and units:
+        return whole_days(quantity.value / units)
+    if quantity.unit == "mg" and dosage.dose is not None and dosage.doses_per_day:
+        daily = None
+        if dosage.dose.unit == "mg":
+            daily = dosage.dose.value * dosage.doses_per_day
+        elif dosage.dose.unit == "1":
+            strength = medication.strength_per_unit
+            if strength is not None and strength.unit == "mg":
+                daily = dosage.dose.value * strength.value * dosage.doses_per_day
+        if daily:
+            return whole_days(quantity.value / daily)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """A prescription's duration: every source that gave one, and the first that applies."""
+
+    by_source: Mapping[DurationSource, int]
+    days: int | None
+    """Days of ONE supply (without repeats); None when unknown or indefinite."""
+    source: DurationSource
+    indefinite: bool
+    start: date | None
+
+
+def request_durations(
+    catalogue: Catalogue,
+    request: JsonDict,
+    dosage: Regimen,
+    medication: MedicationFacts,
+    authored_on: date | None,
+) -> Durations:
+    """The duration sources of a MedicationRequest, drafted or from the history."""
+    by_source: dict[DurationSource, int] = {}
+    use = period_of_use(catalogue, request)
+    if use is not None and use.days is not None:
+        by_source[DurationSource.PERIOD_OF_USE] = use.days
+    dispense = as_dict(request.get("dispenseRequest"))
+    supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
+    if supply is not None:
+        by_source[DurationSource.EXPECTED_SUPPLY_DURATION] = whole_days(supply)
+    if dosage.bounds_days is not None:
+        by_source[DurationSource.TIMING_BOUNDS] = whole_days(dosage.bounds_days)
+    by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
+    if by_quantity is not None:
+        by_source[DurationSource.QUANTITY] = by_quantity
+    start = (use.start if use else None) or dosage.bounds_start or authored_on
+    if use is not None and use.indefinite:
+        return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start)
+    for source in DurationSource:  # in order of precedence
+        if source in by_source:
+            return Durations(by_source, by_source[source], source, False, start)
+    return Durations(by_source, None, DurationSource.NONE, False, start)
+
+
+@dataclass(frozen=True, slots=True)
+class DispenseSupply:
+    """What a MedicationDispense handed over: from when, and for how many days."""
+
+    start: date | None
+    """`whenHandedOver`, else `whenPrepared`."""
+    days_supply: int | None
+    """`daysSupply` as stated."""
+    days: int | None
+    """`daysSupply`, else the quantity ÷ daily use."""
+
+
+def dispense_supply(
+    catalogue: Catalogue, dispense: JsonDict, dosage: Regimen | None, medication: MedicationFacts
+) -> DispenseSupply:
+    """The supply of a dispense; `dosage` None reads `daysSupply` only."""
+    start = parse_date(dispense.get("whenHandedOver")) or parse_date(dispense.get("whenPrepared"))
+    supply = duration_days(catalogue, dispense.get("daysSupply"))
+    days_supply = whole_days(supply) if supply is not None else None
+    days = days_supply
+    if days is None and dosage is not None:
+        days = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
+    return DispenseSupply(start, days_supply, days)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementPeriod:
+    """The period a MedicationStatement says the medication is (or was) used."""
+
+    start: date | None
+    end: date | None
+    ongoing: bool
+    """Active without an end: in use up to today."""
+
+
+def statement_period(
+    catalogue: Catalogue, statement: JsonDict, active: bool, today: date
+) -> StatementPeriod:
+    """`effective[x]`, else the Nictiz period of use, else the date asserted."""
+    period = as_dict(statement.get("effectivePeriod"))
+    use = period_of_use(catalogue, statement)
+    start = (
+        parse_date(period.get("start"))
+        or parse_date(statement.get("effectiveDateTime"))
+        or (use.start if use else None)
+        or parse_date(statement.get("dateAsserted"))
+    )
+    end = parse_date(period.get("end")) or (use.end if use else None)
+    ongoing = end is None and active
+    if ongoing:
+        end = max(today, start) if start else None
+    elif end is None:
+        end = interval_end(start, use.days if use else None)
+    return StatementPeriod(start, end, ongoing)
