@@ -4,12 +4,9 @@ Run: ``.venv/bin/python bench/facts_bench.py [--rounds N]``
 
 The history mixes what the service sees: Nictiz MP9 agreements with a referenced Medication,
 RxNorm-coded R4 requests, text-only requests, dispenses, consults, conditions and roles.
-Three figures are printed (median and p95 over the rounds):
+Two figures are printed (median and p95 over the rounds); nothing is kept between calls:
 
-- ``facts (warm)``: ``build_facts`` on already-parsed JSON with the catalogue's memos warm
-  (steady state of a running service, where the same products and dosages recur);
-- ``facts (cold)``: the same with the catalogue's memos (recognition, dosage, condition
-  sets) cleared before every round: a service that sees every product for the first time;
+- ``facts``: ``build_facts`` on already-parsed JSON;
 - ``orjson + facts``: parsing the request bytes with orjson plus building the facts.
 """
 
@@ -208,10 +205,6 @@ def main() -> None:
     parsed = orjson.loads(body)
     facts_of(parsed)  # warm-up (and a sanity check that it runs)
 
-    def cold() -> object:
-        catalogue.clear_memos()
-        return facts_of(parsed)
-
     requests = sum(
         1
         for e in parsed["prefetch"]["history"]["entry"]
@@ -222,8 +215,7 @@ def main() -> None:
         f"request body {len(body)} bytes; {args.rounds} rounds"
     )
     for label, fn in (
-        ("facts (warm)", lambda: facts_of(parsed)),
-        ("facts (cold)", cold),
+        ("facts", lambda: facts_of(parsed)),
         ("orjson + facts", lambda: facts_of(orjson.loads(body))),
     ):
         wall, cpu = (sorted(samples) for samples in _time(fn, args.rounds))

@@ -121,13 +121,6 @@ class Catalogue:
         self._substance_text: re.Pattern[str] | None = None
         self._substance_by_name: dict[str, str] = {}
         self.condition_set_names: frozenset[str] = frozenset()
-        # Memos owned by the facts builder (bounded there): results that depend only on the
-        # JSON they were read from and on this catalogue, so they hold across calls.
-        self.recognition_memo: dict[tuple[object, ...], object] = {}
-        self.regimen_memo: dict[tuple[object, ...], object] = {}
-        self.condition_memo: dict[bytes, frozenset[str]] = {}
-        self.duration_memo: dict[tuple[object, ...], object] = {}
-        self.medication_memo: dict[tuple[object, ...], object] = {}
         self._load()
         self.clinical: ClinicalDefinitions = self._load_clinical()
 
@@ -410,14 +403,6 @@ class Catalogue:
             )
         except (KeyError, TypeError) as exc:
             raise CatalogueError(f"clinical.yaml: missing or malformed entry {exc}") from exc
-
-    def clear_memos(self) -> None:
-        """Forget every memoised reading (tests and the cold benchmark use this)."""
-        self.recognition_memo.clear()
-        self.regimen_memo.clear()
-        self.condition_memo.clear()
-        self.duration_memo.clear()
-        self.medication_memo.clear()
 
     # ----------------------------------------------------------------- lookups
     def system_key(self, uri: str) -> str | None:

@@ -65,7 +65,6 @@ __all__ = ["build_facts"]
 
 JsonDict = Mapping[str, Any]
 _T = TypeVar("_T")
-_MEMO_LIMIT = 20_000  # entries per cross-call memo before it starts afresh
 
 NEXT_PRACTITIONER_URL = (
     "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationAgreement.NextPractitioner"
@@ -236,6 +235,8 @@ class _Context:
         self._medication_of_resource: dict[int, tuple[JsonDict, tuple[MedicationFacts, bool]]] = {}
         self._requests: dict[tuple[int, str | None, bool], _Request] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
+        self._regimens: dict[tuple[bytes | None, int], tuple[MedicationFacts, Regimen]] = {}
+        self._condition_sets: dict[bytes, frozenset[str]] = {}
         self.window_start = add_days(today, 1 - max(settings.lookback_days, 1))
         self.new_user_start = add_days(today, 1 - max(settings.new_user_lookback_days, 1))
         self.user_ref = as_str(context.get("userId"))
@@ -410,40 +411,26 @@ class _Context:
             )
         )
         key = (content, id(resource) if local else None)
-        # Without a reference the result depends only on the JSON: memoise across calls.
-        shared = (
-            content is not None
-            and resource.get("medicationReference") is None
-            and not as_dict(resource.get("medication")).get("reference")
-        )
-        memo = self.catalogue.medication_memo if shared else self._medications
-        cached = memo.get(key) if content is not None else None
+        cached = self._medications.get(key) if content is not None else None
         found = cached if isinstance(cached, tuple) else None
         if found is None:
             source, resolved = self.medication_of(resource)
             found = (recognise(self.catalogue, source), resolved)
             if content is not None:
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                memo[key] = found
+                self._medications[key] = found
         self._medication_of_resource[id(resource)] = (resource, found)
         return found
 
     def regimen(self, instructions: object, medication: MedicationFacts) -> Regimen:
-        """Dosage of a medication, memoised across calls: it depends only on the JSON and on
-        the MedicationFacts (themselves memoised, so the same object for the same product).
-        The memo value holds that object, so its id() in the key cannot be reused."""
-        memo = self.catalogue.regimen_memo
+        """Dosage of a medication, once per call for the same instructions and product (a
+        history repeats them). The memo holds the medication, so its id() stays unique."""
         key = (_json_key(instructions), id(medication))
-        found = memo.get(key) if key[0] is not None else None
-        if isinstance(found, tuple) and found[0] is medication:
-            result: Regimen = found[1]
-            return result
+        found = self._regimens.get(key) if key[0] is not None else None
+        if found is not None and found[0] is medication:
+            return found[1]
         result = regimen(self.catalogue, instructions, medication)
         if key[0] is not None:
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[key] = (medication, result)
+            self._regimens[key] = (medication, result)
         return result
 
     def substance_keys(self, medication: MedicationFacts) -> tuple[str, ...]:
@@ -455,16 +442,13 @@ class _Context:
         return keys
 
     def condition_sets_of(self, concept: object) -> frozenset[str]:
-        """Condition sets of a CodeableConcept, memoised across calls (JSON + catalogue)."""
-        memo = self.catalogue.condition_memo
+        """Condition sets of a CodeableConcept, once per call for the same JSON."""
         key = _json_key(concept)
-        found = memo.get(key) if key is not None else None
+        found = self._condition_sets.get(key) if key is not None else None
         if found is None:
             found = self._condition_sets_of(concept)
             if key is not None:
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                memo[key] = found
+                self._condition_sets[key] = found
         return found
 
     def _condition_sets_of(self, concept: object) -> frozenset[str]:

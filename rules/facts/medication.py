@@ -37,7 +37,6 @@ from rules.facts.model import (
 JsonDict = Mapping[str, Any]
 
 _GSTANDAARD = ("gstandaard_prk", "gstandaard_gpk", "gstandaard_hpk", "gstandaard_zi")
-_MEMO_LIMIT = 20_000
 # A strength in a product text: "10MG", "12UG/UUR", "0.075 MG/HR", "5MG/ML".
 _TEXT_STRENGTH = re.compile(
     r"(?<![\d/.,])(\d+(?:[.,]\d+)?)\s*(mg|microg|ug|µg|mcg|g)"
@@ -119,24 +118,8 @@ def _ratio_quantity(ratio: object) -> Quantity | None:
 
 
 def recognise(catalogue: Catalogue, source: MedicationInput) -> MedicationFacts:
-    """Identify the medication (memoised: the same product recurs across a history)."""
-    memo = catalogue.recognition_memo
-    key: tuple[object, ...] = (
-        source.codes,
-        source.texts,
-        source.form_codes,
-        source.form_texts,
-        source.ingredient_codes,
-        source.ingredient_strengths,
-    )
-    cached = memo.get(key)
-    if isinstance(cached, MedicationFacts):
-        return cached
-    facts = _recognise(catalogue, source)
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[key] = facts
-    return facts
+    """Identify the medication: what it is, how strong, how released."""
+    return _recognise(catalogue, source)
 
 
 @dataclass(slots=True)
