@@ -39,9 +39,13 @@ ANCHOR_DATE = date(2026, 11, 1)
 def _fixtures_dir() -> Path:
     folder = resources.files("fhir_fixtures")
     # A checkout, an editable install and a wheel installed in site-packages all keep the
-    # package as a folder on disk; only a zipped import would not, and nothing ships one.
+    # package as a folder on disk. Anything else is a zipped import, or, with an editable
+    # install, a folder fhir_fixtures/ without __init__.py in the current directory.
     if not isinstance(folder, Path):
-        raise RuntimeError(f"the fixtures are not a folder on disk: {folder}")
+        raise RuntimeError(
+            f"fhir_fixtures is {folder}, not the package's folder; is a fhir_fixtures/ folder "
+            "in the current directory shadowing it?"
+        )
     return folder
 
 
