@@ -10,6 +10,7 @@ COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 COPY cds_hooks ./cds_hooks
 COPY rules ./rules
+COPY fhir_fixtures ./fhir_fixtures
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime

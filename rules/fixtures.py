@@ -5,6 +5,9 @@
 The requests are written with real dates around the anchor day 2026-11-01 ("today" in the
 fixture). `load_fixture()` moves every date and dateTime by (today − anchor), so a fixture
 tells the same clinical story on any day the tests run.
+
+The files are package data of `fhir_fixtures`: in a checkout `FIXTURES_DIR` is that top-level
+folder, in an installed wheel (or the image) the package's folder in site-packages.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,7 +34,22 @@ __all__ = [
 ]
 
 ANCHOR_DATE = date(2026, 11, 1)
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
+
+
+def _fixtures_dir() -> Path:
+    folder = resources.files("fhir_fixtures")
+    # A checkout, an editable install and a wheel installed in site-packages all keep the
+    # package as a folder on disk. Anything else is a zipped import, or, with an editable
+    # install, a folder fhir_fixtures/ without __init__.py in the current directory.
+    if not isinstance(folder, Path):
+        raise RuntimeError(
+            f"fhir_fixtures is {folder}, not the package's folder; is a fhir_fixtures/ folder "
+            "in the current directory shadowing it?"
+        )
+    return folder
+
+
+FIXTURES_DIR = _fixtures_dir()
 SERVICE_HOOKS: dict[str, str] = {
     "opioid-order-select": "order-select",
     "opioid-order-sign": "order-sign",
