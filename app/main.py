@@ -25,7 +25,7 @@ from app.routes import cds, health, playground
 from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
-from app.warmup import freeze_long_lived_objects, unfreeze_objects, warm_up
+from app.warmup import warm_up
 from rules.native import compiled_modules
 
 __all__ = ["create_app"]
@@ -54,7 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 audit=AuditWriter(session_factory),
             )
             fired = await warm_up(evaluator)
-            freeze_long_lived_objects()
             log.info("warmed up", rule_ids=fired, compiled=compiled_modules())
             app.state.cds.audit.start()
             try:
@@ -62,7 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 await app.state.cds.audit.stop()
                 await engine.dispose()
-                unfreeze_objects()
 
     app = FastAPI(
         title="Opioid CDS (regio Eemland)",

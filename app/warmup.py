@@ -1,15 +1,12 @@
 """Start-up work that keeps the first GP's call as fast as the rest.
 
-Without it the first call after a (re)start pays about 40 ms of one-time set-up: pydantic and
-`fhir.resources` validators built on first use, and the catalogue's memos filled. A synthetic
-order-sign request (no real patient) goes through the whole pipeline once before the service
-takes traffic. Then the objects that live as long as the process are moved out of the garbage
-collector's way (`gc.freeze`), so collections during a call only walk what that call made.
+Without it the first call after a (re)start pays the one-time set-up of pydantic and
+`fhir.resources` validators, built on first use. A synthetic order-sign request (no real
+patient) goes through the whole pipeline once before the service takes traffic.
 """
 
 from __future__ import annotations
 
-import gc
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +15,7 @@ from app.pipeline import evaluate_hook_request
 from app.services import SERVICES
 from rules.data_needs import PREFETCH_TEMPLATES
 
-__all__ = ["freeze_long_lived_objects", "unfreeze_objects", "warm_up", "warm_up_request"]
+__all__ = ["warm_up", "warm_up_request"]
 
 _ATC = "http://www.whocc.no/atc"
 _ICPC = "http://hl7.org/fhir/sid/icpc-1-nl"
@@ -97,15 +94,3 @@ async def warm_up(evaluator: Evaluator, today: date | None = None) -> list[str]:
         )
         fired = outcome.evaluation.fired_rule_ids
     return fired
-
-
-def freeze_long_lived_objects() -> None:
-    """Move everything alive now (rule set, catalogue, validators, imported modules) into the
-    collector's permanent generation: a full collection then no longer walks it on every call."""
-    gc.collect()
-    gc.freeze()
-
-
-def unfreeze_objects() -> None:
-    """Undo `freeze_long_lived_objects` at shutdown, for a process that goes on (tests)."""
-    gc.unfreeze()

@@ -303,7 +303,7 @@ class OrderFacts:
         }
 
 
-@dataclass(frozen=True)  # no slots: the builder fills __dict__ directly (dozens per call)
+@dataclass(frozen=True, slots=True)
 class OpioidExposure:
     """One prior opioid prescription, dispense or use statement (RULES.md §1 History)."""
 
