@@ -161,28 +161,47 @@ def request_durations(
     dosage: Regimen,
     medication: MedicationFacts,
     authored_on: date | None,
+    *,
+    every_source: bool = True,
 ) -> Durations:
-    """The duration sources of a MedicationRequest, drafted or from the history."""
+    """The duration sources of a MedicationRequest, in order of precedence. A drafted order
+    reads them all (the card explains them); a history request only up to the first that
+    applies (`every_source=False`), which is all its exposure needs."""
     by_source: dict[DurationSource, int] = {}
     use = period_of_use(catalogue, request)
+    start = (use.start if use else None) or dosage.bounds_start or authored_on
+    indefinite = use is not None and use.indefinite
     if use is not None and use.days is not None:
         by_source[DurationSource.PERIOD_OF_USE] = use.days
     dispense = as_dict(request.get("dispenseRequest"))
-    supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
-    if supply is not None:
-        by_source[DurationSource.EXPECTED_SUPPLY_DURATION] = whole_days(supply)
-    if dosage.bounds_days is not None:
-        by_source[DurationSource.TIMING_BOUNDS] = whole_days(dosage.bounds_days)
-    by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
-    if by_quantity is not None:
-        by_source[DurationSource.QUANTITY] = by_quantity
-    start = (use.start if use else None) or dosage.bounds_start or authored_on
-    if use is not None and use.indefinite:
+    readers = (
+        (DurationSource.EXPECTED_SUPPLY_DURATION, lambda: _supply_days(catalogue, dispense)),
+        (DurationSource.TIMING_BOUNDS, lambda: _bounds_days(dosage)),
+        (
+            DurationSource.QUANTITY,
+            lambda: quantity_days(catalogue, dispense.get("quantity"), dosage, medication),
+        ),
+    )
+    for source, read in readers:
+        if not every_source and (by_source or indefinite):
+            break
+        days = read()
+        if days is not None:
+            by_source[source] = days
+    if indefinite:
         return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start)
-    for source in DurationSource:  # in order of precedence
-        if source in by_source:
-            return Durations(by_source, by_source[source], source, False, start)
+    for source, days in by_source.items():  # inserted in order of precedence
+        return Durations(by_source, days, source, False, start)
     return Durations(by_source, None, DurationSource.NONE, False, start)
+
+
+def _supply_days(catalogue: Catalogue, dispense: JsonDict) -> int | None:
+    supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
+    return whole_days(supply) if supply is not None else None
+
+
+def _bounds_days(dosage: Regimen) -> int | None:
+    return whole_days(dosage.bounds_days) if dosage.bounds_days is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 
 import pytest
-from rules.rulesets import RuleSet
 
 from app.services import SERVICES
 from cds_hooks.contexts import validate_context
 from cds_hooks.models import HookRequest
 from rules.fixtures import ANCHOR_DATE, FIXTURES_DIR, list_fixtures, load_expectation, load_fixture
+from rules.rulesets import RuleSet
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST, SIDECAR = ".json", ".expect.yaml"
