@@ -16,7 +16,8 @@ from typing import Any
 from app.evaluation import Evaluator
 from app.pipeline import evaluate_hook_request
 from app.services import SERVICES
-from rules.data_needs import PREFETCH_TEMPLATES
+from rules.hooks import ORDER_SIGN
+from rules.language import SUPPORTED_LANGUAGES
 
 __all__ = ["freeze_long_lived_objects", "unfreeze_objects", "warm_up", "warm_up_request"]
 
@@ -59,9 +60,9 @@ def warm_up_request(today: date) -> dict[str, Any]:
         _order("warm-up-s", "N05BA04", "OXAZEPAM TABLET 10MG", today - timedelta(2), "active")
     )
     draft = _order("warm-up-draft", "N02AA05", "OXYCODON TABLET 10MG", today, "draft")
-    known_empty: dict[str, Any] = dict.fromkeys(PREFETCH_TEMPLATES["order-sign"])
+    known_empty: dict[str, Any] = dict.fromkeys(ORDER_SIGN.prefetch)
     return {
-        "hook": "order-sign",
+        "hook": ORDER_SIGN.hook,
         "hookInstance": "warm-up",
         "context": {
             "userId": "PractitionerRole/warm-up-gp",
@@ -83,9 +84,9 @@ async def warm_up(evaluator: Evaluator, today: date | None = None) -> list[str]:
     """Run the synthetic request through the pipeline, in both languages; returns the rule
     ids that fired (for the start-up log)."""
     today = today or date.today()
-    service = SERVICES["opioid-order-sign"]
+    service = SERVICES[ORDER_SIGN.service_id]
     fired: list[str] = []
-    for language in ("nl", "en"):
+    for language in SUPPORTED_LANGUAGES:
         outcome = await evaluate_hook_request(
             warm_up_request(today),
             service=service,

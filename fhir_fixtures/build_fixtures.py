@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from rules.data_needs import PREFETCH_TEMPLATES
+from rules.hooks import HOOK_SPECS
 
 HERE = Path(__file__).resolve().parent
 ANCHOR = date(2026, 11, 1)
@@ -587,9 +587,7 @@ def dispense(
 # --- requests ---------------------------------------------------------------------------
 
 # Every fixture carries every prefetch key its service asks for, as a complete EHR would.
-PREFETCH_KEYS: dict[str, list[str]] = {
-    hook: list(templates) for hook, templates in PREFETCH_TEMPLATES.items()
-}
+PREFETCH_KEYS: dict[str, list[str]] = {spec.hook: list(spec.prefetch) for spec in HOOK_SPECS}
 KEY_OF_TYPE: dict[str, Any] = {
     "MedicationRequest": "medicationRequests",
     "MedicationDispense": "medicationDispenses",

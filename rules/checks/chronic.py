@@ -23,7 +23,7 @@ class ChronicParameters(RuleParameters):
 
 
 def _history_intervals(ctx: RuleContext[ChronicParameters]) -> list[tuple[date, date]]:
-    window_start = ctx.today - timedelta(days=int(ctx.defaults["lookback_days"]) - 1)
+    window_start = ctx.today - timedelta(days=ctx.defaults.lookback_days - 1)
     intervals = []
     for exposure in pain_history(ctx.facts.patient):
         if exposure.start is None or exposure.end is None:
@@ -78,7 +78,7 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
             "prior_opioid_days": prior_days,
             "total_opioid_days": None if indefinite else total,
             "threshold_days": threshold,
-            "lookback_days": ctx.defaults["lookback_days"],
+            "lookback_days": ctx.defaults.lookback_days,
             "orders": [
                 {
                     "order_id": order.order_id,
@@ -100,7 +100,11 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     )
 
 
-@rule("new-user-education", placeholders={"new_user_days"})
+@rule(
+    "new-user-education",
+    placeholders={"new_user_days"},
+    needs={"medicationRequests", "medicationDispenses", "medicationStatements"},
+)
 def new_user_education(ctx: RuleContext[RuleParameters]) -> Finding | None:
     """No opioid in the last 365 days: patient education (003:195-218, 579-582)."""
     if not ctx.orders:
@@ -112,9 +116,9 @@ def new_user_education(ctx: RuleContext[RuleParameters]) -> Finding | None:
         order_ids=[order.order_id for order in ctx.orders],
         facts={
             "opioid_days_new_user_window": patient.opioid_days_new_user_window,
-            "new_user_lookback_days": ctx.defaults["new_user_lookback_days"],
+            "new_user_lookback_days": ctx.defaults.new_user_lookback_days,
         },
-        values={"new_user_days": ctx.defaults["new_user_lookback_days"]},
+        values={"new_user_days": ctx.defaults.new_user_lookback_days},
     )
 
 
@@ -179,7 +183,7 @@ def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
         facts={
             "prior_opioid_days": prior_days,
             "threshold_days": threshold,
-            "lookback_days": ctx.defaults["lookback_days"],
+            "lookback_days": ctx.defaults.lookback_days,
             "last_prescription": (
                 ctx.facts.patient.last_prior_prescription.prescribed_on
                 if ctx.facts.patient.last_prior_prescription

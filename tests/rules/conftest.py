@@ -31,6 +31,7 @@ from rules.facts import (
     RoleSource,
     SubstanceRef,
 )
+from rules.language import Language
 from rules.rulesets import RuleSet, load_ruleset
 
 TODAY = date(2026, 11, 1)
@@ -194,7 +195,7 @@ def run(
     evaluator: Evaluator,
     the_facts: Facts,
     *,
-    language: str = "nl",
+    language: Language = "nl",
     missing: frozenset[str] = frozenset(),
     drafts: Sequence[dict[str, Any]] = (),
 ) -> Evaluation:
