@@ -2,7 +2,7 @@
 
 Without it the first call after a (re)start pays about 40 ms of one-time set-up: pydantic and
 `fhir.resources` validators built on first use, and the catalogue's memos filled. A synthetic
-order-sign request (no real patient) goes through the whole pipeline once before the service
+signing request (no real patient) goes through the whole pipeline once before the service
 takes traffic. Then the objects that live as long as the process are moved out of the garbage
 collector's way (`gc.freeze`), so collections during a call only walk what that call made.
 """
@@ -50,7 +50,7 @@ def _order(order_id: str, atc: str, text: str, authored: date, status: str) -> d
 
 
 def warm_up_request(today: date) -> dict[str, Any]:
-    """An order-sign request that makes most rules fire (with suggestions): an oxycodon order
+    """A signing request that makes most rules fire (with suggestions): an oxycodon order
     for 14 days with a repeat, after a year of opioids and a benzodiazepine."""
     history = [
         _order(f"warm-up-{n}", "N02AA05", "OXYCODON TABLET MGA 10MG", today - timedelta(9 * n), s)

@@ -1,4 +1,4 @@
-"""Use over time, rules 9-11 and the patient-view review (seed 003, phase 3, lines 343-463).
+"""Use over time, rules 9-11 and the review of a chronic user (seed 003, phase 3, lines 343-463).
 
 Covered days are the union of date intervals (RULES.md §2 "Precise readings"); OAT history does
 not count as prior opioid exposure here.
@@ -168,7 +168,7 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
     text_variants={"email"},
 )
 def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
-    """patient-view: a chronic user to invite for a conversation (003:356-382)."""
+    """On opening the chart: a chronic user to invite for a conversation (003:356-382)."""
     threshold = ctx.params.threshold_days
     prior_days = covered_days(_history_intervals(ctx))
     if prior_days <= threshold:
