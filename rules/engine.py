@@ -100,11 +100,15 @@ class Evaluator:
                 enabled=ruleset.enabled_for(rule_id),
             )
         self._by_hook: dict[str, list[str]] = {
-            hook.hook: sorted(
-                (rule_id for rule_id, spec in ruleset.rules.items() if hook.hook in spec.hooks),
+            hook_spec.hook: sorted(
+                (
+                    rule_id
+                    for rule_id, spec in ruleset.rules.items()
+                    if hook_spec.hook in spec.hooks
+                ),
                 key=lambda rule_id: ruleset.rules[rule_id].number,
             )
-            for hook in HOOK_SPECS
+            for hook_spec in HOOK_SPECS
         }
         # Parameters per (rule, practice) are validated once, not per call.
         self._overlay_params: dict[tuple[str, str], RuleParameters] = {}
