@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from app.db import migrate
 from app.settings import Settings
+from rules.hooks import HOOK_SPECS
 
 __all__ = ["build_parser", "main"]
 
@@ -40,9 +41,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 
-_HOOK_HELP = "order-select → opioid-order-select, order-sign → opioid-order-sign, " + (
-    "patient-view → opioid-patient-view"
-)
+_HOOK_HELP = ", ".join(f"{spec.hook} → {spec.service_id}" for spec in HOOK_SPECS)
 
 
 class CliError(Exception):
@@ -156,7 +155,7 @@ async def evaluate_offline(
     from app.pipeline import evaluate_hook_request, service_for
     from app.services import SERVICES
     from cds_hooks.errors import CdsHooksError
-    from rules.cards.i18n import preferred_language
+    from rules.language import preferred_language
 
     settings = Settings(environment="development", trusted_clients=None)
     _quiet_service_logs()

@@ -21,7 +21,8 @@ from cds_hooks.errors import HookMismatch, InvalidRequest, UnknownService
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import CdsService, HookRequest
 from cds_hooks.prefetch import ResolvedData, resolve_prefetch
-from rules.data_needs import PREFETCH_TEMPLATES, REQUIRED_KEYS
+from rules.hooks import SPEC_BY_SERVICE
+from rules.language import Language
 
 __all__ = [
     "HookOutcome",
@@ -84,7 +85,7 @@ async def evaluate_hook_request(
     evaluator: Evaluator,
     fhir_client_for: Callable[[HookRequest], FhirClient | None],
     deadline_seconds: float,
-    language: str,
+    language: Language,
     today: date | None = None,
     started: float | None = None,
 ) -> HookOutcome:
@@ -106,10 +107,11 @@ async def evaluate_hook_request(
             location="hook",
         )
     context = validate_context(hook_request.hook, hook_request.context)
+    hook_spec = SPEC_BY_SERVICE[service.id]
     resolved = await resolve_prefetch(
         hook_request,
-        PREFETCH_TEMPLATES[service.hook],
-        REQUIRED_KEYS[service.hook],
+        hook_spec.prefetch,
+        hook_spec.required_keys,
         fhir_client_for(hook_request),
         deadline_seconds,
     )

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rules.language import DEFAULT_LANGUAGE, Language
+
 __all__ = ["DEFAULT_AUDIT_SECRET", "Settings"]
 
 DEFAULT_AUDIT_SECRET = "development-only-audit-secret"  # noqa: S105 - refused in production
@@ -61,7 +63,7 @@ class Settings(BaseSettings):
     ruleset_path: Path | None = None
     practice_overlays_path: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
-    default_language: Literal["nl", "en"] = "nl"
+    default_language: Language = DEFAULT_LANGUAGE
 
     # Client authentication (CDS Hooks JWT).
     trusted_clients: Path | None = None

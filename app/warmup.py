@@ -1,7 +1,7 @@
 """Start-up work that keeps the first GP's call as fast as the rest.
 
 Without it the first call after a (re)start pays the one-time set-up of pydantic and
-`fhir.resources` validators, built on first use. A synthetic order-sign request (no real
+`fhir.resources` validators, built on first use. A synthetic signing request (no real
 patient) goes through the whole pipeline once before the service takes traffic.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 from app.evaluation import Evaluator
 from app.pipeline import evaluate_hook_request
 from app.services import SERVICES
-from rules.data_needs import PREFETCH_TEMPLATES
+from rules.hooks import ORDER_SIGN
+from rules.language import SUPPORTED_LANGUAGES
 
 __all__ = ["warm_up", "warm_up_request"]
 
@@ -46,7 +47,7 @@ def _order(order_id: str, atc: str, text: str, authored: date, status: str) -> d
 
 
 def warm_up_request(today: date) -> dict[str, Any]:
-    """An order-sign request that makes most rules fire (with suggestions): an oxycodon order
+    """A signing request that makes most rules fire (with suggestions): an oxycodon order
     for 14 days with a repeat, after a year of opioids and a benzodiazepine."""
     history = [
         _order(f"warm-up-{n}", "N02AA05", "OXYCODON TABLET MGA 10MG", today - timedelta(9 * n), s)
@@ -56,9 +57,9 @@ def warm_up_request(today: date) -> dict[str, Any]:
         _order("warm-up-s", "N05BA04", "OXAZEPAM TABLET 10MG", today - timedelta(2), "active")
     )
     draft = _order("warm-up-draft", "N02AA05", "OXYCODON TABLET 10MG", today, "draft")
-    known_empty: dict[str, Any] = dict.fromkeys(PREFETCH_TEMPLATES["order-sign"])
+    known_empty: dict[str, Any] = dict.fromkeys(ORDER_SIGN.prefetch)
     return {
-        "hook": "order-sign",
+        "hook": ORDER_SIGN.hook,
         "hookInstance": "warm-up",
         "context": {
             "userId": "PractitionerRole/warm-up-gp",
@@ -80,9 +81,9 @@ async def warm_up(evaluator: Evaluator, today: date | None = None) -> list[str]:
     """Run the synthetic request through the pipeline, in both languages; returns the rule
     ids that fired (for the start-up log)."""
     today = today or date.today()
-    service = SERVICES["opioid-order-sign"]
+    service = SERVICES[ORDER_SIGN.service_id]
     fired: list[str] = []
-    for language in ("nl", "en"):
+    for language in SUPPORTED_LANGUAGES:
         outcome = await evaluate_hook_request(
             warm_up_request(today),
             service=service,

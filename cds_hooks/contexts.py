@@ -6,7 +6,7 @@ clients deviate: a Bundle without `type`, entries without `resource`, unknown fi
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -51,20 +51,27 @@ class DraftOrdersBundle(BaseModel):
 class HookContext(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    hook: ClassVar[str]
+    """The hook whose context this is: the protocol names each hook once, here."""
+
     user_id: NonEmptyStr = Field(alias="userId")
     patient_id: NonEmptyStr = Field(alias="patientId")
     encounter_id: NonEmptyStr | None = Field(default=None, alias="encounterId")
 
 
 class PatientViewContext(HookContext):
-    pass
+    hook: ClassVar[str] = "patient-view"
 
 
 class OrderSignContext(HookContext):
+    hook: ClassVar[str] = "order-sign"
+
     draft_orders: DraftOrdersBundle = Field(alias="draftOrders")
 
 
 class OrderSelectContext(OrderSignContext):
+    hook: ClassVar[str] = "order-select"
+
     selections: list[NonEmptyStr]
 
     @field_validator("selections", mode="before")
@@ -74,9 +81,7 @@ class OrderSelectContext(OrderSignContext):
 
 
 HOOK_CONTEXTS: dict[str, type[HookContext]] = {
-    "order-select": OrderSelectContext,
-    "order-sign": OrderSignContext,
-    "patient-view": PatientViewContext,
+    model.hook: model for model in (OrderSelectContext, OrderSignContext, PatientViewContext)
 }
 
 

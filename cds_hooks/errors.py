@@ -47,7 +47,7 @@ class InvalidRequest(CdsHooksError):
 
 
 class HookMismatch(InvalidRequest):
-    """A request for `order-sign` sent to the `order-select` service, for example."""
+    """A request for one hook sent to the service that answers another."""
 
 
 class AuthenticationFailed(CdsHooksError):

@@ -7,8 +7,8 @@ the enabled rules of the hook, applies the exclusions, and renders one card per 
 Exclusions (RULES.md §1): a rule listing `oat` never judges OAT orders; a rule listing
 `palliative-or-cancer` is silent for a patient with active palliative care or cancer, and never
 judges an order whose indication is cancer pain (`defaults.suppress_in_palliative_or_cancer`).
-A rule whose data is missing (`data_needs.RULES_NEEDING`) does not run; the cards of the other
-rules name the missing prefetch keys.
+A rule whose data is missing (the `needs` it is registered with) does not run; the cards of the
+other rules name the missing prefetch keys.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from typing import Any
 from cds_hooks.models import Card
 from rules.cards.render import CardRenderer
 from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
-from rules.data_needs import RULES_NEEDING
-from rules.facts import Facts, FactSettings, OrderFacts, build_facts
+from rules.facts import Facts, OrderFacts, build_facts
+from rules.hooks import HOOK_SPECS, SPEC_BY_HOOK
+from rules.language import DEFAULT_LANGUAGE, Language
 from rules.registry import (
     RULE_REGISTRY,
     RuleContext,
@@ -31,7 +32,7 @@ from rules.registry import (
     RuleParameters,
     load_builtin_rules,
 )
-from rules.rulesets import HOOKS, RuleSet, RuleSpec
+from rules.rulesets import RuleSet, RuleSpec
 
 __all__ = ["Evaluation", "EvaluationInput", "Evaluator"]
 
@@ -47,7 +48,7 @@ class EvaluationInput:
     """All prefetched/fetched resources, flattened out of Bundles, OperationOutcomes removed."""
     missing_data: frozenset[str] = frozenset()
     """Prefetch keys that could not be had."""
-    language: str = "nl"
+    language: Language = DEFAULT_LANGUAGE
     today: date = field(default_factory=date.today)
 
 
@@ -73,7 +74,6 @@ class _CompiledRule:
     default_params: RuleParameters
     excludes_oat: bool
     excludes_palliative_or_cancer: bool
-    needs: frozenset[str]
     referrals: tuple[str, ...]
     enabled: bool
     """Enabled for an organisation without a practice overlay."""
@@ -85,12 +85,7 @@ class Evaluator:
         self.ruleset = ruleset
         self.catalogue = catalogue
         defaults = ruleset.defaults
-        self.fact_settings = FactSettings(
-            lookback_days=defaults.lookback_days,
-            new_user_lookback_days=defaults.new_user_lookback_days,
-            assume_gp_when_unknown=defaults.assume_gp_when_unknown,
-        )
-        self._defaults: dict[str, Any] = defaults.model_dump()
+        self.fact_settings = defaults.fact_settings
         self._exclusion_sets = frozenset(defaults.exclusion_condition_sets)
         self._rules: dict[str, _CompiledRule] = {}
         for rule_id, spec in ruleset.rules.items():
@@ -101,16 +96,19 @@ class Evaluator:
                 default_params=definition.parameters.model_validate(spec.parameters),
                 excludes_oat="oat" in spec.exclusions,
                 excludes_palliative_or_cancer="palliative-or-cancer" in spec.exclusions,
-                needs=frozenset(key for key, ids in RULES_NEEDING.items() if rule_id in ids),
                 referrals=tuple(spec.referrals),
                 enabled=ruleset.enabled_for(rule_id),
             )
         self._by_hook: dict[str, list[str]] = {
-            hook: sorted(
-                (rule_id for rule_id, spec in ruleset.rules.items() if hook in spec.hooks),
+            hook_spec.hook: sorted(
+                (
+                    rule_id
+                    for rule_id, spec in ruleset.rules.items()
+                    if hook_spec.hook in spec.hooks
+                ),
                 key=lambda rule_id: ruleset.rules[rule_id].number,
             )
-            for hook in HOOKS
+            for hook_spec in HOOK_SPECS
         }
         # Parameters per (rule, practice) are validated once, not per call.
         self._overlay_params: dict[tuple[str, str], RuleParameters] = {}
@@ -151,13 +149,18 @@ class Evaluator:
 
     def evaluate_facts(self, facts: Facts, evaluation_input: EvaluationInput) -> Evaluation:
         hook = evaluation_input.hook
-        language = evaluation_input.language if evaluation_input.language == "en" else "nl"
+        hook_spec = SPEC_BY_HOOK.get(hook)
+        if hook_spec is None:  # no service answers it, so no rule runs
+            return Evaluation(cards_json=[], fired_rule_ids=[], facts=facts)
+        language = evaluation_input.language
         missing = evaluation_input.missing_data
         agb = self.organisation_agb(facts)
         patient = facts.patient
 
         opioid_orders = [
-            order for order in facts.opioid_orders if order.selected or hook != "order-select"
+            order
+            for order in facts.opioid_orders
+            if order.selected or not hook_spec.judges_selected_orders_only
         ]
         suppress = self.ruleset.defaults.suppress_in_palliative_or_cancer
         patient_excluded = suppress and bool(patient.condition_sets & self._exclusion_sets)
@@ -191,7 +194,7 @@ class Evaluator:
             if not enabled:
                 evaluation.skipped_rule_ids[rule_id] = "disabled"
                 continue
-            lacking = compiled.needs & missing
+            lacking = compiled.definition.needs & missing
             if lacking:
                 evaluation.skipped_rule_ids[rule_id] = "missing data: " + ", ".join(sorted(lacking))
                 continue
@@ -213,10 +216,10 @@ class Evaluator:
                 facts=facts,
                 orders=targets,
                 params=params,
-                hook=hook,
+                hook=hook_spec,
                 today=facts.today,
                 language=language,
-                defaults=self._defaults,
+                defaults=self.ruleset.defaults,
                 referrals=compiled.referrals,
                 text=texts,
             )

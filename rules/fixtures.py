@@ -22,10 +22,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.hooks import SPEC_BY_SERVICE, ServiceId
+
 __all__ = [
     "ANCHOR_DATE",
     "FIXTURES_DIR",
-    "SERVICE_HOOKS",
     "Expectation",
     "list_fixtures",
     "load_expectation",
@@ -50,11 +51,6 @@ def _fixtures_dir() -> Path:
 
 
 FIXTURES_DIR = _fixtures_dir()
-SERVICE_HOOKS: dict[str, str] = {
-    "opioid-order-select": "order-select",
-    "opioid-order-sign": "order-sign",
-    "opioid-patient-view": "patient-view",
-}
 
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")
 
@@ -64,7 +60,7 @@ class Expectation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    service: Literal["opioid-order-select", "opioid-order-sign", "opioid-patient-view"]
+    service: ServiceId
     description: Annotated[str, Field(min_length=1)]
     must_fire: list[str] = Field(default_factory=list)
     must_not_fire: list[str] = Field(default_factory=list)
@@ -72,7 +68,7 @@ class Expectation(BaseModel):
 
     @property
     def hook(self) -> str:
-        return SERVICE_HOOKS[self.service]
+        return SPEC_BY_SERVICE[self.service].hook
 
 
 def _shift_value(value: str, delta: timedelta) -> str:

@@ -11,23 +11,34 @@ A rule module does::
 The rule set (YAML) supplies the parameter values, texts and indicator; the registry supplies
 the code, the parameter schema (used to validate the YAML) and the names a text may use.
 Adding a rule is one new module in `rules/checks/` plus its entry in the rule set.
+
+A rule that cannot be judged without some prefetch data says so: `@rule(..., needs={"encounters"})`.
+When such a key is missing the rule does not run. Only rules that would fire *wrongly* on
+incomplete data declare needs: "no opioid in a year" (new user) or "no consult since" cannot be
+concluded from data we do not have. Rules that fire on positive evidence (a sedative, a
+pregnancy, a high dose, many prescribers) still run: what they find is true, and the explanation
+of every card lists the missing keys, so nobody takes silence for an all-clear.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from rules.hooks import PREFETCH_KEYS, HookSpec
+from rules.language import Language
+
 if TYPE_CHECKING:
     from cds_hooks.models import SuggestionJson
     from rules.cards.suggestions import SuggestionFactory
     from rules.facts import Facts, OrderFacts
+    from rules.rulesets import RuleSetDefaults
 
 __all__ = [
     "RULE_REGISTRY",
@@ -77,13 +88,14 @@ class RuleContext(NamedTuple, Generic[P]):
 
     facts: Facts
     orders: list[OrderFacts]
-    """The drafted opioid orders this rule judges (selected ones for order-select, minus
-    the rule's exclusions)."""
+    """The drafted opioid orders this rule judges (only the selected ones where the hook
+    `judges_selected_orders_only`, minus the rule's exclusions)."""
     params: P
-    hook: str
+    hook: HookSpec
     today: date
-    language: str
-    defaults: Mapping[str, Any]
+    language: Language
+    defaults: RuleSetDefaults
+    """The rule set's defaults (look-back windows, ...)."""
     referrals: tuple[str, ...] = ()
     """The referral routes the rule set lists for this rule (directory ids)."""
     text: Callable[..., str] = lambda key, **values: key
@@ -102,6 +114,8 @@ class RuleDefinition:
     placeholders: frozenset[str]
     text_variants: frozenset[str]
     module: str
+    needs: frozenset[str] = frozenset()
+    """Prefetch keys without which the rule does not run (see the module docstring)."""
 
 
 RULE_REGISTRY: dict[str, RuleDefinition] = {}
@@ -113,10 +127,15 @@ def rule(
     parameters: type[RuleParameters] = RuleParameters,
     placeholders: Iterable[str] = (),
     text_variants: Iterable[str] = (),
+    needs: Iterable[str] = (),
 ) -> Callable[
     [Callable[[RuleContext[P]], Finding | None]], Callable[[RuleContext[P]], Finding | None]
 ]:
-    """Register a check under `rule_id` (a rule id is registered once)."""
+    """Register a check under `rule_id` (a rule id is registered once); `needs` names the
+    prefetch keys it cannot be judged without."""
+    needed = frozenset(needs)
+    if unknown := needed - PREFETCH_KEYS:
+        raise ValueError(f"rule {rule_id!r} needs unknown prefetch keys {sorted(unknown)}")
 
     def register(
         check: Callable[[RuleContext[P]], Finding | None],
@@ -131,6 +150,7 @@ def rule(
             placeholders=frozenset(placeholders) | {"orders", "order_count"},
             text_variants=frozenset(text_variants),
             module=check.__module__,
+            needs=needed,
         )
         return check
 

@@ -30,7 +30,7 @@ from app.state import AppState
 from app.store import pseudonymise_patient, store_feedback
 from cds_hooks.errors import InvalidRequest
 from cds_hooks.models import Feedback, FeedbackBatch
-from rules.cards.i18n import preferred_language
+from rules.language import preferred_language
 
 __all__ = ["router"]
 

@@ -1,7 +1,6 @@
 """Cards: a rule's finding rendered as the CDS Hooks card JSON the service sends, with its
 links, suggestions and override reasons, in Dutch or English."""
 
-from rules.cards.i18n import SUPPORTED_LANGUAGES, preferred_language
 from rules.cards.render import (
     EXPLANATION_KEY,
     OVERRIDE_REASON_SYSTEM,
@@ -14,9 +13,7 @@ __all__ = [
     "EXPLANATION_KEY",
     "OVERRIDE_REASON_SYSTEM",
     "RULE_TOPIC_SYSTEM",
-    "SUPPORTED_LANGUAGES",
     "CardRenderer",
     "ReferralTemplates",
     "SuggestionFactory",
-    "preferred_language",
 ]

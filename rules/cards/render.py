@@ -29,9 +29,9 @@ from cds_hooks.models import (
     SuggestionJson,
     new_uuid,
 )
-from rules.cards.i18n import SUPPORTED_LANGUAGES
 from rules.cards.suggestions import SuggestionFactory
 from rules.facts import OrderFacts
+from rules.language import SUPPORTED_LANGUAGES
 from rules.registry import Finding
 from rules.rulesets import LocalizedText, RuleSet, RuleSpec
 

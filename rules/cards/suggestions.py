@@ -25,7 +25,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from cds_hooks.models import SuggestionJson, new_uuid
-from rules.cards.i18n import SUPPORTED_LANGUAGES
+from rules.language import SUPPORTED_LANGUAGES
 from rules.rulesets import Referral, RuleSet, RuleSpec
 
 __all__ = ["ReferralTemplates", "SuggestionFactory"]

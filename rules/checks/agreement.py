@@ -175,6 +175,7 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
 @rule(
     "follow-up-without-consult",
     placeholders={"last_prescription", "last_consult"},
+    needs={"medicationRequests", "encounters"},
 )
 def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | None:
     """Seed 003:153-155 «alleen na fysiek consult kan er vervolg recept komen»."""
@@ -191,7 +192,7 @@ def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | Non
             "last_prescription_ref": prior.ref,
             "last_physical_consult": patient.last_physical_consult,
             "current_encounter_physical": patient.current_encounter_physical,
-            "lookback_days": ctx.defaults["lookback_days"],
+            "lookback_days": ctx.defaults.lookback_days,
         },
         values={
             "last_prescription": format_date(prior.prescribed_on, ctx.text),
@@ -204,6 +205,7 @@ def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | Non
     "repeat-prescription",
     placeholders={"repeats"},
     text_variants={"suggestion_label", "suggestion_description", "continuation"},
+    needs={"medicationRequests", "encounters"},
 )
 def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
     """Seed 003:171-172 «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)»."""
@@ -327,6 +329,7 @@ def missing_indication_or_duration(ctx: RuleContext[RuleParameters]) -> Finding 
     "specialist-ownership",
     placeholders={"last_prescription"},
     text_variants={"postoperative", "suggestion_label", "suggestion_description"},
+    needs={"medicationRequests"},
 )
 def specialist_ownership(ctx: RuleContext[RuleParameters]) -> Finding | None:
     """Seed 003:256-258 «Zonder overdracht van een medisch specialist … terugverwezen»."""

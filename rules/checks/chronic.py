@@ -1,4 +1,4 @@
-"""Use over time, rules 9-11 and the patient-view review (seed 003, phase 3, lines 343-463).
+"""Use over time, rules 9-11 and the review of a chronic user (seed 003, phase 3, lines 343-463).
 
 Covered days are the union of date intervals, counted by the facts; OAT history does not count
 as prior opioid exposure here.
@@ -66,7 +66,7 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
             "prior_opioid_days": prior_days,
             "total_opioid_days": None if indefinite else total,
             "threshold_days": threshold,
-            "lookback_days": ctx.defaults["lookback_days"],
+            "lookback_days": ctx.defaults.lookback_days,
             "orders": [
                 {
                     "order_id": order.order_id,
@@ -88,7 +88,11 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     )
 
 
-@rule("new-user-education", placeholders={"new_user_days"})
+@rule(
+    "new-user-education",
+    placeholders={"new_user_days"},
+    needs={"medicationRequests", "medicationDispenses", "medicationStatements"},
+)
 def new_user_education(ctx: RuleContext[RuleParameters]) -> Finding | None:
     """No opioid in the last 365 days: patient education (003:195-218, 579-582)."""
     if not ctx.orders:
@@ -100,9 +104,9 @@ def new_user_education(ctx: RuleContext[RuleParameters]) -> Finding | None:
         order_ids=[order.order_id for order in ctx.orders],
         facts={
             "opioid_days_new_user_window": patient.opioid_days_new_user_window,
-            "new_user_lookback_days": ctx.defaults["new_user_lookback_days"],
+            "new_user_lookback_days": ctx.defaults.new_user_lookback_days,
         },
-        values={"new_user_days": ctx.defaults["new_user_lookback_days"]},
+        values={"new_user_days": ctx.defaults.new_user_lookback_days},
     )
 
 
@@ -152,7 +156,7 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
     text_variants={"email"},
 )
 def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
-    """patient-view: a chronic user to invite for a conversation (003:356-382)."""
+    """On opening the chart: a chronic user to invite for a conversation (003:356-382)."""
     threshold = ctx.params.threshold_days
     prior_days = ctx.facts.patient.prior_opioid_days
     if prior_days <= threshold:
@@ -167,7 +171,7 @@ def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
         facts={
             "prior_opioid_days": prior_days,
             "threshold_days": threshold,
-            "lookback_days": ctx.defaults["lookback_days"],
+            "lookback_days": ctx.defaults.lookback_days,
             "last_prescription": (
                 ctx.facts.patient.last_prior_prescription.prescribed_on
                 if ctx.facts.patient.last_prior_prescription

@@ -1,7 +1,7 @@
 """Safety rules 12-16 (seed 002 and 003:27-28). They still fire in palliative care and cancer.
 
-On order hooks they judge the drafted opioid orders; on patient-view (rules 12-14) they judge
-the active medication from the history.
+On hooks with draft orders they judge the drafted opioid orders; on a hook without them (the
+patient view, rules 12-14) they judge the active medication from the history.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class MultiplePrescribersParameters(RuleParameters):
 def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Finding | None:
     """«shoppende patiënten» (003:27-28): many prescribers or pharmacies in the look-back."""
     patient = ctx.facts.patient
-    if ctx.hook != "patient-view" and not ctx.orders:
+    if ctx.hook.has_draft_orders and not ctx.orders:
         return None
     prescribers = set(patient.prescribers_in_lookback)
     pharmacies = set(patient.pharmacies_in_lookback)
@@ -55,12 +55,12 @@ def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Fin
         facts={
             "prescriber_count": len(prescribers),
             "pharmacy_count": len(pharmacies),
-            "lookback_days": ctx.defaults["lookback_days"],
+            "lookback_days": ctx.defaults.lookback_days,
         },
         values={
             "prescriber_count": len(prescribers),
             "pharmacy_count": len(pharmacies),
-            "lookback_days": ctx.defaults["lookback_days"],
+            "lookback_days": ctx.defaults.lookback_days,
         },
     )
 
@@ -85,7 +85,7 @@ def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding
     sedatives = list(patient.active_sedatives)
     order_ids: list[str]
     reverse = False
-    if ctx.hook == "patient-view":
+    if not ctx.hook.has_draft_orders:
         sedatives = [s for s in sedatives if not s.is_draft]
         if not _active_opioids(patient, include_oat=True) or not (sedatives or alcohol):
             return None
@@ -98,7 +98,9 @@ def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding
         # The reverse: a drafted sedative while an opioid is active or also drafted. Unselected
         # opioid drafts are part of the situation; the card names only the selected sedatives.
         drafted = [
-            order for order in facts.sedative_orders if order.selected or ctx.hook != "order-select"
+            order
+            for order in facts.sedative_orders
+            if order.selected or not ctx.hook.judges_selected_orders_only
         ]
         if not drafted or not (_active_opioids(patient, include_oat=True) or facts.opioid_orders):
             return None
@@ -139,7 +141,7 @@ def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Findin
     patient = ctx.facts.patient
     if not patient.condition_sets & frozenset(ctx.params.opioid_use_disorder_sets):
         return None
-    if ctx.hook == "patient-view":
+    if not ctx.hook.has_draft_orders:
         if not _active_opioids(patient, include_oat=False):
             return None
     elif not ctx.orders:

@@ -595,9 +595,7 @@ def _read_request_once(ctx: _Context, resource: JsonDict, fallback_id: str, full
     medication, resolved = ctx.recognise(resource)
     dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
     authored_on = parse_date(resource.get("authoredOn"))
-    found = request_durations(
-        cat, resource, dosage, medication, authored_on, every_source=full
-    )
+    found = request_durations(cat, resource, dosage, medication, authored_on, every_source=full)
     dispense = as_dict(resource.get("dispenseRequest"))
     repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
     total = found.days * (1 + repeats) if found.days is not None else None

@@ -174,34 +174,25 @@ def request_durations(
     if use is not None and use.days is not None:
         by_source[DurationSource.PERIOD_OF_USE] = use.days
     dispense = as_dict(request.get("dispenseRequest"))
-    readers = (
-        (DurationSource.EXPECTED_SUPPLY_DURATION, lambda: _supply_days(catalogue, dispense)),
-        (DurationSource.TIMING_BOUNDS, lambda: _bounds_days(dosage)),
-        (
-            DurationSource.QUANTITY,
-            lambda: quantity_days(catalogue, dispense.get("quantity"), dosage, medication),
-        ),
-    )
-    for source, read in readers:
-        if not every_source and (by_source or indefinite):
-            break
-        days = read()
-        if days is not None:
-            by_source[source] = days
+
+    def still_reading() -> bool:
+        return every_source or not (indefinite or by_source)
+
+    if still_reading():
+        supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
+        if supply is not None:
+            by_source[DurationSource.EXPECTED_SUPPLY_DURATION] = whole_days(supply)
+    if still_reading() and dosage.bounds_days is not None:
+        by_source[DurationSource.TIMING_BOUNDS] = whole_days(dosage.bounds_days)
+    if still_reading():
+        by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
+        if by_quantity is not None:
+            by_source[DurationSource.QUANTITY] = by_quantity
     if indefinite:
         return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start)
     for source, days in by_source.items():  # inserted in order of precedence
         return Durations(by_source, days, source, False, start)
     return Durations(by_source, None, DurationSource.NONE, False, start)
-
-
-def _supply_days(catalogue: Catalogue, dispense: JsonDict) -> int | None:
-    supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
-    return whole_days(supply) if supply is not None else None
-
-
-def _bounds_days(dosage: Regimen) -> int | None:
-    return whole_days(dosage.bounds_days) if dosage.bounds_days is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ reasons (YAML files in this folder), their schema, loader and validator."""
 from rules.rulesets.model import (
     DEFAULT_OVERLAYS_PATH,
     DEFAULT_RULESET_PATH,
-    HOOKS,
     Contact,
     LinkCatalogue,
     LinkEntry,
@@ -27,7 +26,6 @@ from rules.rulesets.model import (
 __all__ = [
     "DEFAULT_OVERLAYS_PATH",
     "DEFAULT_RULESET_PATH",
-    "HOOKS",
     "Contact",
     "LinkCatalogue",
     "LinkEntry",

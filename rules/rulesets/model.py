@@ -23,12 +23,13 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rules.facts import FactSettings
+from rules.hooks import HookName
 from rules.registry import RULE_REGISTRY, load_builtin_rules
 
 __all__ = [
     "DEFAULT_OVERLAYS_PATH",
     "DEFAULT_RULESET_PATH",
-    "HOOKS",
     "Contact",
     "LinkCatalogue",
     "LinkEntry",
@@ -52,8 +53,6 @@ RULESETS_DIR = Path(__file__).parent
 DEFAULT_RULESET_PATH = RULESETS_DIR / "eemland.yaml"
 DEFAULT_OVERLAYS_PATH = RULESETS_DIR / "practices.yaml"
 
-HookName = Literal["order-select", "order-sign", "patient-view"]
-HOOKS: tuple[HookName, ...] = ("order-select", "order-sign", "patient-view")
 Indicator = Literal["info", "warning", "critical"]
 Exclusion = Literal["palliative-or-cancer", "oat"]
 ParameterValue = int | float | bool | str | list[str]
@@ -125,6 +124,15 @@ class RuleSetDefaults(_Strict):
     exclusion_condition_sets: list[str] = Field(default_factory=lambda: ["palliative_or_cancer"])
     """Catalogue condition sets (active Condition, or the order's indication) that switch off
     the rules listing the `palliative-or-cancer` exclusion."""
+
+    @property
+    def fact_settings(self) -> FactSettings:
+        """The defaults that change what the facts say (look-back windows, assumed role)."""
+        return FactSettings(
+            lookback_days=self.lookback_days,
+            new_user_lookback_days=self.new_user_lookback_days,
+            assume_gp_when_unknown=self.assume_gp_when_unknown,
+        )
 
 
 class OverrideReasonSpec(_Strict):

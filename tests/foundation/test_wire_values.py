@@ -19,6 +19,7 @@ from app.warmup import warm_up_request
 from cds_hooks.models import CdsResponse, drop_empty, new_uuid
 from rules.cards.render import json_value
 from rules.fixtures import list_fixtures, load_fixture
+from rules.language import SUPPORTED_LANGUAGES, Language
 
 
 def test_new_uuid_is_a_random_rfc4122_version_4_uuid() -> None:
@@ -65,7 +66,9 @@ def test_json_value_turns_dates_enums_sets_and_tuples_into_json_and_drops_empty_
     }
 
 
-def _outcome(request: dict[str, Any], service_id: str, today: date, language: str) -> HookOutcome:
+def _outcome(
+    request: dict[str, Any], service_id: str, today: date, language: Language
+) -> HookOutcome:
     return asyncio.run(
         evaluate_hook_request(
             request,
@@ -83,8 +86,8 @@ _EVALUATOR = load_evaluator(Settings())
 _SERVICE_FOR_HOOK = {service.hook: service_id for service_id, service in SERVICES.items()}
 
 
-@pytest.mark.parametrize("language", ["nl", "en"])
-def test_the_json_sent_is_what_the_card_models_serialise(language: str) -> None:
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_the_json_sent_is_what_the_card_models_serialise(language: Language) -> None:
     """The service builds each card as JSON and sends it as it is; the models only check it.
     What is sent must be exactly what the validated models serialise to (wire names, no null,
     no empty arrays or objects), for every fixture and for cards with every kind of

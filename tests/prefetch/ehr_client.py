@@ -14,6 +14,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -148,7 +149,7 @@ class EhrClient:
     @staticmethod
     def prefetch_from(
         fhir_base: str,
-        templates: dict[str, str],
+        templates: Mapping[str, str],
         keys: list[str],
         *,
         patient_id: str,

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rules.data_needs import PREFETCH_TEMPLATES
+from rules.hooks import ORDER_SELECT, ORDER_SIGN
 from tests.prefetch.builders import draft_order
 from tests.prefetch.conftest import ACCESS_TOKEN, MANY_ORDERS, MANY_PATIENT, Service
 from tests.prefetch.ehr_client import CallResult, EhrClient
 from tests.prefetch.servers import MisbehavingFhirServer, NodeFhirServer
 
 SIGN_SERVICE = "opioid-order-sign"
-SIGN = PREFETCH_TEMPLATES["order-sign"]
+SIGN = ORDER_SIGN.prefetch
 SLACK = 0.1  # the response must come within the deadline plus 100 ms
 BEARER = f"Bearer {ACCESS_TOKEN}"
 
@@ -214,7 +214,7 @@ def test_no_fhir_server_degrades_optional_data(ehr: EhrClient, service: Service)
     result = ehr.call(service.url("opioid-order-select"), body)
 
     assert result.status == 200, result.body
-    expected = frozenset(PREFETCH_TEMPLATES["order-select"]) - {"patient", "conditions"}
+    expected = frozenset(ORDER_SELECT.prefetch) - {"patient", "conditions"}
     assert service.evaluator.last_missing == expected
     _assert_cards_name_missing_data(result, expected)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -15,15 +16,15 @@ from cds_hooks.errors import FhirServerError, PrefetchUnavailable
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import HookRequest
 from cds_hooks.prefetch import resolve_prefetch
-from rules.data_needs import PREFETCH_TEMPLATES, REQUIRED_KEYS
+from rules.hooks import ORDER_SELECT, ORDER_SIGN
 from tests.prefetch.builders import hook_request
 from tests.prefetch.conftest import ACCESS_TOKEN
 from tests.prefetch.servers import MisbehavingFhirServer
 
 pytestmark = pytest.mark.anyio
 
-SIGN = PREFETCH_TEMPLATES["order-sign"]
-SIGN_REQUIRED = REQUIRED_KEYS["order-sign"]
+SIGN = ORDER_SIGN.prefetch
+SIGN_REQUIRED = ORDER_SIGN.required_keys
 SLACK = 0.1
 FAILURES = ["status500", "garbage", "notfhir", "never", "drip", "redirect", "huge"]
 EMPTY_HISTORY = {"resourceType": "Bundle", "type": "searchset", "entry": []}
@@ -31,7 +32,7 @@ EMPTY_HISTORY = {"resourceType": "Bundle", "type": "searchset", "entry": []}
 
 async def _timed_resolve(
     request: HookRequest,
-    templates: dict[str, str],
+    templates: Mapping[str, str],
     client: FhirClient | None,
     deadline: float,
 ) -> tuple[Any, float]:
@@ -82,9 +83,9 @@ async def test_optional_data_without_a_server_is_listed_as_missing() -> None:
 
 async def test_nothing_required_and_nothing_given_is_not_an_error() -> None:
     request = hook_request(hook="order-select")
-    templates = PREFETCH_TEMPLATES["order-select"]
+    templates = ORDER_SELECT.prefetch
 
-    resolved = await resolve_prefetch(request, templates, REQUIRED_KEYS["order-select"], None, 2.0)
+    resolved = await resolve_prefetch(request, templates, ORDER_SELECT.required_keys, None, 2.0)
 
     assert resolved.missing == frozenset(templates)
 

@@ -14,15 +14,15 @@ import pytest
 
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.prefetch import MAX_MEDICATION_READS, MEDICATION_READ_CONCURRENCY, resolve_prefetch
-from rules.data_needs import PREFETCH_TEMPLATES, REQUIRED_KEYS
+from rules.hooks import ORDER_SIGN
 from tests.prefetch.builders import draft_order, hook_request
 from tests.prefetch.conftest import ACCESS_TOKEN
 from tests.prefetch.servers import MANY_MEDICATIONS, MisbehavingFhirServer, SeenRequest
 
 pytestmark = pytest.mark.anyio
 
-SIGN_REQUIRED = REQUIRED_KEYS["order-sign"]
-HISTORY = {"medicationRequests": PREFETCH_TEMPLATES["order-sign"]["medicationRequests"]}
+SIGN_REQUIRED = ORDER_SIGN.required_keys
+HISTORY = {"medicationRequests": ORDER_SIGN.prefetch["medicationRequests"]}
 SLACK = 0.1
 ALL_REFERENCES = frozenset(f"Medication/x{number}" for number in range(MANY_MEDICATIONS))
 

@@ -11,15 +11,15 @@ import pytest
 
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.prefetch import render_template, resolve_prefetch
-from rules.data_needs import PREFETCH_TEMPLATES, REQUIRED_KEYS
+from rules.hooks import ORDER_SIGN
 from tests.prefetch.builders import draft_order, hook_request
 from tests.prefetch.conftest import ACCESS_TOKEN, MANY_ORDERS, MANY_PATIENT
 from tests.prefetch.servers import NodeFhirServer
 
 pytestmark = [pytest.mark.fhirserver, pytest.mark.anyio]
 
-SIGN = PREFETCH_TEMPLATES["order-sign"]
-SIGN_REQUIRED = REQUIRED_KEYS["order-sign"]
+SIGN = ORDER_SIGN.prefetch
+SIGN_REQUIRED = ORDER_SIGN.required_keys
 HISTORY = {"medicationRequests": SIGN["medicationRequests"]}
 DEADLINE = 5.0  # not a timing test: generous, the Node server scans every resource per search
 BEARER = f"Bearer {ACCESS_TOKEN}"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_hooks.prefetch import USER_TOKENS, render_template
-from rules.data_needs import PREFETCH_TEMPLATES
+from rules.hooks import SPEC_BY_HOOK
 
 CONTEXT: dict[str, Any] = {
     "patientId": "pat-1",
@@ -113,9 +113,9 @@ def test_any_context_value_round_trips_as_one_parameter(value: str) -> None:
     assert unquote(pairs[0][1]) == value
 
 
-@pytest.mark.parametrize("hook", sorted(PREFETCH_TEMPLATES))
+@pytest.mark.parametrize("hook", sorted(SPEC_BY_HOOK))
 def test_every_template_of_the_service_renders_for_a_sandbox_context(hook: str) -> None:
-    for key, template in PREFETCH_TEMPLATES[hook].items():
+    for key, template in SPEC_BY_HOOK[hook].prefetch.items():
         rendered = render_template(template, CONTEXT)
         assert rendered is not None, key
         assert "{{" not in rendered and "}}" not in rendered

@@ -32,6 +32,7 @@ from rules.facts import (
     SubstanceRef,
 )
 from rules.facts.exposure import covered_days, exposure_intervals
+from rules.language import Language
 from rules.rulesets import RuleSet, load_ruleset
 
 TODAY = date(2026, 11, 1)
@@ -205,7 +206,7 @@ def run(
     evaluator: Evaluator,
     the_facts: Facts,
     *,
-    language: str = "nl",
+    language: Language = "nl",
     missing: frozenset[str] = frozenset(),
     drafts: Sequence[dict[str, Any]] = (),
 ) -> Evaluation:

@@ -19,6 +19,8 @@ from rules.facts import (
     PrescriberRole,
     ReleaseType,
 )
+from rules.hooks import HOOK_NAMES
+from rules.language import SUPPORTED_LANGUAGES, Language
 from rules.registry import RULE_REGISTRY, Finding, RuleContext
 from rules.rulesets import RuleSet
 
@@ -99,17 +101,17 @@ patients = st.builds(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    hook=st.sampled_from(["order-select", "order-sign", "patient-view"]),
+    hook=st.sampled_from(HOOK_NAMES),
     the_orders=st.lists(orders, max_size=3),
     the_patient=patients,
-    language=st.sampled_from(["nl", "en"]),
+    language=st.sampled_from(SUPPORTED_LANGUAGES),
 )
 def test_any_facts_give_valid_cards(
     evaluator: Evaluator,
     hook: str,
     the_orders: list[OrderFacts],
     the_patient: PatientFacts,
-    language: str,
+    language: Language,
 ) -> None:
     numbered = [replace(o, order_id=f"MedicationRequest/{n}") for n, o in enumerate(the_orders)]
     evaluation = run(

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from rules.cards.i18n import preferred_language
 from rules.fixtures import ANCHOR_DATE, list_fixtures, load_fixture, shift_dates
+from rules.language import preferred_language
 
 
 @pytest.mark.parametrize(
