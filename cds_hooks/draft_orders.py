@@ -52,6 +52,16 @@ class DraftOrders:
         return cls.from_entries(context.draft_orders.entry)
 
     @classmethod
+    def from_json(cls, value: object) -> DraftOrders:
+        """From an unchecked `draftOrders` value: a Bundle, or leniently a list of resources."""
+        if isinstance(value, Mapping):
+            entries = value.get("entry")
+            return cls.from_entries(entries if isinstance(entries, list) else [])
+        if isinstance(value, list):
+            return cls.from_resources(value)
+        return cls()
+
+    @classmethod
     def from_entries(cls, entries: Sequence[object]) -> DraftOrders:
         """From Bundle entries; entries without a resource object are skipped."""
         read: list[tuple[Resource, str | None]] = []

@@ -174,7 +174,9 @@ async def resolve_prefetch(
     not given they are read from `request.context` here."""
     resolver = _Resolver(
         request,
-        draft_orders if draft_orders is not None else _draft_orders_of(request),
+        draft_orders
+        if draft_orders is not None
+        else DraftOrders.from_json(request.context.get("draftOrders")),
         client,
         deadline_seconds,
         max_medication_reads=max_medication_reads,
@@ -467,14 +469,3 @@ def _medication_reference(resource: Mapping[str, Any]) -> str | None:
         if isinstance(reference, str) and reference:
             return reference
     return None
-
-
-def _draft_orders_of(request: HookRequest) -> DraftOrders:
-    """The draft orders of an unchecked context: a Bundle, or leniently a list of resources."""
-    value = request.context.get("draftOrders")
-    if isinstance(value, Mapping):
-        entries = value.get("entry")
-        return DraftOrders.from_entries(entries if isinstance(entries, list) else [])
-    if isinstance(value, list):
-        return DraftOrders.from_resources(value)
-    return DraftOrders()

@@ -64,3 +64,12 @@ def test_read_from_a_checked_context() -> None:
     assert [d.order_id for d in DraftOrders.of(sign).medication_requests] == ["MedicationRequest/a"]
     view = validate_context("patient-view", base)
     assert DraftOrders.of(view) == DraftOrders()
+
+
+def test_read_leniently_from_unchecked_json() -> None:
+    request = _request("a")
+    bundle = {"resourceType": "Bundle", "entry": [{"fullUrl": "urn:uuid:1", "resource": request}]}
+    assert DraftOrders.from_json(bundle).entries == ((request, "urn:uuid:1"),)
+    assert DraftOrders.from_json([request, 7]).entries == ((request, None),)
+    for value in (None, "x", {"entry": "x"}, 3):
+        assert DraftOrders.from_json(value) == DraftOrders()
