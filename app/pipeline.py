@@ -16,7 +16,8 @@ import orjson
 from pydantic import ValidationError
 
 from app.evaluation import Evaluation, EvaluationInput, Evaluator
-from cds_hooks.contexts import HookContext, draft_order_resources, validate_context
+from cds_hooks.contexts import HookContext, validate_context
+from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.errors import HookMismatch, InvalidRequest, UnknownService
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import CdsService, HookRequest
@@ -108,18 +109,20 @@ async def evaluate_hook_request(
         )
     context = validate_context(hook_request.hook, hook_request.context)
     hook_spec = SPEC_BY_SERVICE[service.id]
+    draft_orders = DraftOrders.of(context)
     resolved = await resolve_prefetch(
         hook_request,
         hook_spec.prefetch,
         hook_spec.required_keys,
         fhir_client_for(hook_request),
         deadline_seconds,
+        draft_orders=draft_orders,
     )
     evaluation = evaluator.evaluate(
         EvaluationInput(
             hook=service.hook,
             context=hook_request.context,
-            draft_orders=draft_order_resources(context),
+            draft_orders=draft_orders,
             resources=resolved.resources,
             missing_data=resolved.missing,
             language=language,

@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cds_hooks.draft_orders import DraftOrders
 from rules.catalogue import load_catalogue
 from rules.engine import EvaluationInput, Evaluator
 from rules.facts import build_facts
@@ -42,7 +43,7 @@ def _input(name: str) -> EvaluationInput:
     [path] = [p for p in list_fixtures() if p.stem == name]
     request, expectation = load_fixture(path)
     context = request["context"]
-    drafts = [entry["resource"] for entry in context.get("draftOrders", {}).get("entry", [])]
+    drafts = DraftOrders.from_entries(context.get("draftOrders", {}).get("entry", []))
     resources: list[dict[str, Any]] = []
     for value in (request.get("prefetch") or {}).values():
         if isinstance(value, dict) and value.get("resourceType") == "Bundle":

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from cds_hooks.draft_orders import DraftOrders
 from rules.catalogue import load_catalogue
 from rules.facts import FactSettings, build_facts
 
@@ -190,7 +191,7 @@ def main() -> None:
         return [e["resource"] for e in request["prefetch"]["history"]["entry"]]
 
     def facts_of(request: dict[str, Any]) -> object:
-        drafts = [e["resource"] for e in request["context"]["draftOrders"]["entry"]]
+        drafts = DraftOrders.from_entries(request["context"]["draftOrders"]["entry"])
         resources = resources_of(request)
         return build_facts(
             hook=request["hook"],

@@ -18,7 +18,6 @@ __all__ = [
     "OrderSelectContext",
     "OrderSignContext",
     "PatientViewContext",
-    "draft_order_resources",
     "validate_context",
 ]
 
@@ -96,14 +95,3 @@ def validate_context(hook: str, context: dict[str, Any]) -> HookContext:
         first = exc.errors()[0]
         location = ".".join(str(part) for part in ("context", *first["loc"]))
         raise InvalidRequest(f"{location}: {first['msg']}", location=location) from exc
-
-
-def draft_order_resources(context: HookContext) -> list[dict[str, Any]]:
-    """The resources in `draftOrders`, skipping entries that carry none."""
-    if not isinstance(context, OrderSignContext):
-        return []
-    return [
-        entry["resource"]
-        for entry in context.draft_orders.entry
-        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
-    ]

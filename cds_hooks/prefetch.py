@@ -19,11 +19,12 @@ A *required* key that is missing raises `PrefetchUnavailable` (412); the app eva
 the rules that need any other missing key.
 
 `medicationReference`s of the draft orders and of the fetched/prefetched history are resolved
-from the referring resource's `contained`, the draftOrders Bundle, the prefetched/fetched
-resources, or else by reading `Medication/<id>` on fhirServer (within the same deadline). At most
-`max_medication_reads` distinct Medications are read per hook request (the draft orders' first),
-at most `medication_read_concurrency` at a time, so that one request with a long history of
-distinct medicationReferences cannot flood fhirServer nor occupy the shared connection pool.
+(`cds_hooks.references`) from the referring resource's `contained`, the draftOrders entries, the
+prefetched/fetched resources, or else by reading `Medication/<id>` on fhirServer (within the
+same deadline). At most `max_medication_reads` distinct Medications are read per hook request
+(the draft orders' first), at most `medication_read_concurrency` at a time, so that one
+request with a long history of distinct medicationReferences cannot flood fhirServer nor occupy
+the shared connection pool.
 Medications read from the server are added to `resources`; references that could not be
 resolved (including those beyond the cap, logged as a count) are listed in
 `unresolved_references`; the rules then fall back to the orders' display text.
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.errors import FhirServerError, PrefetchUnavailable
 from cds_hooks.fhir_client import (
     FhirClient,
@@ -50,6 +52,7 @@ from cds_hooks.fhir_client import (
     split_reference,
 )
 from cds_hooks.models import HookRequest
+from cds_hooks.references import References
 
 __all__ = [
     "MAX_MEDICATION_READS",
@@ -159,14 +162,21 @@ async def resolve_prefetch(
     client: FhirClient | None,
     deadline_seconds: float,
     *,
+    draft_orders: DraftOrders | None = None,
     max_medication_reads: int = MAX_MEDICATION_READS,
     medication_read_concurrency: int = MEDICATION_READ_CONCURRENCY,
 ) -> ResolvedData:
     """Resolve every template key (see the module docstring). Raises `PrefetchUnavailable`
     naming the required keys that are missing; never raises anything else for bad data or a
-    failing FHIR server. Returns within `deadline_seconds` (plus cancellation time)."""
+    failing FHIR server. Returns within `deadline_seconds` (plus cancellation time).
+
+    `draft_orders` are the request's, as the caller read them from the checked context; when
+    not given they are read from `request.context` here."""
     resolver = _Resolver(
         request,
+        draft_orders
+        if draft_orders is not None
+        else DraftOrders.from_json(request.context.get("draftOrders")),
         client,
         deadline_seconds,
         max_medication_reads=max_medication_reads,
@@ -182,6 +192,7 @@ class _Resolver:
     def __init__(
         self,
         request: HookRequest,
+        draft_orders: DraftOrders,
         client: FhirClient | None,
         deadline_seconds: float,
         *,
@@ -197,8 +208,8 @@ class _Resolver:
         self.failures: dict[str, str] = {}  # key -> reason (for the 412 message and logs)
         self.fetched: set[str] = set()
         self.tasks: dict[asyncio.Task[Any], _Job] = {}
-        self.draft_index = _DraftIndex(request.context.get("draftOrders"))
-        self.known_medications: set[str] = set(self.draft_index.medication_ids)
+        self.draft_orders = draft_orders
+        self.references = References(draft_orders.entries)
         self.medications_read: list[Resource] = []
         self.reading: set[str] = set()
         self.unresolved: set[str] = set()
@@ -213,13 +224,13 @@ class _Resolver:
                 continue
             self._fetch_key(key, template)
         for resources in self.data.values():
-            self._note_medications(resources)
-        self._resolve_medications(self.draft_index.resources)
+            self.references.add(resources)
+        self._resolve_medications(self.draft_orders.resources)
         for resources in list(self.data.values()):
             self._resolve_medications(resources)
         await self._wait_for_tasks()
         # A Medication left out by the cap may still have come with a later key.
-        self.unresolved |= self.over_cap - self.known_medications
+        self.unresolved |= {name for name in self.over_cap if not self._has_medication(name)}
         if self.over_cap:
             logger.warning(
                 "prefetch: %d medicationReferences beyond the cap of %d Medication reads "
@@ -348,13 +359,13 @@ class _Resolver:
             if result is None:
                 self.unresolved.add(name)
             else:
-                self.known_medications.add(name)
+                self.references.add([result])
                 self.medications_read.append(result)
             return
         resources: list[Resource] = result
         self.data[name] = resources
         self.fetched.add(name)
-        self._note_medications(resources)
+        self.references.add(resources)
         self._resolve_medications(resources)
 
     def _give_up(self, job: _Job, reason: str) -> None:
@@ -365,11 +376,6 @@ class _Resolver:
             self.failures[name] = reason
 
     # medications
-
-    def _note_medications(self, resources: Iterable[Resource]) -> None:
-        for resource in resources:
-            if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
-                self.known_medications.add(f"Medication/{resource['id']}")
 
     def _resolve_medications(self, resources: Iterable[Mapping[str, Any]]) -> None:
         for resource in resources:
@@ -385,7 +391,7 @@ class _Resolver:
                 self.unresolved.add(reference)
                 continue
             name = f"Medication/{local[1]}"
-            if name in self.known_medications or name in self.reading or name in self.over_cap:
+            if self._has_medication(name) or name in self.reading or name in self.over_cap:
                 continue
             if self.client is None:
                 self.unresolved.add(reference)
@@ -402,15 +408,17 @@ class _Resolver:
         async with self.medication_slots:
             return await client.read("Medication", medication_id)
 
+    def _has_medication(self, reference: str, *containers: Mapping[str, Any]) -> bool:
+        found = self.references.resolve(reference, *containers)
+        return found is not None and found.get("resourceType") == "Medication"
+
     def _resolved_locally(self, resource: Mapping[str, Any], reference: str) -> bool:
-        if reference.startswith("#"):
-            if not _has_contained(resource, reference[1:]):
-                self.unresolved.add(reference)
-            return True  # a contained reference can only be resolved in place
-        if reference in self.draft_index.full_urls:
+        if self._has_medication(reference, resource):
             return True
-        local = split_reference(reference)
-        return local is not None and f"{local[0]}/{local[1]}" in self.known_medications
+        if reference.startswith("#"):
+            self.unresolved.add(reference)
+            return True  # a contained reference can only be resolved in place
+        return False
 
     # result
 
@@ -461,43 +469,3 @@ def _medication_reference(resource: Mapping[str, Any]) -> str | None:
         if isinstance(reference, str) and reference:
             return reference
     return None
-
-
-def _has_contained(resource: Mapping[str, Any], local_id: str) -> bool:
-    contained = resource.get("contained")
-    return isinstance(contained, list) and any(
-        isinstance(item, Mapping)
-        and item.get("resourceType") == "Medication"
-        and item.get("id") == local_id
-        for item in contained
-    )
-
-
-class _DraftIndex:
-    """The resources of context.draftOrders (a Bundle, or leniently a list of resources)."""
-
-    def __init__(self, draft_orders: Any) -> None:
-        self.resources: list[Mapping[str, Any]] = []
-        self.full_urls: set[str] = set()
-        self.medication_ids: set[str] = set()
-        if isinstance(draft_orders, Mapping):
-            entries = draft_orders.get("entry")
-            items = entries if isinstance(entries, list) else []
-        elif isinstance(draft_orders, list):
-            items = [{"resource": item} for item in draft_orders]
-        else:
-            items = []
-        for entry in items:
-            if not isinstance(entry, Mapping):
-                continue
-            resource = entry.get("resource")
-            if not isinstance(resource, Mapping):
-                continue
-            self.resources.append(resource)
-            if resource.get("resourceType") != "Medication":
-                continue
-            full_url = entry.get("fullUrl")
-            if isinstance(full_url, str) and full_url:
-                self.full_urls.add(full_url)
-            if isinstance(resource.get("id"), str):
-                self.medication_ids.add(f"Medication/{resource['id']}")

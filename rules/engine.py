@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.models import Card
 from rules.cards.render import CardRenderer
 from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
@@ -43,7 +44,8 @@ _log = logging.getLogger(__name__)
 class EvaluationInput:
     hook: str
     context: Mapping[str, Any]
-    draft_orders: Sequence[Mapping[str, Any]]
+    draft_orders: DraftOrders
+    """context.draftOrders, read once (`DraftOrders.of(context)`)."""
     resources: Sequence[Mapping[str, Any]]
     """All prefetched/fetched resources, flattened out of Bundles, OperationOutcomes removed."""
     missing_data: frozenset[str] = frozenset()
@@ -247,16 +249,14 @@ class Evaluator:
 
 
 def _drafts_by_order_id(
-    draft_orders: Sequence[Mapping[str, Any]], orders: Sequence[OrderFacts]
+    draft_orders: DraftOrders, orders: Sequence[OrderFacts]
 ) -> dict[str, Mapping[str, Any]]:
-    """The raw draft MedicationRequest per order id, for `update` suggestions."""
-    medication_requests = [
-        draft for draft in draft_orders if draft.get("resourceType") == "MedicationRequest"
-    ]
-    result: dict[str, Mapping[str, Any]] = {}
-    for index, draft in enumerate(medication_requests):
-        draft_id = draft.get("id")
-        key = f"MedicationRequest/{draft_id}" if draft_id else f"MedicationRequest/#{index}"
-        result[key] = draft
+    """The raw draft MedicationRequest per order id, for `update` suggestions; an order merged
+    from an MP9 agreement and its dispense request has the agreement's id, so gets the
+    agreement."""
     known = {order.order_id for order in orders}
-    return {key: value for key, value in result.items() if key in known}
+    return {
+        draft.order_id: draft.resource
+        for draft in draft_orders.medication_requests
+        if draft.order_id in known
+    }

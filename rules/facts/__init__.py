@@ -8,7 +8,8 @@ Entry point::
     from rules.catalogue import load_catalogue
 
     facts = build_facts(
-        hook="order-sign", context=request.context, draft_orders=drafts,
+        hook="order-sign", context=request.context,
+        draft_orders=DraftOrders.of(context),  # cds_hooks.draft_orders
         resources=prefetched, today=date.today(), catalogue=load_catalogue(),
         settings=FactSettings(lookback_days=90),
     )

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from cds_hooks.draft_orders import DraftOrders, DraftRequest
+from cds_hooks.references import References, reference_key
 from rules.catalogue import Catalogue, CodeRef
 from rules.facts.durations import (
     Durations,
@@ -77,61 +79,42 @@ _NON_DIGITS = re.compile(r"\D")
 
 
 # --------------------------------------------------------------------------- index
-def _normalise_ref(reference: str) -> str:
-    """``https://x/fhir/Practitioner/1/_history/2`` → ``Practitioner/1``; others unchanged."""
-    if reference.startswith(("#", "urn:")):
-        return reference
-    parts = reference.rstrip("/").split("/")
-    if "_history" in parts:
-        parts = parts[: parts.index("_history")]
-    return "/".join(parts[-2:]) if len(parts) >= 2 else reference
+_normalise_ref = reference_key  # the name the OME totals use
 
 
 class _Index:
-    """Resources by reference, for resolving references."""
+    """References (``cds_hooks.references``), roles by practitioner, history by type."""
 
-    def __init__(self, drafts: Sequence[object], resources: Sequence[object]) -> None:
-        self.by_ref: dict[str, JsonDict] = {}
-        self.by_id: dict[str, JsonDict] = {}
+    def __init__(self, drafts: DraftOrders, resources: Sequence[object]) -> None:
+        self.references = References(drafts.entries, resources)
         self.roles_by_practitioner: dict[str, list[JsonDict]] = {}
         # History resources by type, with their position (fallback ids), read in one pass.
         self.history: dict[str, list[tuple[int, JsonDict]]] = {}
-        draft_count = len(drafts)
-        for position, resource in enumerate((*drafts, *resources)):
+        for draft, _ in drafts.entries:
+            self._add_role(draft)
+        for position, resource in enumerate(resources):
             if not is_object(resource):
                 continue
             kind = as_str(resource.get("resourceType"))
-            ident = as_str(resource.get("id"))
-            if kind and position >= draft_count:
-                self.history.setdefault(kind, []).append((position - draft_count, resource))
-            if kind and ident:
-                self.by_ref.setdefault(f"{kind}/{ident}", resource)
-                self.by_id.setdefault(ident, resource)
-            if kind == "PractitionerRole":
-                practitioner = reference_of(resource.get("practitioner"))
-                if practitioner:
-                    key = _normalise_ref(practitioner)
-                    self.roles_by_practitioner.setdefault(key, []).append(resource)
+            if kind:
+                self.history.setdefault(kind, []).append((position, resource))
+            self._add_role(resource)
         # Deterministic whatever the order of Bundle entries.
         for roles in self.roles_by_practitioner.values():
             roles.sort(key=lambda role: as_str(role.get("id")) or "")
+
+    def _add_role(self, resource: JsonDict) -> None:
+        if resource.get("resourceType") == "PractitionerRole":
+            practitioner = reference_of(resource.get("practitioner"))
+            if practitioner:
+                key = reference_key(practitioner)
+                self.roles_by_practitioner.setdefault(key, []).append(resource)
 
     def of_type(self, kind: str) -> list[JsonDict]:
         return [resource for _, resource in self.history.get(kind, ())]
 
     def resolve(self, reference: str | None, *containers: JsonDict) -> JsonDict | None:
-        if not reference:
-            return None
-        if reference.startswith("#"):
-            wanted = reference[1:]
-            for container in containers:
-                for contained in dicts(container.get("contained")):
-                    if as_str(contained.get("id")) == wanted:
-                        return contained
-            return None
-        if reference.startswith("urn:"):
-            return self.by_id.get(reference.rsplit(":", 1)[-1])
-        return self.by_ref.get(_normalise_ref(reference))
+        return self.references.resolve(reference, *containers)
 
 
 # --------------------------------------------------------------------------- actors
@@ -214,7 +197,7 @@ class _Context:
         *,
         hook: str,
         context: JsonDict,
-        drafts: Sequence[object],
+        drafts: DraftOrders,
         resources: Sequence[object],
         today: date,
         catalogue: Catalogue,
@@ -283,7 +266,7 @@ class _Context:
             person, person_ref = resource, ref
             if ref and not ref.startswith("#"):
                 for practitioner_role in self.index.roles_by_practitioner.get(
-                    _normalise_ref(ref), ()
+                    reference_key(ref), ()
                 ):
                     role_concepts.extend(
                         [practitioner_role.get("code"), practitioner_role.get("specialty")]
@@ -316,25 +299,25 @@ class _Context:
         person_name = _name_text(person) if person else None
         person_id = _prefixed_id(person_ids, ("agb", "uzi", "big"))
         if person_id is None and person_ref and not person_ref.startswith("#"):
-            person_id = _normalise_ref(person_ref)
+            person_id = reference_key(person_ref)
         if person_id is None and person_name:
             person_id = f"name:{person_name.lower()}"
         if person_id is None and ref and not ref.startswith("#"):
-            person_id = _normalise_ref(ref)
+            person_id = reference_key(ref)
         if person_id is None and display:
             person_id = f"name:{display.lower()}"
         organisation_id = _prefixed_id(org_ids, ("agb", "ura"))
         if organisation_id is None and organisation_ref and not organisation_ref.startswith("#"):
-            organisation_id = _normalise_ref(organisation_ref)
+            organisation_id = reference_key(organisation_ref)
         if organisation_id is None and organisation is not None:
             org_name = _name_text(organisation)
             organisation_id = f"name:{org_name.lower()}" if org_name else None
         return _Actor(
-            ref=_normalise_ref(ref) if ref else None,
+            ref=reference_key(ref) if ref else None,
             display=display or person_name,
             person_id=person_id,
             agb=person_ids.get("agb"),
-            organisation_ref=_normalise_ref(organisation_ref) if organisation_ref else None,
+            organisation_ref=reference_key(organisation_ref) if organisation_ref else None,
             organisation_id=organisation_id,
             organisation_agb=org_ids.get("agb"),
             role=role or PrescriberRole.UNKNOWN,
@@ -652,56 +635,61 @@ def _read_request_once(ctx: _Context, resource: JsonDict, fallback_id: str, full
 
 
 def _merge_dispense_requests(
-    ctx: _Context, drafts: Sequence[JsonDict]
-) -> list[tuple[JsonDict, list[str]]]:
+    ctx: _Context, drafts: Sequence[DraftRequest]
+) -> list[tuple[JsonDict, str, list[str]]]:
     """MP9 sends a MedicationAgreement plus a DispenseRequest (both MedicationRequests).
 
     The DispenseRequest's ``dispenseRequest`` (quantity, repeats, pharmacy) is read as part
-    of its agreement, so one prescription yields one order. Returns (resource, ids) pairs;
-    ``ids`` are the order ids the merged order stands for (for selections).
+    of its agreement, so one prescription yields one order, with the agreement's order id.
+    Returns (resource, order id, ids) triples; ``ids`` are the order ids of the dispense
+    requests the merged order also stands for (for selections).
     """
-    agreements = [d for d in drafts if not ctx.is_dispense_request(d)]
+    agreements = [d for d in drafts if not ctx.is_dispense_request(d.resource)]
     merged: dict[int, dict[str, Any]] = {}
-    ids: dict[int, list[str]] = {id(a): [] for a in agreements}
+    ids: dict[int, list[str]] = {id(a.resource): [] for a in agreements}
     skipped: set[int] = set()
     supplies = sorted(
-        (d for d in drafts if ctx.is_dispense_request(d)), key=lambda d: as_str(d.get("id")) or ""
+        (d for d in drafts if ctx.is_dispense_request(d.resource)),
+        key=lambda d: as_str(d.resource.get("id")) or "",
     )
     for draft in supplies:
         target = None
-        for reference in [reference_of(item) for item in dicts(draft.get("basedOn"))]:
-            candidate = ctx.index.resolve(reference, draft)
-            if candidate is not None and any(candidate is a for a in agreements):
+        for reference in [reference_of(item) for item in dicts(draft.resource.get("basedOn"))]:
+            candidate = ctx.index.resolve(reference, draft.resource)
+            if candidate is not None and any(candidate is a.resource for a in agreements):
                 target = candidate
         if target is None and len(agreements) == 1:
-            target = agreements[0]
+            target = agreements[0].resource
         if target is None:
             continue
         copy = merged.setdefault(id(target), dict(target))
-        if not as_dict(copy.get("dispenseRequest")) and as_dict(draft.get("dispenseRequest")):
-            copy["dispenseRequest"] = draft.get("dispenseRequest")
-        ident = as_str(draft.get("id"))
-        if ident:
-            ids[id(target)].append(f"MedicationRequest/{ident}")
-        skipped.add(id(draft))
-    result: list[tuple[JsonDict, list[str]]] = []
+        supply = as_dict(draft.resource.get("dispenseRequest"))
+        if not as_dict(copy.get("dispenseRequest")) and supply:
+            copy["dispenseRequest"] = draft.resource.get("dispenseRequest")
+        ids[id(target)].append(draft.order_id)
+        skipped.add(id(draft.resource))
+    result: list[tuple[JsonDict, str, list[str]]] = []
     for draft in drafts:
-        if id(draft) in skipped:
+        resource = draft.resource
+        if id(resource) in skipped:
             continue
-        result.append((merged.get(id(draft), draft), ids.get(id(draft), [])))
+        result.append(
+            (merged.get(id(resource), resource), draft.order_id, ids.get(id(resource), []))
+        )
     return result
 
 
 def _order(
     ctx: _Context,
     resource: JsonDict,
-    position: int,
+    order_id: str,
     also_ids: Sequence[str],
     encounter_sets: frozenset[str],
     encounter_codes: Sequence[tuple[str, str]],
     selections: frozenset[str] | None,
 ) -> OrderFacts:
-    request = _read_request(ctx, resource, str(position))
+    # The order id is the draft's (cds_hooks.draft_orders); as fallback id it keys the memo.
+    request = _read_request(ctx, resource, order_id)
     requester = request.requester
     role, role_source = requester.role, requester.role_source
     if role is PrescriberRole.UNKNOWN and ctx.user.role is not PrescriberRole.UNKNOWN:
@@ -710,12 +698,12 @@ def _order(
         role, role_source = PrescriberRole.GP, RoleSource.ASSUMED
     selected = True
     if selections is not None:
-        selected = request.ref in selections or any(i in selections for i in also_ids)
+        selected = order_id in selections or any(i in selections for i in also_ids)
     found = request.durations_
     medication = request.medication
     route = request.dosage.route or medication.route_hint
     return OrderFacts(
-        order_id=request.ref,
+        order_id=order_id,
         selected=selected,
         status=request.status,
         intent=request.intent,
@@ -1163,7 +1151,7 @@ def _selections(hook: str, context: JsonDict) -> frozenset[str] | None:
     if hook != "order-select":
         return None
     raw = context.get("selections")
-    selections = frozenset(_normalise_ref(s) for s in as_list(raw) if isinstance(s, str))
+    selections = frozenset(reference_key(s) for s in as_list(raw) if isinstance(s, str))
     # A client that sends no selections gets every draft evaluated (lenient, never a 400).
     return selections or None
 
@@ -1172,7 +1160,7 @@ def build_facts(
     *,
     hook: str,
     context: Mapping[str, Any],
-    draft_orders: Sequence[Mapping[str, Any]],
+    draft_orders: DraftOrders,
     resources: Sequence[Mapping[str, Any]],
     today: date,
     catalogue: Catalogue,
@@ -1181,23 +1169,22 @@ def build_facts(
     """All facts of one call, in one pass. Never raises on any JSON input.
 
     ``resources`` are the prefetched/fetched resources, flattened out of Bundles;
-    ``draft_orders`` the resources of context.draftOrders."""
+    ``draft_orders`` context.draftOrders as read once (``cds_hooks.draft_orders``)."""
     context = as_dict(context)
-    drafts_in = [d for d in as_list(draft_orders) if isinstance(d, Mapping)]
     history_in = list(as_list(resources))
     ctx = _Context(
         hook=hook if isinstance(hook, str) else "",
         context=context,
-        drafts=drafts_in,
+        drafts=draft_orders,
         resources=history_in,
         today=today,
         catalogue=catalogue,
         settings=settings,
     )
-    requests = [d for d in drafts_in if d.get("resourceType") == "MedicationRequest"]
-    draft_ids = {_resource_ref(d, "MedicationRequest", str(i)) for i, d in enumerate(requests)}
-    for request in requests:
-        requester = ctx.actor(request.get("requester"), request)
+    requests = draft_orders.medication_requests
+    draft_ids = {draft.order_id for draft in requests}
+    for draft in requests:
+        requester = ctx.actor(draft.resource.get("requester"), draft.resource)
         ctx.current_orgs.update(
             v for v in (requester.organisation_ref, requester.organisation_id) if v
         )
@@ -1205,11 +1192,12 @@ def build_facts(
     encounter_sets, encounter_codes = _encounter_indications(ctx)
     selections = _selections(ctx.hook, context)
     orders: list[OrderFacts] = []
-    for position, (resource, also_ids) in enumerate(_merge_dispense_requests(ctx, requests)):
+    merged = _merge_dispense_requests(ctx, requests)
+    for position, (resource, order_id, also_ids) in enumerate(merged):
         try:
             orders.append(
                 _order(
-                    ctx, resource, position, also_ids, encounter_sets, encounter_codes, selections
+                    ctx, resource, order_id, also_ids, encounter_sets, encounter_codes, selections
                 )
             )
         except Exception as exc:

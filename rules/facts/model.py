@@ -171,7 +171,9 @@ class OrderFacts:
     """Facts about one drafted MedicationRequest (context.draftOrders)."""
 
     order_id: str
-    """``"MedicationRequest/<id>"`` (or ``"MedicationRequest/#<index>"`` without an id)."""
+    """The draft's order id (``cds_hooks.draft_orders``): ``"MedicationRequest/<id>"``, or
+    ``"MedicationRequest/#<n>"`` for the n-th draft MedicationRequest without an id; an MP9
+    agreement merged with its dispense request has the agreement's."""
     selected: bool
     """order-select: in context.selections; other hooks: True."""
     status: str | None

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from cds_hooks.draft_orders import DraftOrders
 from rules.catalogue import Catalogue
 from rules.facts import Facts, FactSettings, OrderFacts, build_facts
 
@@ -135,7 +136,7 @@ def build(
     return build_facts(
         hook=hook,
         context=context if context is not None else {"patientId": "p1"},
-        draft_orders=drafts,
+        draft_orders=DraftOrders.from_resources(drafts),
         resources=resources,
         today=today,
         catalogue=catalogue,

@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cds_hooks.draft_orders import DraftOrders
 from rules.catalogue import load_catalogue
 from rules.facts import Facts, FactSettings, build_facts
 from rules.facts.builder import (
@@ -528,7 +529,7 @@ def test_garbage_never_raises(
     facts = build_facts(
         hook=hook,
         context=context,
-        draft_orders=drafts,
+        draft_orders=DraftOrders.from_resources(drafts),
         resources=history,
         today=TODAY,
         catalogue=CATALOGUE,
@@ -555,7 +556,7 @@ def test_damaged_valid_resources_never_raise(data: st.DataObject) -> None:
     facts = build_facts(
         hook="order-select",
         context=context,
-        draft_orders=drafts,
+        draft_orders=DraftOrders.from_resources(drafts),
         resources=resources,
         today=TODAY,
         catalogue=CATALOGUE,
@@ -572,7 +573,7 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     ctx = _Context(
         hook="order-sign",
         context={"patientId": "p1", "userId": "PractitionerRole/gp", "encounterId": "e"},
-        drafts=[],
+        drafts=DraftOrders(),
         resources=resources,
         today=TODAY,
         catalogue=CATALOGUE,
@@ -581,7 +582,7 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     history = _History()
     request, dispense, statement = resources[0], resources[1], resources[2]
     _read_request(ctx, request, "0")
-    _order(ctx, request, 0, (), frozenset(), (), None)
+    _order(ctx, request, "MedicationRequest/#0", (), frozenset(), (), None)
     _read_dispense(ctx, dispense, "1", history)
     _read_statement(ctx, statement, "2", history)
     full = _read_history(ctx, set())

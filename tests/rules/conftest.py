@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.models import Card
 from rules.cards.render import EXPLANATION_KEY
 from rules.engine import Evaluation, EvaluationInput, Evaluator
@@ -213,7 +214,7 @@ def run(
     evaluation_input = EvaluationInput(
         hook=the_facts.hook,
         context={},
-        draft_orders=list(drafts),
+        draft_orders=DraftOrders.from_resources(drafts),
         resources=[],
         missing_data=missing,
         language=language,
