@@ -169,7 +169,7 @@ class CardRenderer:
                 # The factory drops a suggestion it cannot build; this is the rule's own code.
                 # Only the rule and the error type are logged: the data may be about a patient.
                 _log.warning(
-                    "rule %s: suggestions left off the card (%s)", rule_id, type(exc).__name__
+                    "rule %s: its suggestions could not be built (%s)", rule_id, type(exc).__name__
                 )
 
         links = list(statics.links)

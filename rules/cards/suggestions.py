@@ -183,7 +183,7 @@ class SuggestionFactory:
             return build()
         except Exception as exc:
             _log.warning(
-                "rule %s: a suggestion left off the card (%s)", self._rule_id, type(exc).__name__
+                "rule %s: a suggestion could not be built (%s)", self._rule_id, type(exc).__name__
             )
             return None
 
