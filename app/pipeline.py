@@ -20,7 +20,7 @@ from cds_hooks.contexts import HookContext, validate_context
 from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.errors import HookMismatch, InvalidRequest, UnknownService
 from cds_hooks.fhir_client import FhirClient
-from cds_hooks.models import CdsService, HookRequest
+from cds_hooks.models import CdsResponse, CdsService, HookRequest
 from cds_hooks.prefetch import ResolvedData, resolve_prefetch
 from rules.hooks import SPEC_BY_SERVICE
 from rules.language import Language
@@ -29,6 +29,7 @@ __all__ = [
     "HookOutcome",
     "evaluate_hook_request",
     "parse_json",
+    "response_json",
     "service_for",
     "validation_message",
 ]
@@ -77,6 +78,11 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
     first = exc.errors()[0]
     location = ".".join(str(part) for part in first["loc"]) or "body"
     return f"{location}: {first['msg']}", location
+
+
+def response_json(evaluation: Evaluation) -> bytes:
+    """The response body: the cards, serialised by the CDS Hooks models."""
+    return CdsResponse(cards=evaluation.cards).to_json()
 
 
 async def evaluate_hook_request(
@@ -129,8 +135,7 @@ async def evaluate_hook_request(
             today=today or date.today(),
         )
     )
-    # Sent as the renderer built them; the tests check that JSON against the models.
-    body_json = orjson.dumps({"cards": evaluation.cards_json})
+    body_json = response_json(evaluation)
     return HookOutcome(
         body_json=body_json,
         request=hook_request,

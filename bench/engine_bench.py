@@ -6,7 +6,9 @@ For a few fixtures (the large order-sign history first) it prints median and p99
 - ``facts``: `build_facts` on the parsed request;
 - ``rules+cards``: the engine on those facts (rules, card texts, suggestions validated with
   fhir.resources for the cards that carry them);
-- ``total``: `Evaluator.evaluate`, both together.
+- ``total``: `Evaluator.evaluate`, both together;
+and for the request of `bench/realistic_request.py`, rules + cards + the response JSON (the
+cards built as the CDS Hooks models and serialised by them, `app.pipeline.response_json`).
 No HTTP: `bench/bench_order_sign.py` measures the service end to end.
 """
 
@@ -23,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.pipeline import response_json
+from bench.realistic_request import realistic_order_sign
 from cds_hooks.draft_orders import DraftOrders
 from rules.catalogue import load_catalogue
 from rules.engine import EvaluationInput, Evaluator
@@ -42,6 +46,10 @@ FIXTURES = [
 def _input(name: str) -> EvaluationInput:
     [path] = [p for p in list_fixtures() if p.stem == name]
     request, expectation = load_fixture(path)
+    return _evaluation_input(request, expectation.hook)
+
+
+def _evaluation_input(request: dict[str, Any], hook: str) -> EvaluationInput:
     context = request["context"]
     drafts = DraftOrders.from_entries(context.get("draftOrders", {}).get("entry", []))
     resources: list[dict[str, Any]] = []
@@ -51,7 +59,7 @@ def _input(name: str) -> EvaluationInput:
         elif isinstance(value, dict):
             resources.append(value)
     return EvaluationInput(
-        hook=expectation.hook,
+        hook=hook,
         context=context,
         draft_orders=drafts,
         resources=resources,
@@ -103,6 +111,24 @@ def main() -> None:
     print(f"{'fixture':<34}{'resources':>10}{'facts p50/p99':>18}{'rules+cards':>18}{'total':>18}")
     for name in FIXTURES:
         print(_report(evaluator, name, args.rounds))
+    realistic = _evaluation_input(realistic_order_sign(), "order-sign")
+    built = build_facts(
+        hook=realistic.hook,
+        context=realistic.context,
+        draft_orders=realistic.draft_orders,
+        resources=realistic.resources,
+        today=realistic.today,
+        catalogue=evaluator.catalogue,
+        settings=evaluator.fact_settings,
+    )
+    r50, r99 = _timings(lambda: evaluator.evaluate_facts(built, realistic), args.rounds)
+    j50, j99 = _timings(
+        lambda: response_json(evaluator.evaluate_facts(built, realistic)), args.rounds
+    )
+    print(
+        f"realistic order-sign: rules+cards {r50:.3f}/{r99:.3f} ms, "
+        f"with the response JSON {j50:.3f}/{j99:.3f} ms (p50/p99)"
+    )
 
 
 if __name__ == "__main__":

@@ -2,22 +2,26 @@
 
 Requests are read leniently (real clients send unknown fields, single objects where arrays
 belong, Bundles without `type`): only what the protocol needs is checked here. Responses are
-strict and serialise without `null` and without empty arrays or objects, as the spec demands
-(the one exception, `"cards": []`, is handled in `CdsResponse.to_json_dict`).
+strict: the service builds its cards as these models, so an invalid card is caught when it is
+built, and sends them with `CdsResponse.to_json`. They serialise without `null` and without
+empty strings, arrays or objects, as the spec demands (`_is_empty`, the one rule for that);
+only `"cards"` is always sent, even when empty.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Required, TypedDict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+from uuid import uuid4
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    field_serializer,
     field_validator,
     model_validator,
 )
@@ -25,7 +29,6 @@ from pydantic import (
 __all__ = [
     "AcceptedSuggestion",
     "Action",
-    "ActionJson",
     "Card",
     "CdsResponse",
     "CdsService",
@@ -39,46 +42,62 @@ __all__ = [
     "OverrideReason",
     "Source",
     "Suggestion",
-    "SuggestionJson",
-    "drop_empty",
-    "new_uuid",
+    "json_value",
 ]
 
 
-def new_uuid() -> str:
-    """A random (version 4) UUID as text; `str(uuid.uuid4())` costs 3x this, and a call
-    makes a dozen."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+def _new_uuid() -> str:
+    return str(uuid4())
 
 
-def drop_empty(value: Any) -> Any:
-    """Remove None, empty strings, empty lists and empty dicts, recursively (spec §JSON)."""
-    if isinstance(value, dict):
-        cleaned: dict[Any, Any] = {}
-        for key, item in value.items():
-            if isinstance(item, dict | list):
-                item = drop_empty(item)
-            if not _is_empty(item):
-                cleaned[key] = item
-        return cleaned
-    if isinstance(value, list):
-        kept: list[Any] = []
-        for item in value:
-            if isinstance(item, dict | list):
-                item = drop_empty(item)
-            if not _is_empty(item):
-                kept.append(item)
-        return kept
-    return value
+_EMPTYABLE = (str, list, dict)
 
 
 def _is_empty(value: Any) -> bool:
-    # `not value` first: cheap, and false for every non-empty value.
-    return value is None or (not value and isinstance(value, str | list | dict))
+    """None, "", [] and {} (not 0 or False): left out of the JSON at every depth."""
+    return value is None or (not value and isinstance(value, _EMPTYABLE))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def json_value(value: Any) -> Any:
+    """Free-form content (a card's `extension`) as JSON values: dates, enums, sets (sorted)
+    and tuples converted, empty values (`_is_empty`) left out at every depth."""
+    kind = type(value)
+    # Exact-type checks first: most values are plain scalars, dicts and lists, and isinstance
+    # against Mapping goes through the slow ABC machinery.
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return _json_object(value)
+    if kind is list or kind is tuple:
+        return _json_array(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return _json_object(value)
+    if isinstance(value, set | frozenset):
+        return sorted(_json_array(value))
+    if isinstance(value, list | tuple):
+        return _json_array(value)
+    return value
+
+
+def _json_object(value: Mapping[Any, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        item = json_value(item)
+        if not _is_empty(item):
+            kept[str(key)] = item
+    return kept
+
+
+def _json_array(value: Iterable[Any]) -> list[Any]:
+    items = [json_value(item) for item in value]
+    return [item for item in items if not _is_empty(item)]
 
 
 def _optional(default: Any = None, **kwargs: Any) -> Any:
@@ -97,6 +116,10 @@ class _Wire(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         dumped: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         return dumped
+
+    def to_json(self) -> bytes:
+        """The JSON sent: wire names, no empty values."""
+        return self.__pydantic_serializer__.to_json(self, by_alias=True)
 
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
@@ -153,34 +176,13 @@ class Action(_Wire):
 
 class Suggestion(_Wire):
     label: NonEmptyStr
-    uuid: str = Field(default_factory=new_uuid)
+    uuid: str = Field(default_factory=_new_uuid)
     is_recommended: bool | None = _optional(alias="isRecommended")
     actions: list[Action] = _optional(list)
 
 
-class ActionJson(TypedDict, total=False):
-    """An `Action` as JSON, the form the service builds and sends (see `Card`)."""
-
-    type: Required[Literal["create", "update", "delete"]]
-    description: Required[str]
-    resource: dict[str, Any]
-    resourceId: str
-
-
-class SuggestionJson(TypedDict, total=False):
-    """A `Suggestion` as JSON, the form the service builds and sends (see `Card`)."""
-
-    label: Required[str]
-    uuid: Required[str]
-    isRecommended: bool
-    actions: list[ActionJson]
-
-
 class Card(_Wire):
-    """A card. The service builds each card as JSON (wire names, no empty values) and sends it
-    as it is; the tests check that JSON against this model (see `rules.cards.render`)."""
-
-    uuid: str = Field(default_factory=new_uuid)
+    uuid: str = Field(default_factory=_new_uuid)
     summary: Annotated[str, Field(min_length=1, max_length=139)]
     detail: str | None = _optional()
     indicator: Literal["info", "warning", "critical"]
@@ -189,11 +191,8 @@ class Card(_Wire):
     selection_behavior: Literal["at-most-one", "any"] | None = _optional(alias="selectionBehavior")
     override_reasons: list[OverrideReason] = _optional(list, alias="overrideReasons")
     links: list[Link] = _optional(list)
-    extension: dict[str, Any] | None = _optional()
-
-    @field_serializer("extension")
-    def _extension_without_empty_values(self, extension: dict[str, Any] | None) -> Any:
-        return drop_empty(extension)
+    # Free-form: kept as JSON values without empty ones, so what is read is what is sent.
+    extension: Annotated[dict[str, Any] | None, BeforeValidator(json_value)] = _optional()
 
     @model_validator(mode="after")
     def _selection_behavior_with_suggestions(self) -> Card:
@@ -207,13 +206,8 @@ class Card(_Wire):
 
 
 class CdsResponse(_Wire):
-    cards: list[Card] = Field(default_factory=list)
+    cards: list[Card] = Field(default_factory=list)  # sent even when empty, as the spec says
     system_actions: list[Action] = _optional(list, alias="systemActions")
-
-    def to_json_dict(self) -> dict[str, Any]:
-        body = super().to_json_dict()
-        body.setdefault("cards", [])  # the one empty array the spec requires
-        return body
 
 
 class CdsService(_Wire):

@@ -56,17 +56,12 @@ class EvaluationInput:
 
 @dataclass
 class Evaluation:
-    cards_json: list[dict[str, Any]]
-    """The cards as the JSON the service sends (`rules.cards.render`)."""
+    cards: list[Card]
+    """The cards, checked by the CDS Hooks models when built; `CdsResponse` sends them."""
     fired_rule_ids: list[str]
     skipped_rule_ids: dict[str, str] = field(default_factory=dict)
     """Rules that did not run, with the reason (missing data, disabled for the practice)."""
     facts: Facts | None = None
-
-    @property
-    def cards(self) -> list[Card]:
-        """The cards as CDS Hooks models, checked against them when read (tests, tools)."""
-        return [Card.model_validate(card) for card in self.cards_json]
 
 
 @dataclass(frozen=True)
@@ -153,7 +148,7 @@ class Evaluator:
         hook = evaluation_input.hook
         hook_spec = SPEC_BY_HOOK.get(hook)
         if hook_spec is None:  # no service answers it, so no rule runs
-            return Evaluation(cards_json=[], fired_rule_ids=[], facts=facts)
+            return Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         language = evaluation_input.language
         missing = evaluation_input.missing_data
         agb = self.organisation_agb(facts)
@@ -189,7 +184,7 @@ class Evaluator:
         def texts(key: str, **values: Any) -> str:
             return shared_texts[key].get(language).format(**values)
 
-        evaluation = Evaluation(cards_json=[], fired_rule_ids=[], facts=facts)
+        evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         for rule_id in self._by_hook.get(hook, []):
             compiled = self._rules[rule_id]
             enabled = self._overlay_enabled.get((rule_id, agb or ""), compiled.enabled)
@@ -244,7 +239,7 @@ class Evaluator:
                 evaluation.skipped_rule_ids[rule_id] = "error"
                 continue
             evaluation.fired_rule_ids.append(rule_id)
-            evaluation.cards_json.append(card)
+            evaluation.cards.append(card)
         return evaluation
 
 

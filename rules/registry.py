@@ -35,7 +35,7 @@ from rules.hooks import PREFETCH_KEYS, HookSpec
 from rules.language import Language
 
 if TYPE_CHECKING:
-    from cds_hooks.models import SuggestionJson
+    from cds_hooks.models import Suggestion
     from rules.cards.suggestions import SuggestionFactory
     from rules.facts import Facts, OrderFacts
     from rules.rulesets import RuleSetDefaults
@@ -59,7 +59,7 @@ class RuleParameters(BaseModel):
 
 P = TypeVar("P", bound=RuleParameters)
 
-SuggestionBuilder = Callable[["SuggestionFactory"], "list[SuggestionJson]"]
+SuggestionBuilder = Callable[["SuggestionFactory"], "list[Suggestion]"]
 
 
 @dataclass

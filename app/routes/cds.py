@@ -95,7 +95,7 @@ async def call_service(service_id: str, request: Request) -> Response:
                 outcome.context.patient_id, state.settings.audit_secret
             ),
             rule_ids=evaluation.fired_rule_ids,
-            card_uuids=[card["uuid"] for card in evaluation.cards_json],
+            card_uuids=[card.uuid for card in evaluation.cards],
             duration_ms=outcome.duration_ms,
         )
     )

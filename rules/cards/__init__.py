@@ -1,5 +1,5 @@
-"""Cards: a rule's finding rendered as the CDS Hooks card JSON the service sends, with its
-links, suggestions and override reasons, in Dutch or English."""
+"""Cards: a rule's finding rendered as a CDS Hooks `Card` model, with its links, suggestions
+and override reasons, in Dutch or English."""
 
 from rules.cards.render import (
     EXPLANATION_KEY,

@@ -1,34 +1,22 @@
-"""Findings → CDS Hooks cards (RULES.md §4).
+"""Findings → CDS Hooks cards.
 
-Everything that does not depend on the call (source, topic, override reasons, fixed links) is
-built once per rule and language when the renderer is created; a call only formats the texts,
-lists the orders and, for emitted cards, builds the suggestions.
+A card is built as the CDS Hooks models (`cds_hooks.models.Card`, `Suggestion`, `Link`), so a
+card that breaks the protocol is caught when it is built, and the models alone decide its
+JSON. Everything that does not depend on the call (source, topic, override reasons, fixed
+links) is built once per rule and language when the renderer is created; a call only formats
+the texts, lists the orders and, for emitted cards, builds the suggestions.
 
-A card is built as the JSON the service sends (wire names, no empty values), from parts
-checked once at start-up (sources, links, override reasons, referral templates) and the
-rule set's checked texts. The CDS Hooks models (`cds_hooks.models.Card`) are the single
-source of its shape, but they check it in the tests, not on every call: every fixture in
-both languages, and generated facts, must give cards whose JSON is exactly what the models
-make of it. Checking each card on every call cost the service 0.45-0.5 ms per call
-(client p50 of bench/bench_order_sign.py, in a slow spell of the VM).
+A suggestion that cannot be built is left off its card; the card is still sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
-from enum import Enum
 from typing import Any
 
-from cds_hooks.models import (
-    Coding,
-    Link,
-    OverrideReason,
-    Source,
-    SuggestionJson,
-    new_uuid,
-)
+from cds_hooks.models import Card, Coding, Link, OverrideReason, Source, Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.facts import OrderFacts
 from rules.language import SUPPORTED_LANGUAGES
@@ -49,50 +37,7 @@ SUBSTANCE_LINK = "apotheek-substance"
 MAX_SUMMARY = 139
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
-_EMPTYABLE = (str, list, dict)
-
-
-def json_value(value: Any) -> Any:
-    """Dates, enums, sets and tuples as JSON values, with empty values (None, "", [] and {};
-    not 0 or False) left out at every depth: explanations are sent as JSON, and the spec sends
-    no empty values. One pass, as it runs for every card of every call."""
-    kind = type(value)
-    # Exact-type checks first: most values are plain scalars, dicts and lists, and the
-    # isinstance checks against Mapping below go through the slow ABC machinery.
-    if kind in _SCALARS:
-        return value
-    if kind is dict:
-        return _json_object(value)
-    if kind is list or kind is tuple:
-        return _json_array(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return _json_object(value)
-    if isinstance(value, set | frozenset):
-        return sorted(_json_array(value))
-    if isinstance(value, list | tuple):
-        return _json_array(value)
-    return value
-
-
-def _json_object(value: Mapping[Any, Any]) -> dict[str, Any]:
-    kept: dict[str, Any] = {}
-    for key, item in value.items():
-        item = json_value(item)
-        if item is not None and (item or not isinstance(item, _EMPTYABLE)):
-            kept[str(key)] = item
-    return kept
-
-
-def _json_array(value: Iterable[Any]) -> list[Any]:
-    items = [json_value(item) for item in value]
-    return [i for i in items if i is not None and (i or not isinstance(i, _EMPTYABLE))]
+_log = logging.getLogger(__name__)
 
 
 def _shorten(text: str, limit: int = MAX_SUMMARY) -> str:
@@ -108,11 +53,11 @@ def order_label(order: OrderFacts) -> str:
 
 @dataclass(frozen=True)
 class _RuleStatics:
-    """The JSON of a rule's fixed card parts in one language (checked by the models once)."""
+    """A rule's fixed card parts in one language, shared by its cards (never changed)."""
 
-    source: dict[str, Any]
-    override_reasons: list[dict[str, Any]]
-    links: list[dict[str, Any]]
+    source: Source
+    override_reasons: list[OverrideReason]
+    links: list[Link]
     wants_substance_links: bool
 
 
@@ -149,19 +94,14 @@ class CardRenderer:
             for link_id in spec.links
             if link_id != SUBSTANCE_LINK
         ]
-        return _RuleStatics(
-            source.to_json_dict(),
-            [reason.to_json_dict() for reason in reasons],
-            [link.to_json_dict() for link in links],
-            SUBSTANCE_LINK in spec.links,
-        )
+        return _RuleStatics(source, reasons, links, SUBSTANCE_LINK in spec.links)
 
     def _text(self, text: LocalizedText, language: str, values: Mapping[str, Any]) -> str:
         return text.get(language).format_map(values)
 
-    def _substance_links(self, orders: list[OrderFacts], language: str) -> list[dict[str, Any]]:
+    def _substance_links(self, orders: list[OrderFacts], language: str) -> list[Link]:
         catalogue = self.ruleset.links
-        links: list[dict[str, Any]] = []
+        links: list[Link] = []
         seen: set[str] = set()
         for order in orders:
             for substance in order.substances:
@@ -171,11 +111,11 @@ class CardRenderer:
                 seen.add(slug)
                 name = substance.name_nl if language == "nl" else substance.name_en
                 links.append(
-                    {
-                        "label": f"Apotheek.nl: {name}",
-                        "url": catalogue.apotheek_page_pattern.format(slug=slug),
-                        "type": "absolute",
-                    }
+                    Link(
+                        label=f"Apotheek.nl: {name}",
+                        url=catalogue.apotheek_page_pattern.format(slug=slug),
+                        type="absolute",
+                    )
                 )
         return links
 
@@ -188,7 +128,7 @@ class CardRenderer:
         orders_by_id: Mapping[str, OrderFacts],
         explanation_context: Mapping[str, Any],
         factory: SuggestionFactory,
-    ) -> dict[str, Any]:
+    ) -> Card:
         spec = self.ruleset.rules[rule_id]
         statics = self._statics[(rule_id, language)]
         orders = [
@@ -220,49 +160,50 @@ class CardRenderer:
             detail_parts.append(self.ruleset.file.shared_texts["pharmacy_calls"].get(language))
 
         notes: dict[str, Any] = {}
-        suggestions: list[SuggestionJson] = []
+        suggestions: list[Suggestion] = []
         if finding.suggestions is not None:
-            factory.bind(rule_spec=spec, notes=notes)
-            suggestions = finding.suggestions(factory)
+            factory.bind(rule_id=rule_id, rule_spec=spec, notes=notes)
+            try:
+                suggestions = finding.suggestions(factory)
+            except Exception as exc:
+                # The factory drops a suggestion it cannot build; this is the rule's own code.
+                # Only the rule and the error type are logged: the data may be about a patient.
+                _log.warning(
+                    "rule %s: its suggestions could not be built (%s)", rule_id, type(exc).__name__
+                )
 
         links = list(statics.links)
         if statics.wants_substance_links:
             links.extend(self._substance_links(orders, language))
 
-        explanation: dict[str, Any] = json_value(
-            {
-                "rule_id": rule_id,
-                "ruleset": {"id": self.ruleset.id, "version": self.ruleset.version},
-                "order_ids": finding.order_ids,
-                "facts": finding.facts,
-                # How each order's product was recognised; text-only says `coded: false`.
-                "medications": [
-                    {
-                        "order_id": order.order_id,
-                        "product": order.product_display,
-                        "recognised_by": order.recognised_by,
-                        "coded": order.coded,
-                    }
-                    for order in orders
-                ],
-                **explanation_context,
-                "notes": notes,
-            }
-        )
+        explanation: dict[str, Any] = {
+            "rule_id": rule_id,
+            "ruleset": {"id": self.ruleset.id, "version": self.ruleset.version},
+            "order_ids": finding.order_ids,
+            "facts": finding.facts,
+            # How each order's product was recognised; text-only says `coded: false`.
+            "medications": [
+                {
+                    "order_id": order.order_id,
+                    "product": order.product_display,
+                    "recognised_by": order.recognised_by,
+                    "coded": order.coded,
+                }
+                for order in orders
+            ],
+            **explanation_context,
+            "notes": notes,
+        }
 
-        # Optional parts only when they hold something: the spec sends no empty values.
-        card: dict[str, Any] = {"uuid": new_uuid(), "summary": summary}
         detail = "\n\n".join(part for part in detail_parts if part.strip())
-        if detail:
-            card["detail"] = detail
-        card["indicator"] = finding.indicator or spec.indicator
-        card["source"] = statics.source
-        if suggestions:
-            card["suggestions"] = suggestions
-            card["selectionBehavior"] = finding.selection_behavior
-        if statics.override_reasons:
-            card["overrideReasons"] = statics.override_reasons
-        if links:
-            card["links"] = links
-        card["extension"] = {EXPLANATION_KEY: explanation}
-        return card
+        return Card(
+            summary=summary,
+            detail=detail or None,
+            indicator=finding.indicator or spec.indicator,
+            source=statics.source,
+            suggestions=suggestions,
+            selection_behavior=finding.selection_behavior if suggestions else None,
+            override_reasons=statics.override_reasons,
+            links=links,
+            extension={EXPLANATION_KEY: explanation},
+        )

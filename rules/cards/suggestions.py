@@ -9,26 +9,31 @@ A draft order that is not valid R4 even after the usual normalisation (real clie
 objects where arrays belong) gets no `update` suggestion: the card still fires, and its
 explanation says why the suggestion is missing.
 
-Suggestions are built as their JSON (`SuggestionJson`) and sent as they are; the tests check
-the cards they go on against the CDS Hooks models (see `rules.cards.render`).
+Each suggestion is built as a CDS Hooks `Suggestion` model. One that cannot be built (an
+error in its resource or texts) is left off the card and logged with the rule and the error
+type only: a card is never lost for its suggestion.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
-from cds_hooks.models import SuggestionJson, new_uuid
+from cds_hooks.models import Action, Suggestion
 from rules.language import SUPPORTED_LANGUAGES
 from rules.rulesets import Referral, RuleSet, RuleSpec
 
 __all__ = ["ReferralTemplates", "SuggestionFactory"]
+
+_log = logging.getLogger(__name__)
 
 _UCUM = "http://unitsofmeasure.org"
 _SNOMED = "http://snomed.info/sct"
@@ -95,17 +100,14 @@ class ReferralTemplates:
                 description = f"{referral.purpose.get(language)} ({contact})"
                 self._texts[(referral_id, language)] = (label[:200], description)
 
-    def suggestion(
-        self, referral_id: str, language: str, patient_ref: str | None
-    ) -> SuggestionJson:
+    def suggestion(self, referral_id: str, language: str, patient_ref: str | None) -> Suggestion:
         """The referral's suggestion for one patient."""
         label, description = self._texts[(referral_id, language)]
         resource = self.for_patient(referral_id, patient_ref)
-        return {
-            "label": label,
-            "uuid": new_uuid(),
-            "actions": [{"type": "create", "description": description, "resource": resource}],
-        }
+        return Suggestion(
+            label=label,
+            actions=[Action(type="create", description=description, resource=resource)],
+        )
 
     @staticmethod
     def _template(referral_id: str, referral: Referral) -> dict[str, Any]:
@@ -165,12 +167,25 @@ class SuggestionFactory:
         self._patient_ref = patient_ref
         self._postcode = postcode
         self._notes: dict[str, Any] = {}
+        self._rule_id = ""
         self._rule_spec: RuleSpec | None = None
 
-    def bind(self, *, rule_spec: RuleSpec, notes: dict[str, Any]) -> None:
+    def bind(self, *, rule_id: str, rule_spec: RuleSpec, notes: dict[str, Any]) -> None:
         """Point the factory at the card being rendered (its texts, its explanation notes)."""
+        self._rule_id = rule_id
         self._rule_spec = rule_spec
         self._notes = notes
+
+    def _guarded(self, build: Callable[[], Suggestion | None]) -> Suggestion | None:
+        """`build()`, or None when it fails: the card goes without this suggestion. Only the
+        rule and the error type are logged: the data may be about a patient."""
+        try:
+            return build()
+        except Exception as exc:
+            _log.warning(
+                "rule %s: a suggestion could not be built (%s)", self._rule_id, type(exc).__name__
+            )
+            return None
 
     def rule_text(self, key: str, **values: Any) -> str:
         """A text of the current rule (`texts.<key>`) in the call's language."""
@@ -180,8 +195,13 @@ class SuggestionFactory:
     # --- update actions on a draft order ---------------------------------------------------
 
     def _update(
-        self, order_id: str, label: str, description: str, change: Any
-    ) -> SuggestionJson | None:
+        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], None]
+    ) -> Suggestion | None:
+        return self._guarded(lambda: self._build_update(order_id, label, description, change))
+
+    def _build_update(
+        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], None]
+    ) -> Suggestion | None:
         draft = self._drafts.get(order_id)
         if draft is None:
             return None
@@ -192,16 +212,15 @@ class SuggestionFactory:
                 {"order_id": order_id, "reason": "draft order is not valid FHIR R4"}
             )
             return None
-        return {
-            "label": label,
-            "uuid": new_uuid(),
-            "isRecommended": True,
-            "actions": [{"type": "update", "description": description, "resource": order}],
-        }
+        return Suggestion(
+            label=label,
+            is_recommended=True,
+            actions=[Action(type="update", description=description, resource=order)],
+        )
 
     def limit_duration(
         self, order_id: str, *, max_days: int, start: date | None, label: str, description: str
-    ) -> SuggestionJson | None:
+    ) -> Suggestion | None:
         """The draft order limited to `max_days`: period of use, supply, bounds and repeats."""
 
         def change(order: dict[str, Any]) -> None:
@@ -235,7 +254,7 @@ class SuggestionFactory:
 
         return self._update(order_id, label, description, change)
 
-    def no_repeats(self, order_id: str, *, label: str, description: str) -> SuggestionJson | None:
+    def no_repeats(self, order_id: str, *, label: str, description: str) -> Suggestion | None:
         def change(order: dict[str, Any]) -> None:
             order.setdefault("dispenseRequest", {})["numberOfRepeatsAllowed"] = 0
 
@@ -243,7 +262,12 @@ class SuggestionFactory:
 
     # --- create actions ---------------------------------------------------------------------
 
-    def naloxone_order(self, *, label: str, description: str, instruction: str) -> SuggestionJson:
+    def naloxone_order(
+        self, *, label: str, description: str, instruction: str
+    ) -> Suggestion | None:
+        return self._guarded(lambda: self._naloxone_order(label, description, instruction))
+
+    def _naloxone_order(self, label: str, description: str, instruction: str) -> Suggestion:
         resource: dict[str, Any] = {
             "resourceType": "MedicationRequest",
             "status": "draft",
@@ -268,12 +292,11 @@ class SuggestionFactory:
             },
         }
         MedicationRequest.model_validate(resource)
-        return {
-            "label": label,
-            "uuid": new_uuid(),
-            "isRecommended": True,
-            "actions": [{"type": "create", "description": description, "resource": resource}],
-        }
+        return Suggestion(
+            label=label,
+            is_recommended=True,
+            actions=[Action(type="create", description=description, resource=resource)],
+        )
 
     def referral_ids(self, referral_ids: list[str]) -> list[str]:
         """The referrals for this patient, with the postcode routes of the directory applied."""
@@ -289,13 +312,21 @@ class SuggestionFactory:
                         self._notes["postcode_route"] = route.area
         return result
 
-    def referrals(self, referral_ids: list[str]) -> list[SuggestionJson]:
-        return [
-            self._templates.suggestion(referral_id, self.language, self._patient_ref)
+    def referrals(self, referral_ids: list[str]) -> list[Suggestion]:
+        built = [
+            self._guarded(
+                partial(self._templates.suggestion, referral_id, self.language, self._patient_ref)
+            )
             for referral_id in self.referral_ids(referral_ids)
         ]
+        return [suggestion for suggestion in built if suggestion is not None]
 
-    def refer_back(self, *, label: str, description: str, performer: str | None) -> SuggestionJson:
+    def refer_back(
+        self, *, label: str, description: str, performer: str | None
+    ) -> Suggestion | None:
+        return self._guarded(lambda: self._refer_back(label, description, performer))
+
+    def _refer_back(self, label: str, description: str, performer: str | None) -> Suggestion:
         resource: dict[str, Any] = {
             "resourceType": "ServiceRequest",
             "status": "draft",
@@ -309,8 +340,7 @@ class SuggestionFactory:
         if performer:
             resource["performer"] = [{"reference": performer}]
         ServiceRequest.model_validate(resource)
-        return {
-            "label": label,
-            "uuid": new_uuid(),
-            "actions": [{"type": "create", "description": description, "resource": resource}],
-        }
+        return Suggestion(
+            label=label,
+            actions=[Action(type="create", description=description, resource=resource)],
+        )

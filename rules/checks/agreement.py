@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from cds_hooks.models import SuggestionJson
+from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.checks._common import consult_after, format_date
 from rules.facts import DurationSource, OpioidStrength, PrescriberRole, ReleaseType
@@ -136,7 +136,7 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
         for order in concerned
     )
 
-    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         built = [
             factory.limit_duration(
                 order.order_id,
@@ -225,7 +225,7 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
     if not concerned:
         return None
 
-    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         built = [
             factory.no_repeats(
                 order.order_id,
@@ -354,14 +354,13 @@ def specialist_ownership(ctx: RuleContext[RuleParameters]) -> Finding | None:
     ]
     performer = prior.prescriber_id if prior.prescriber_id and "/" in prior.prescriber_id else None
 
-    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
-        return [
-            factory.refer_back(
-                label=factory.rule_text("suggestion_label"),
-                description=factory.rule_text("suggestion_description"),
-                performer=performer,
-            )
-        ]
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
+        back = factory.refer_back(
+            label=factory.rule_text("suggestion_label"),
+            description=factory.rule_text("suggestion_description"),
+            performer=performer,
+        )
+        return [back] if back is not None else []
 
     return Finding(
         order_ids=[order.order_id for order in gp_orders],

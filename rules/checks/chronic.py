@@ -10,7 +10,7 @@ from datetime import date
 
 from pydantic import Field
 
-from cds_hooks.models import SuggestionJson
+from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.checks._common import format_date, order_interval
 from rules.facts import OrderFacts, covered_days
@@ -57,7 +57,7 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     # An indefinite order counts as threshold + 1 days: the total is then a bound, not a count.
     indefinite = any(order.duration_indefinite for order in ctx.orders)
 
-    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         return factory.referrals(referral_ids)
 
     return Finding(
@@ -163,7 +163,7 @@ def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
         return None
     referral_ids = list(ctx.referrals)
 
-    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         return factory.referrals(referral_ids)
 
     return Finding(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from cds_hooks.models import SuggestionJson
+from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.facts import OpioidExposure, OrderFacts, PatientFacts
 from rules.registry import Finding, RuleContext, RuleParameters, rule
@@ -148,13 +148,14 @@ def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Findin
         return None
     referral_ids = list(ctx.referrals)
 
-    def suggestions(factory: SuggestionFactory) -> list[SuggestionJson]:
+    def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         naloxone = factory.naloxone_order(
             label=factory.rule_text("naloxone_label"),
             description=factory.rule_text("naloxone_description"),
             instruction=factory.rule_text("naloxone_instruction"),
         )
-        return [naloxone, *factory.referrals(referral_ids)]
+        referrals = factory.referrals(referral_ids)
+        return [naloxone, *referrals] if naloxone is not None else referrals
 
     return Finding(
         order_ids=[order.order_id for order in ctx.orders],

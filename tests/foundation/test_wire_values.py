@@ -1,4 +1,5 @@
-"""The small value helpers every response goes through: uuids, empty-value removal, JSON values."""
+"""What every response goes through: card uuids, the one empty-value rule, JSON values, and
+the one serialiser (the CDS Hooks models)."""
 
 from __future__ import annotations
 
@@ -16,32 +17,21 @@ from app.pipeline import HookOutcome, evaluate_hook_request
 from app.services import SERVICES
 from app.settings import Settings
 from app.warmup import warm_up_request
-from cds_hooks.models import CdsResponse, drop_empty, new_uuid
-from rules.cards.render import json_value
+from cds_hooks.models import Card, CdsResponse, Source, Suggestion, json_value
 from rules.fixtures import list_fixtures, load_fixture
 from rules.language import SUPPORTED_LANGUAGES, Language
 
 
-def test_new_uuid_is_a_random_rfc4122_version_4_uuid() -> None:
-    values = [new_uuid() for _ in range(2000)]
+def test_card_and_suggestion_uuids_are_random_rfc4122_version_4_uuids() -> None:
+    source = Source(label="x")
+    values = [Suggestion(label="x").uuid for _ in range(1000)]
+    values += [Card(summary="x", indicator="info", source=source).uuid for _ in range(1000)]
     assert len(set(values)) == len(values)
     for value in values:
         parsed = uuid.UUID(value)
         assert str(parsed) == value  # canonical lower-case 8-4-4-4-12 form
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
-
-
-def test_drop_empty_removes_empty_values_at_every_depth_and_keeps_zero_and_false() -> None:
-    value: dict[str, Any] = {
-        "keep": 0,
-        "flag": False,
-        "none": None,
-        "blank": "",
-        "nested": {"list": [None, "", {}, [], {"x": None}, 1], "empty": {}},
-        "gone": {"a": {"b": None}},
-    }
-    assert drop_empty(value) == {"keep": 0, "flag": False, "nested": {"list": [1]}}
 
 
 class _Colour(Enum):
@@ -56,6 +46,7 @@ def test_json_value_turns_dates_enums_sets_and_tuples_into_json_and_drops_empty_
         "tuple": (1, (2, 3)),
         "plain": ["x", 1.5, None, True, 0, False, ""],
         "empty": {"set": frozenset(), "list": [None, {}], "text": ""},
+        "gone": {"a": {"b": None}},
     }
     assert json_value(value) == {
         "1": "2026-11-01",
@@ -64,6 +55,26 @@ def test_json_value_turns_dates_enums_sets_and_tuples_into_json_and_drops_empty_
         "tuple": [1, [2, 3]],
         "plain": ["x", 1.5, True, 0, False],
     }
+
+
+def test_the_models_leave_out_empty_values_but_always_send_cards() -> None:
+    card = Card(
+        summary="s",
+        detail="",
+        indicator="info",
+        source=Source(label="x", url=None),
+        suggestions=[],
+        links=[],
+        extension={"k": {"facts": {"none": None, "zero": 0}, "notes": {}}},
+    )
+    assert orjson.loads(card.to_json()) == {
+        "uuid": card.uuid,
+        "summary": "s",
+        "indicator": "info",
+        "source": {"label": "x"},
+        "extension": {"k": {"facts": {"zero": 0}}},
+    }
+    assert CdsResponse().to_json() == b'{"cards":[]}'
 
 
 def _outcome(
@@ -87,11 +98,11 @@ _SERVICE_FOR_HOOK = {service.hook: service_id for service_id, service in SERVICE
 
 
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
-def test_the_json_sent_is_what_the_card_models_serialise(language: Language) -> None:
-    """The service builds each card as JSON and sends it as it is; the models only check it.
-    What is sent must be exactly what the validated models serialise to (wire names, no null,
-    no empty arrays or objects), for every fixture and for cards with every kind of
-    suggestion."""
+def test_the_json_sent_is_valid_cds_hooks_that_the_models_read_back_unchanged(
+    language: Language,
+) -> None:
+    """For every fixture and cards with every kind of suggestion: the JSON sent, read by the
+    models, serialises to exactly itself (wire names, no null, no empty arrays or objects)."""
     today = date(2026, 11, 1)
     requests = [(warm_up_request(today), "opioid-order-sign")]
     for path in list_fixtures():
@@ -101,6 +112,7 @@ def test_the_json_sent_is_what_the_card_models_serialise(language: Language) -> 
     for request, service_id in requests:
         outcome = _outcome(request, service_id, today, language)
         sent = orjson.loads(outcome.body_json)
-        assert sent == CdsResponse(cards=outcome.evaluation.cards).to_json_dict()
+        assert orjson.loads(CdsResponse.model_validate(sent).to_json()) == sent
+        assert sent["cards"] == [card.to_json_dict() for card in outcome.evaluation.cards]
         card_count += len(sent["cards"])
     assert card_count >= 40  # most fixtures fire cards; with update and referral suggestions
