@@ -1,4 +1,4 @@
-"""Findings → CDS Hooks cards (RULES.md §4).
+"""Findings → CDS Hooks cards (docs/definitions.md §4).
 
 Everything that does not depend on the call (source, topic, override reasons, fixed links) is
 built once per rule and language when the renderer is created; a call only formats the texts,
