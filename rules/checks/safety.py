@@ -1,4 +1,4 @@
-"""Safety rules 12-16 (Internationale normen, Handleiding Eemland). They fire in palliative care.
+"""Safety rules 12-16 (Internationale normen; Handleiding Eemland), even in palliative care/cancer.
 
 On hooks with draft orders they judge the drafted opioid orders; on a hook without them (the
 patient view, rules 12-14) they judge the active medication from the history.
