@@ -4,7 +4,7 @@
 practice overlay, card statics, referral templates); `evaluate()` then builds the facts, runs
 the enabled rules of the hook, applies the exclusions, and renders one card per rule that fired.
 
-Exclusions (RULES.md §1): a rule listing `oat` never judges OAT orders; a rule listing
+Exclusions (docs/definitions.md §1): a rule listing `oat` never judges OAT orders; a rule listing
 `palliative-or-cancer` is silent for a patient with active palliative care or cancer, and never
 judges an order whose indication is cancer pain (`defaults.suppress_in_palliative_or_cancer`).
 A rule whose data is missing (the `needs` it is registered with) does not run; the cards of the

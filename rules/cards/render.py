@@ -1,4 +1,4 @@
-"""Findings → CDS Hooks cards.
+"""Findings → CDS Hooks cards (docs/definitions.md §4).
 
 A card is built as the CDS Hooks models (`cds_hooks.models.Card`, `Suggestion`, `Link`), so a
 card that breaks the protocol is caught when it is built, and the models alone decide its

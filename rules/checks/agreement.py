@@ -1,4 +1,4 @@
-"""The prescribing agreements of regio Eemland, rules 1-8 (seed 003, lines 149-178, 233-258).
+"""The prescribing agreements of regio Eemland, rules 1-8 (Handleiding Eemland, fase 1-2).
 
 Each check judges `ctx.orders`: the drafted opioid orders of this call after the engine applied
 the rule's exclusions (OAT, palliative care / cancer).
@@ -21,7 +21,7 @@ _NON_ORAL_ROUTES = frozenset({"transdermal", "parenteral", "rectal", "nasal", "s
 
 @rule("short-acting-opioid")
 def short_acting_opioid(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Seed 003:150-152 «ALLEEN langwerkend … Er is GEEN indicatie voor kortwerkend»."""
+    """Fase 1 stap 3: «ALLEEN langwerkend … Er is GEEN indicatie voor kortwerkend»."""
     concerned = [
         order
         for order in ctx.orders
@@ -57,7 +57,7 @@ class DosingFrequencyParameters(RuleParameters):
     text_variants={"as_needed_summary", "frequency_summary"},
 )
 def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | None:
-    """Seed 003:150 «ALLEEN langwerkend opioïden 2-3 maal daags». Patches are out of scope."""
+    """Fase 1 stap 3: «ALLEEN langwerkend opioïden 2-3 maal daags». Patches are out of scope."""
     params = ctx.params
     as_needed = []
     off_schedule = []
@@ -106,7 +106,7 @@ def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | N
 
 class DurationLimitParameters(RuleParameters):
     max_days: int = Field(default=7, ge=5, le=7)
-    """Region: «maximaal 1 week» (003:153); a practice may set 5-7 days (003:168)."""
+    """Region: «maximaal 1 week»; a practice may set 5-7 days (both fase 1 stap 3)."""
 
 
 @rule(
@@ -116,7 +116,7 @@ class DurationLimitParameters(RuleParameters):
     text_variants={"suggestion_label", "suggestion_description"},
 )
 def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | None:
-    """Seed 003:153 «Huisarts schrijft voor maximaal 1 week voor»."""
+    """Handleiding Eemland, fase 1 stap 3: «Huisarts schrijft voor maximaal 1 week voor»."""
     max_days = ctx.params.max_days
     concerned = [
         order
@@ -178,7 +178,7 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
     needs={"medicationRequests", "encounters"},
 )
 def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Seed 003:153-155 «alleen na fysiek consult kan er vervolg recept komen»."""
+    """Fase 1 stap 3: «alleen na fysiek consult kan er vervolg recept komen»."""
     patient = ctx.facts.patient
     prior = patient.last_prior_prescription
     if not ctx.orders or prior is None or prior.is_oat:
@@ -208,7 +208,7 @@ def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | Non
     needs={"medicationRequests", "encounters"},
 )
 def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Seed 003:171-172 «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)»."""
+    """Fase 1 stap 3: «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)»."""
     patient = ctx.facts.patient
     prior = patient.last_prior_prescription
     no_consult_since_prior = prior is not None and not consult_after(patient, prior.prescribed_on)
@@ -260,12 +260,12 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
 class BonyPainParameters(RuleParameters):
     indication_sets: list[str] = Field(default_factory=lambda: ["bony_musculoskeletal_pain"])
     excluded_sets: list[str] = Field(default_factory=lambda: ["fracture"])
-    """Fractures (ICPC L72-L76) are not «benige pijnklachten» by default (seeds.md Q4)."""
+    """Fractures (ICPC L72-L76) are not «benige pijnklachten» by default (a clinical choice)."""
 
 
 @rule("bony-musculoskeletal-pain", parameters=BonyPainParameters)
 def bony_musculoskeletal_pain(ctx: RuleContext[BonyPainParameters]) -> Finding | None:
-    """Seed 003:159 «Geen sterke opioïden bij benige pijnklachten bewegingsapparaat»."""
+    """Fase 1 stap 3: «Geen sterke opioïden bij benige pijnklachten bewegingsapparaat»."""
     wanted = frozenset(ctx.params.indication_sets)
     excluded = frozenset(ctx.params.excluded_sets)
     concerned = [
@@ -302,7 +302,7 @@ def bony_musculoskeletal_pain(ctx: RuleContext[BonyPainParameters]) -> Finding |
     },
 )
 def missing_indication_or_duration(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Seed 003:169-170 «standaard vermelden indicatie en gebruiksduur op recept»."""
+    """Fase 1 stap 3: «standaard vermelden indicatie en gebruiksduur op recept»."""
     no_indication = [order for order in ctx.orders if not order.has_indication]
     no_duration = [
         order
@@ -332,7 +332,7 @@ def missing_indication_or_duration(ctx: RuleContext[RuleParameters]) -> Finding 
     needs={"medicationRequests"},
 )
 def specialist_ownership(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Seed 003:256-258 «Zonder overdracht van een medisch specialist … terugverwezen»."""
+    """Fase 2: «Zonder overdracht van een medisch specialist … terugverwezen»."""
     prior = ctx.facts.patient.last_prior_prescription
     gp_orders = [order for order in ctx.orders if order.prescriber_role is PrescriberRole.GP]
     if not gp_orders or prior is None or prior.is_oat:

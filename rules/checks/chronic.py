@@ -1,4 +1,4 @@
-"""Use over time, rules 9-11 and the review of a chronic user (seed 003, phase 3, lines 343-463).
+"""Use over time, rules 9-11 and the review of a chronic user (Handleiding Eemland, fase 3).
 
 Covered days are the union of date intervals, counted by the facts; OAT history does not count
 as prior opioid exposure here.
@@ -19,7 +19,7 @@ from rules.registry import Finding, RuleContext, RuleParameters, rule
 
 class ChronicParameters(RuleParameters):
     threshold_days: int = Field(default=28, ge=1, le=365)
-    """«meer dan 4 weken» (003:358-359)."""
+    """«meer dan 4 weken» (Handleiding Eemland, fase 3 stap 1)."""
 
 
 def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date] | None:
@@ -38,7 +38,7 @@ def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date]
     text_variants={"indefinite_summary", "indefinite_detail"},
 )
 def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
-    """More than 4 weeks of opioids in the look-back, this order included (003:358-359, 411)."""
+    """More than 4 weeks of opioids in the look-back, this order included (fase 3 stap 1, 3)."""
     if not ctx.orders:
         return None
     threshold = ctx.params.threshold_days
@@ -94,7 +94,7 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     needs={"medicationRequests", "medicationDispenses", "medicationStatements"},
 )
 def new_user_education(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """No opioid in the last 365 days: patient education (003:195-218, 579-582)."""
+    """No opioid in the last 365 days: patient education (fase 1 stap 4; §4 «Gespreksvoering»)."""
     if not ctx.orders:
         return None
     patient = ctx.facts.patient
@@ -120,7 +120,7 @@ class EarlyRefillParameters(RuleParameters):
     placeholders={"supply_end", "days_left"},
 )
 def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
-    """A new order while the previous supply of the same substance lasts (003:174, 323-324)."""
+    """A new order while the previous supply of the same substance lasts (fase 1 stap 3; §3)."""
     supply_ends = ctx.facts.patient.latest_supply_end_by_substance
     tolerance = ctx.params.early_refill_tolerance_days
     concerned: list[tuple[OrderFacts, str, date]] = []
@@ -156,7 +156,7 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
     text_variants={"email"},
 )
 def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
-    """On opening the chart: a chronic user to invite for a conversation (003:356-382)."""
+    """On opening the chart: a chronic user to invite for a conversation (fase 3 stap 1-2)."""
     threshold = ctx.params.threshold_days
     prior_days = ctx.facts.patient.prior_opioid_days
     if prior_days <= threshold:

@@ -1,4 +1,4 @@
-"""Safety rules 12-16 (seed 002 and 003:27-28). They still fire in palliative care and cancer.
+"""Safety rules 12-16 (Internationale normen; Handleiding Eemland), even in palliative care/cancer.
 
 On hooks with draft orders they judge the drafted opioid orders; on a hook without them (the
 patient view, rules 12-14) they judge the active medication from the history.
@@ -33,7 +33,7 @@ class MultiplePrescribersParameters(RuleParameters):
     placeholders={"prescriber_count", "pharmacy_count", "lookback_days"},
 )
 def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Finding | None:
-    """«shoppende patiënten» (003:27-28): many prescribers or pharmacies in the look-back."""
+    """«shoppende patiënten» (Handleiding Eemland, Inleiding): many prescribers or pharmacies."""
     patient = ctx.facts.patient
     if ctx.hook.has_draft_orders and not ctx.orders:
         return None
@@ -77,7 +77,7 @@ class SedativeParameters(RuleParameters):
     text_variants={"alcohol", "reverse_summary"},
 )
 def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding | None:
-    """Opioid + benzodiazepine / Z-drug / gabapentinoid or alcohol (002:3261-3263, 3449-3452)."""
+    """Opioid + benzodiazepine/Z-drug/gabapentinoid or alcohol (Internationale normen §4.2.4-5)."""
     facts = ctx.facts
     patient = facts.patient
     alcohol = bool(patient.condition_sets & frozenset(ctx.params.alcohol_sets))
@@ -137,7 +137,7 @@ class OpioidUseDisorderParameters(RuleParameters):
     },
 )
 def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Finding | None:
-    """OUD: overdose risk, naloxone take-home, addiction care (002:2973-2975; 003:480-481)."""
+    """OUD: overdose risk, naloxone take-home, addiction care (Internationale normen §4.2.3-4)."""
     patient = ctx.facts.patient
     if not patient.condition_sets & frozenset(ctx.params.opioid_use_disorder_sets):
         return None
@@ -216,7 +216,7 @@ def high_daily_dose(ctx: RuleContext[HighDoseParameters]) -> Finding | None:
 
 @rule("pregnancy")
 def pregnancy(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Pregnant patient: neonatal abstinence risk; coordinate care (002:3936-3937, 4127-4128)."""
+    """Pregnant patient: neonatal abstinence risk; coordinate care (Internationale normen §5.1)."""
     if not ctx.orders or not ctx.facts.patient.pregnant:
         return None
     return Finding(

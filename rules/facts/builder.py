@@ -1,7 +1,7 @@
 """Facts builder: draft orders, prefetched resources and hook context → ``rules.facts.Facts``.
 
 One pass over plain (orjson-parsed) JSON; no FHIR library objects. Every definition follows
-RULES.md §1. The builder never raises on any JSON input: each resource is read defensively,
+definitions.md §1. The builder never raises on any JSON input: each resource is read defensively,
 and a resource that still fails is reported in ``Facts.problems`` and skipped.
 """
 
@@ -338,7 +338,7 @@ class _Context:
         return None
 
     def has_handover(self, handover: NextPractitioner | None) -> bool:
-        """RULES.md §2: it names the current user, a GP role, or the requester's organisation."""
+        """It names the current user, a GP role or the requester's organisation (definitions §2)."""
         if handover is None:
             return False
         if handover.role is PrescriberRole.GP:
@@ -1018,7 +1018,7 @@ _PROCEDURE_CONDITION_SETS = frozenset({"palliative_or_cancer"})
 
 
 def _procedure_sets(ctx: _Context, resources: Sequence[JsonDict]) -> frozenset[str]:
-    """Condition sets of in-progress Procedures (RULES.md §1 Exclusions: palliative care)."""
+    """Condition sets of in-progress Procedures (definitions.md §1 Exclusions: palliative care)."""
     sets: set[str] = set()
     for resource in resources:
         if as_str(resource.get("status")) != "in-progress":
@@ -1096,7 +1096,7 @@ def _consults(ctx: _Context, resources: Sequence[JsonDict]) -> tuple[list[date],
 
 
 def _encounter_indications(ctx: _Context) -> tuple[frozenset[str], list[tuple[str, str]]]:
-    """Diagnoses and reasons of the current encounter (RULES.md rule 6)."""
+    """Diagnoses and reasons of the current encounter (rule 6 bony-musculoskeletal-pain)."""
     encounter = ctx.index.resolve(ctx.encounter_ref)
     if encounter is None:
         return frozenset(), []

@@ -1,7 +1,7 @@
 """Medication facts: what a medication is, how it is dosed, its OME.
 
 Pure functions over defensive JSON access (``rules.facts.fhir_access``) and the catalogue. They are
-used for drafted orders and for history alike. Definitions: RULES.md §1.
+used for drafted orders and for history alike. Definitions: docs/definitions.md §1.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class _Identity:
 
 
 def _identify(catalogue: Catalogue, source: MedicationInput) -> _Identity | None:
-    """First recognition path that names a catalogue medication (RULES.md §1 order)."""
+    """First recognition path that names a catalogue medication (docs/definitions.md §1 order)."""
     keyed = [
         (catalogue.system_key(system), code)
         for system, code in (*source.codes, *source.ingredient_codes)
@@ -169,7 +169,7 @@ def _identify(catalogue: Catalogue, source: MedicationInput) -> _Identity | None
 def _first_product(
     catalogue: Catalogue, keyed: Sequence[tuple[str | None, str]], systems: Iterable[str]
 ) -> Product | None:
-    # Systems in the order given (G-Standaard before RxNorm before SNOMED, as RULES.md §1).
+    # Systems in the order given (G-Standaard before RxNorm before SNOMED, as definitions.md §1).
     for wanted in systems:
         for system, code in keyed:
             if system == wanted and (product := catalogue.product(system, code)) is not None:
@@ -252,7 +252,7 @@ def _release_type(
     substances: Sequence[Any],
     texts: Sequence[str],
 ) -> tuple[ReleaseType, str | None, bool, str | None]:
-    """(release type, what decided it, is patch, route hint) per RULES.md §1 Release type."""
+    """(release type, what decided it, is patch, route hint) per definitions.md §1 Release type."""
     if product is not None and product.release_type is not ReleaseType.UNKNOWN:
         release = product.release_type
         basis = f"{product.system} {product.code}"

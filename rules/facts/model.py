@@ -34,7 +34,7 @@ __all__ = [
 
 
 class RecognisedBy(StrEnum):
-    """How the medication was identified, in the order of RULES.md §1 "Opioid"."""
+    """How the medication was identified, in the order of docs/definitions.md §1 "Opioid"."""
 
     ATC = "atc"
     GSTANDAARD = "gstandaard"
@@ -68,7 +68,7 @@ class RoleSource(StrEnum):
 
 
 class DurationSource(StrEnum):
-    """The four duration sources of RULES.md §1, in order of precedence."""
+    """The four duration sources of docs/definitions.md §1, in order of precedence."""
 
     PERIOD_OF_USE = "period_of_use"  # Nictiz ext-TimeInterval.Period (or its Duration)
     EXPECTED_SUPPLY_DURATION = "expected_supply_duration"  # dispenseRequest
@@ -88,7 +88,7 @@ class FactSettings:
     """Rule-set parameters that change facts. The rule set supplies the values."""
 
     lookback_days: int = 90
-    """Window for prior exposure, prescribers/pharmacies and chronic use (RULES.md §1 History)."""
+    """Window for prior exposure, prescribers/pharmacies, chronic use (definitions §1 History)."""
     new_user_lookback_days: int = 365
     """Window for "new user" (rule 10)."""
     assume_gp_when_unknown: bool = True
@@ -208,7 +208,7 @@ class OrderFacts:
     """dispenseRequest.numberOfRepeatsAllowed (0 when absent)."""
     total_covered_days: int | None
     """duration_days × (1 + repeats_allowed); None when unknown or indefinite. This is the
-    ``duration_days`` of the explanation (RULES.md §2 Precise readings)."""
+    ``duration_days`` of the explanation (docs/definitions.md §2 Precise readings)."""
     start: date | None
     """First day of use: period of use start, boundsPeriod start, or authoredOn."""
     course_of_therapy: str | None
@@ -218,7 +218,7 @@ class OrderFacts:
 
     indication_codes: tuple[tuple[str, str], ...]
     """(system URI, code) of reasonCode, of Conditions in reasonReference, and of the current
-    encounter's diagnoses / reasonCode (RULES.md rule 6: "or the encounter diagnosis")."""
+    encounter's diagnoses / reasonCode (rule 6: "or the encounter diagnosis")."""
     indication_sets: frozenset[str]
     """Condition sets (see Catalogue.condition_set_names) hit by the indication codes."""
     has_indication: bool
@@ -307,7 +307,7 @@ class OrderFacts:
 
 @dataclass(frozen=True, slots=True)
 class OpioidExposure:
-    """One prior opioid prescription, dispense or use statement (RULES.md §1 History)."""
+    """One prior opioid prescription, dispense or use statement (docs/definitions.md §1 History)."""
 
     source: ExposureSource
     ref: str
@@ -389,7 +389,7 @@ class PatientFacts:
     """Distinct pharmacy ids (dispenses and intended pharmacies), OAT included."""
 
     physical_consult_dates: tuple[date, ...]
-    """Dates of physical consults (RULES.md §1), sorted, incl. the current encounter."""
+    """Dates of physical consults (docs/definitions.md §1), sorted, incl. the current encounter."""
     last_physical_consult: date | None
     current_encounter_physical: bool | None
     """None when context.encounterId is absent or the Encounter was not provided."""

@@ -149,7 +149,7 @@ class RuleSpec(_Strict):
     exclusions: list[Exclusion] = Field(default_factory=list)
     source_lines: Annotated[str, Field(min_length=1)]
     source_quote: str | None = None
-    """The seed text the rule rests on, verbatim (for docs/rules.md)."""
+    """The source text the rule rests on, verbatim (for docs/rules.md)."""
     parameters: dict[str, ParameterValue] = Field(default_factory=dict)
     title: LocalizedText
     when: LocalizedText
@@ -187,7 +187,7 @@ class LinkEntry(_Strict):
 
 class LinkCatalogue(_Strict):
     links: dict[str, LinkEntry]
-    # apotheek.nl page per substance; only the oxycodon page is in seed 003, the others follow
+    # apotheek.nl page per substance; only the oxycodon page is in the handbook, the others follow
     # the same URL pattern (DERIVED).
     apotheek_page_pattern: str = "https://www.apotheek.nl/medicijnen/{slug}"
     apotheek_slugs: dict[str, str] = Field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""Doses per day, as-needed and oral morphine equivalents (RULES.md §1; CDC oracles §1.6 C)."""
+"""Doses per day, as-needed and oral morphine equivalents (definitions.md §1; CDC MME oracles)."""
 
 from __future__ import annotations
 

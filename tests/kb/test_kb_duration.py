@@ -1,4 +1,4 @@
-"""Duration of a prescription: the four sources of RULES.md §1, precedence and repeats."""
+"""Duration of a prescription: the four sources of definitions.md §1, precedence and repeats."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Patient history facts: exposure, covered days, prescribers, consults, OME (RULES.md §1, §2)."""
+"""Patient history facts: exposure, covered days, prescribers, consults, OME (definitions §1-2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Recognising the medication of an order: every path of RULES.md §1 "Opioid"."""
+"""Recognising the medication of an order: every path of docs/definitions.md §1 "Opioid"."""
 
 from __future__ import annotations
 

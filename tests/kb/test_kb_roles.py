@@ -1,4 +1,4 @@
-"""Prescriber role (RULES.md §1) and the Nictiz NextPractitioner handover."""
+"""Prescriber role (docs/definitions.md §1) and the Nictiz NextPractitioner handover."""
 
 from __future__ import annotations
 

@@ -72,13 +72,19 @@ def test_docs_rules_md_is_generated_from_the_current_rule_set(ruleset: RuleSet) 
     )
 
 
-def test_docs_rules_md_names_each_rule_its_severity_parameters_and_seed_line(
+def test_docs_rules_md_names_each_rule_its_severity_parameters_and_handbook_section(
     ruleset: RuleSet,
 ) -> None:
     text = render_rules_markdown(ruleset)
+    assert text.index("## Sources") < text.index("## Rules")
+    assert "*Handleiding: Chronisch gebruik Opioïden (Huisartsen Eemland, 2025)*" in text
     for rule_id, spec in ruleset.rules.items():
         assert f"`{rule_id}`" in text
-        assert spec.source_lines.split(";")[0].split(":")[-1] in text
+        assert spec.source_lines.split(";")[0].split(",", 1)[-1] in text
     assert "`max_days` = `7`" in text
-    assert "lines 149-152: «ALLEEN langwerkend opioïden 2-3 maal daags" in text
+    assert (
+        "- **Source:** *Handleiding: Chronisch gebruik Opioïden (Huisartsen Eemland, 2025)*,"
+        " fase 1, stap 3, «Werkafspraken bij keuze opioïden»: «ALLEEN langwerkend opioïden"
+        " 2-3 maal daags"
+    ) in text
     assert "| 01999002 | Huisartsenpraktijk De Voorbeeldhof (voorbeeld) |" in text

@@ -64,11 +64,13 @@ def test_the_eemland_rule_set_has_every_rule_of_rules_md(ruleset: RuleSet) -> No
     assert validate_ruleset_file(DEFAULT_RULESET_PATH) == []
 
 
-def test_every_referral_and_link_names_its_source_in_seed_003(ruleset: RuleSet) -> None:
+def test_every_referral_and_link_names_its_section_of_the_handbook(ruleset: RuleSet) -> None:
     for referral in ruleset.directory.referrals.values():
-        assert referral.source.startswith("003:")
+        assert referral.source.startswith("Handleiding Eemland, ")
+    for route in ruleset.directory.postcode_routes:
+        assert route.source.startswith("Handleiding Eemland, ")
     for link in ruleset.links.links.values():
-        assert link.source.startswith("003:")
+        assert link.source.startswith("Handleiding Eemland, ")
 
 
 def test_a_practice_overlay_changes_only_that_practice(ruleset: RuleSet) -> None:
