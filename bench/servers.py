@@ -20,10 +20,10 @@ def free_port() -> int:
         return port
 
 
-def migrate(env: dict[str, str], root: Path = ROOT) -> None:
+def migrate(env: dict[str, str], root: Path = ROOT, python: str = sys.executable) -> None:
     """`opioid-cds migrate` of the checkout at `root`, on the database `env` names."""
     subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
+        [python, "-m", "app.cli", "migrate"],
         cwd=root,
         env=env,
         check=True,
