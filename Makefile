@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 # The facts builder is compiled with mypyc (setup.py); these are its sources. The stamp names
 # the build, so switching OPIOID_CDS_PURE_PYTHON on or off rebuilds.
-COMPILED := rules/facts/fhir_access.py rules/facts/medication.py rules/facts/builder.py
+COMPILED := rules/facts/fhir_access.py rules/facts/medication.py rules/facts/durations.py rules/facts/exposure.py rules/facts/reading.py rules/facts/orders.py rules/facts/history.py rules/facts/patient.py rules/facts/builder.py
 ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
 NATIVE := $(VENV)/.pure
 else

@@ -46,7 +46,7 @@ class DraftOrders:
 
     @classmethod
     def of(cls, context: HookContext) -> DraftOrders:
-        """The draft orders of an order-select/order-sign context (none for other hooks)."""
+        """The draft orders of a context that has them (none for other hooks)."""
         if not isinstance(context, OrderSignContext):
             return cls()
         return cls.from_entries(context.draft_orders.entry)

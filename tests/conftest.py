@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,25 +21,10 @@ from fastapi.testclient import TestClient
 from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
-from rules.native import compiled_modules, edited_since
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "OPIOID_CDS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Refuse to test old compiled code: Python runs a compiled module instead of its edited
-    source until `make` compiles it again (rules/native.py)."""
-    stamp = Path(sys.prefix) / ".compiled"  # written by `make` after each compilation
-    if any(compiled_modules().values()) and stamp.exists():
-        edited = edited_since(stamp.stat().st_mtime)
-        if edited:
-            pytest.exit(
-                f"{', '.join(edited)} changed after it was compiled; run `make install` "
-                "(or `make test`) to compile it again",
-                returncode=3,
-            )
 
 
 def _require(flag: str) -> bool:

@@ -8,7 +8,7 @@ Entry point::
     from rules.catalogue import load_catalogue
 
     facts = build_facts(
-        hook="order-sign", context=request.context,
+        hook=request.hook, context=request.context,
         draft_orders=DraftOrders.of(context),  # cds_hooks.draft_orders
         resources=prefetched, today=date.today(), catalogue=load_catalogue(),
         settings=FactSettings(lookback_days=90),
@@ -23,9 +23,14 @@ Conventions:
   ``Facts.problems`` and the affected fact is ``None`` / ``unknown``.
 """
 
-from rules.facts.builder import build_facts
-from rules.facts.exposure import Interval, covered_days
-from rules.facts.model import (
+from rules.native import refuse_stale_compiled_code
+
+# Before any compiled module of this package is imported: never run an older compiled source.
+refuse_stale_compiled_code()
+
+from rules.facts.builder import build_facts  # noqa: E402
+from rules.facts.exposure import Interval, covered_days  # noqa: E402
+from rules.facts.model import (  # noqa: E402
     ActiveMedication,
     DurationSource,
     ExposureSource,

@@ -175,7 +175,7 @@ class OrderFacts:
     ``"MedicationRequest/#<n>"`` for the n-th draft MedicationRequest without an id; an MP9
     agreement merged with its dispense request has the agreement's."""
     selected: bool
-    """order-select: in context.selections; other hooks: True."""
+    """In context.selections, for a hook that judges selected orders only; else True."""
     status: str | None
     intent: str | None
     authored_on: date | None

@@ -18,16 +18,10 @@ from hypothesis import strategies as st
 from cds_hooks.draft_orders import DraftOrders
 from rules.catalogue import load_catalogue
 from rules.facts import Facts, FactSettings, build_facts
-from rules.facts.builder import (
-    _Context,
-    _History,
-    _order,
-    _patient_facts,
-    _read_dispense,
-    _read_history,
-    _read_request,
-    _read_statement,
-)
+from rules.facts.history import HistoryReading, read_dispense, read_history, read_statement
+from rules.facts.orders import order_facts, read_request
+from rules.facts.patient import patient_facts
+from rules.facts.reading import ReadingContext
 from tests.kb.kb_builders import (
     AGB,
     AGB_SPECIALISM,
@@ -570,7 +564,7 @@ def test_damaged_valid_resources_never_raise(data: st.DataObject) -> None:
 def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     """The per-resource readers, called directly (no try/except around them)."""
     resources = [data.draw(damaged(r)) for r in VALID]
-    ctx = _Context(
+    ctx = ReadingContext(
         hook="order-sign",
         context={"patientId": "p1", "userId": "PractitionerRole/gp", "encounterId": "e"},
         drafts=DraftOrders(),
@@ -579,14 +573,14 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
         catalogue=CATALOGUE,
         settings=FactSettings(),
     )
-    history = _History()
+    history = HistoryReading()
     request, dispense, statement = resources[0], resources[1], resources[2]
-    _read_request(ctx, request, "0")
-    _order(ctx, request, "MedicationRequest/#0", (), frozenset(), (), None)
-    _read_dispense(ctx, dispense, "1", history)
-    _read_statement(ctx, statement, "2", history)
-    full = _read_history(ctx, set())
-    _patient_facts(ctx, resources, full, [])
+    read_request(ctx, request, "0")
+    order_facts(ctx, request, "MedicationRequest/#0", (), frozenset(), (), None)
+    read_dispense(ctx, dispense, "1", history)
+    read_statement(ctx, statement, "2", history)
+    full = read_history(ctx, set())
+    patient_facts(ctx, resources, full, [])
     assert not [p for p in ctx.problems if "not readable" in p], ctx.problems
 
 

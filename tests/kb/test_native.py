@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from rules.native import COMPILED_MODULES, compiled_modules, edited_since
+from rules import native
+from rules.native import (
+    COMPILED_MODULES,
+    StaleCompiledCode,
+    compiled_modules,
+    refuse_stale_compiled_code,
+    stale_compiled_modules,
+)
 
 
 def test_the_suite_tests_the_compiled_facts_builder() -> None:
@@ -18,9 +25,23 @@ def test_the_suite_tests_the_compiled_facts_builder() -> None:
     assert compiled_modules() == dict.fromkeys(COMPILED_MODULES, True)
 
 
-def test_edits_after_a_build_are_noticed() -> None:
-    assert edited_since(0.0) == list(COMPILED_MODULES)
-    assert edited_since(time.time() + 3600) == []
+def test_a_compiled_module_whose_source_changed_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build records what it compiled; a source that no longer matches is refused."""
+    if not any(compiled_modules().values()):
+        pytest.skip("installed without compiling (OPIOID_CDS_PURE_PYTHON)")
+    assert stale_compiled_modules() == []
+    recorded = json.loads(native.SOURCE_HASHES_FILE.read_text())
+    recorded["rules.facts.durations"] = "0" * 64  # as if durations.py was edited since
+    edited = tmp_path / "native_sources.json"
+    edited.write_text(json.dumps(recorded))
+    monkeypatch.setattr(native, "SOURCE_HASHES_FILE", edited)
+    assert stale_compiled_modules() == ["rules.facts.durations"]
+    with pytest.raises(StaleCompiledCode, match=r"rules\.facts\.durations changed"):
+        refuse_stale_compiled_code()
+    monkeypatch.setattr(native, "SOURCE_HASHES_FILE", tmp_path / "missing.json")
+    assert stale_compiled_modules() == list(COMPILED_MODULES)
 
 
 def test_setup_makefile_and_runtime_name_the_same_compiled_modules() -> None:
