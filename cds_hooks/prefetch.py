@@ -52,7 +52,7 @@ from cds_hooks.fhir_client import (
     split_reference,
 )
 from cds_hooks.models import HookRequest
-from cds_hooks.references import References
+from cds_hooks.references import References, resolve_contained
 
 __all__ = [
     "MAX_MEDICATION_READS",
@@ -209,7 +209,7 @@ class _Resolver:
         self.fetched: set[str] = set()
         self.tasks: dict[asyncio.Task[Any], _Job] = {}
         self.draft_orders = draft_orders
-        self.references = References(draft_orders.entries)
+        self._references: References | None = None  # built when a reference needs it
         self.medications_read: list[Resource] = []
         self.reading: set[str] = set()
         self.unresolved: set[str] = set()
@@ -223,8 +223,6 @@ class _Resolver:
             if key in prefetch and self._take_prefetched(key, prefetch[key]):
                 continue
             self._fetch_key(key, template)
-        for resources in self.data.values():
-            self.references.add(resources)
         self._resolve_medications(self.draft_orders.resources)
         for resources in list(self.data.values()):
             self._resolve_medications(resources)
@@ -359,13 +357,13 @@ class _Resolver:
             if result is None:
                 self.unresolved.add(name)
             else:
-                self.references.add([result])
                 self.medications_read.append(result)
+                self._remember([result])
             return
         resources: list[Resource] = result
         self.data[name] = resources
         self.fetched.add(name)
-        self.references.add(resources)
+        self._remember(resources)
         self._resolve_medications(resources)
 
     def _give_up(self, job: _Job, reason: str) -> None:
@@ -408,8 +406,27 @@ class _Resolver:
         async with self.medication_slots:
             return await client.read("Medication", medication_id)
 
+    @property
+    def references(self) -> References:
+        """Everything had so far, by reference: only built when a medicationReference that
+        is not contained must be looked up (most requests carry none)."""
+        if self._references is None:
+            self._references = References(self.draft_orders.entries)
+            for resources in self.data.values():
+                self._references.add(resources)
+            self._references.add(self.medications_read)
+        return self._references
+
+    def _remember(self, resources: Iterable[Resource]) -> None:
+        if self._references is not None:
+            self._references.add(resources)
+
     def _has_medication(self, reference: str, *containers: Mapping[str, Any]) -> bool:
-        found = self.references.resolve(reference, *containers)
+        found = (
+            resolve_contained(reference, containers)
+            if reference.startswith("#")
+            else self.references.resolve(reference, *containers)
+        )
         return found is not None and found.get("resourceType") == "Medication"
 
     def _resolved_locally(self, resource: Mapping[str, Any], reference: str) -> bool:

@@ -12,10 +12,10 @@ anything from fhirServer, and the facts builder for every reference it follows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["References", "reference_key"]
+__all__ = ["References", "reference_key", "resolve_contained"]
 
 Resource = Mapping[str, Any]
 
@@ -32,7 +32,8 @@ def reference_key(reference: str) -> str:
     return "/".join(parts[-2:]) if len(parts) >= 2 else reference
 
 
-def _contained(reference: str, containers: tuple[Resource, ...]) -> Resource | None:
+def resolve_contained(reference: str, containers: Sequence[Resource]) -> Resource | None:
+    """`#id` in the `contained` of the containers, the first container first."""
     wanted = reference[1:]
     if not wanted:
         return None  # `#` alone is the container itself, never a resource to read
@@ -100,7 +101,7 @@ class References:
         if not isinstance(reference, str) or not reference:
             return None
         if reference.startswith("#"):
-            return _contained(reference, containers)
+            return resolve_contained(reference, containers)
         if reference.startswith("urn:"):
             found = self._by_full_url.get(reference)
             if found is not None:
