@@ -28,6 +28,7 @@ from rules.native import refuse_stale_compiled_code
 # Before any compiled module of this package is imported: never run an older compiled source.
 refuse_stale_compiled_code()
 
+from rules.catalogue import Quantity, ReleaseType  # noqa: E402
 from rules.facts.builder import build_facts  # noqa: E402
 from rules.facts.exposure import Interval, covered_days  # noqa: E402
 from rules.facts.model import (  # noqa: E402
@@ -44,9 +45,7 @@ from rules.facts.model import (  # noqa: E402
     OrderFacts,
     PatientFacts,
     PrescriberRole,
-    Quantity,
     RecognisedBy,
-    ReleaseType,
     RoleSource,
     SubstanceRef,
     SurgicalProcedure,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from rules.catalogue import AtcEntry, Catalogue, Product
+from rules.catalogue import AtcEntry, Catalogue, Product, Quantity, ReleaseType
 from rules.facts.fhir_access import (
     as_dict,
     as_int,
@@ -29,9 +29,7 @@ from rules.facts.fhir_access import (
 from rules.facts.model import (
     MedicationFacts,
     OpioidStrength,
-    Quantity,
     RecognisedBy,
-    ReleaseType,
     SubstanceRef,
 )
 

@@ -10,28 +10,6 @@ from typing import Any
 
 from rules.catalogue import Quantity, ReleaseType
 
-__all__ = [
-    "ActiveMedication",
-    "DurationSource",
-    "ExposureSource",
-    "FactSettings",
-    "Facts",
-    "MedicationFacts",
-    "NextPractitioner",
-    "OmeContribution",
-    "OpioidExposure",
-    "OpioidStrength",
-    "OrderFacts",
-    "PatientFacts",
-    "PrescriberRole",
-    "Quantity",
-    "RecognisedBy",
-    "ReleaseType",
-    "RoleSource",
-    "SubstanceRef",
-    "SurgicalProcedure",
-]
-
 
 class RecognisedBy(StrEnum):
     """How the medication was identified, in the order of docs/definitions.md §1 "Opioid"."""

@@ -27,28 +27,6 @@ from rules.facts import FactSettings
 from rules.hooks import HookName
 from rules.registry import RULE_REGISTRY, load_builtin_rules
 
-__all__ = [
-    "DEFAULT_OVERLAYS_PATH",
-    "DEFAULT_RULESET_PATH",
-    "Contact",
-    "LinkCatalogue",
-    "LinkEntry",
-    "LocalizedText",
-    "Overlay",
-    "OverlayFile",
-    "PostcodeRoute",
-    "Referral",
-    "ReferralDirectory",
-    "RuleSet",
-    "RuleSetDefaults",
-    "RuleSetError",
-    "RuleSetProblem",
-    "RuleSpec",
-    "load_ruleset",
-    "ruleset_json_schema",
-    "validate_ruleset_file",
-]
-
 RULESETS_DIR = Path(__file__).parent
 DEFAULT_RULESET_PATH = RULESETS_DIR / "eemland.yaml"
 DEFAULT_OVERLAYS_PATH = RULESETS_DIR / "practices.yaml"
