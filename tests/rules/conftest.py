@@ -16,6 +16,7 @@ import pytest
 from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.models import Card
 from rules.cards.render import EXPLANATION_KEY
+from rules.catalogue import Catalogue, load_catalogue
 from rules.engine import Evaluation, EvaluationInput, Evaluator
 from rules.facts import (
     DurationSource,
@@ -39,6 +40,11 @@ from rules.rulesets import RuleSet, load_ruleset
 TODAY = date(2026, 11, 1)
 LOOKBACK_DAYS = 90  # the built-in rule set's look-back
 OXYCODONE = SubstanceRef(key="oxycodone", name_nl="oxycodon", name_en="oxycodone", atc="N02AA05")
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
 
 
 @pytest.fixture(scope="session")
@@ -185,6 +191,30 @@ def patient(**changes: Any) -> PatientFacts:
             value, prior_opioid_intervals=intervals, prior_opioid_days=covered_days(intervals)
         )
     return value
+
+
+def draft(order_id: str = "draft-1", **fields: Any) -> dict[str, Any]:
+    """A drafted MedicationRequest of the common path, for the suggestions built from it."""
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "id": order_id,
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "OXYCODON TABLET MGA 10MG"},
+        "subject": {"reference": "Patient/pat-0001"},
+        "dosageInstruction": [
+            {"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}}
+        ],
+        "extension": [
+            {
+                "url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
+                "valuePeriod": {"start": TODAY.isoformat(), "end": "2026-11-14"},
+            }
+        ],
+        "dispenseRequest": {"quantity": {"value": 28, "unit": "stuk"}},
+    }
+    resource.update(fields)
+    return resource
 
 
 def facts(
