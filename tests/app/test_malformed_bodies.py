@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
-from tests.app.sample_requests import hook_request
+from tests.sample_requests import hook_request
 
 ENDPOINTS = [
     ("POST", "/cds-services/opioid-order-select"),

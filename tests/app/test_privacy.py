@@ -14,7 +14,7 @@ from app.db import CardEvent, migrate
 from app.main import create_app
 from app.settings import Settings
 from app.store import pseudonymise_patient
-from tests.app.sample_requests import hook_request
+from tests.sample_requests import hook_request
 
 BSN = "999911120"
 NAME = "Wilhelmina Zwartkop"

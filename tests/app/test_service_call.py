@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from app.evaluation import load_evaluator
 from app.settings import Settings
 from app.warmup import warm_up
-from tests.app.sample_requests import hook_request
+from tests.sample_requests import hook_request
 
 
 def _assert_conformant_response(body: dict[str, Any]) -> None:

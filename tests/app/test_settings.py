@@ -106,7 +106,7 @@ def test_a_fhir_server_outside_the_allowlist_is_not_called(
 ) -> None:
     from app.db import migrate
     from app.main import create_app
-    from tests.app.sample_requests import hook_request
+    from tests.sample_requests import hook_request
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyFhirServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -15,6 +15,14 @@ import pytest
 
 from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.models import Card
+from fhir_fixtures.builders import (
+    PERIOD_OF_USE,
+    concept,
+    dispense_request,
+    dosage,
+    med_request,
+    qty,
+)
 from rules.cards.render import EXPLANATION_KEY
 from rules.catalogue import Catalogue, load_catalogue
 from rules.engine import Evaluation, EvaluationInput, Evaluator
@@ -195,26 +203,20 @@ def patient(**changes: Any) -> PatientFacts:
 
 def draft(order_id: str = "draft-1", **fields: Any) -> dict[str, Any]:
     """A drafted MedicationRequest of the common path, for the suggestions built from it."""
-    resource: dict[str, Any] = {
-        "resourceType": "MedicationRequest",
-        "id": order_id,
-        "status": "draft",
-        "intent": "order",
-        "medicationCodeableConcept": {"text": "OXYCODON TABLET MGA 10MG"},
-        "subject": {"reference": "Patient/pat-0001"},
-        "dosageInstruction": [
-            {"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}}
-        ],
-        "extension": [
-            {
-                "url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
-                "valuePeriod": {"start": TODAY.isoformat(), "end": "2026-11-14"},
-            }
-        ],
-        "dispenseRequest": {"quantity": {"value": 28, "unit": "stuk"}},
-    }
-    resource.update(fields)
-    return resource
+    period = {"start": TODAY.isoformat(), "end": "2026-11-14"}
+    return med_request(
+        order_id,
+        concept(text="OXYCODON TABLET MGA 10MG"),
+        status="draft",
+        patient="pat-0001",
+        authored=None,
+        dosages=[dosage(frequency=2)],
+        **{
+            "extension": [{"url": PERIOD_OF_USE, "valuePeriod": period}],
+            "dispenseRequest": dispense_request(quantity=qty(28, unit="stuk")),
+            **fields,
+        },
+    )
 
 
 def facts(

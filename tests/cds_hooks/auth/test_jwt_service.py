@@ -22,7 +22,7 @@ from app.main import create_app
 from app.security import build_jwt_verifier
 from app.settings import Settings
 from cds_hooks.auth import JwtVerifier
-from tests.app.sample_requests import hook_request
+from tests.sample_requests import hook_request
 
 from .authkit import ISSUER, SigningKey, claims, jwks, sign
 

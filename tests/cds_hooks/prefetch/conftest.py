@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fhir_fixtures.builders import med_request
 from tests.cds_hooks.prefetch.ehr_client import EhrClient
 from tests.cds_hooks.prefetch.servers import (
     AppServer,
@@ -43,15 +44,13 @@ def anyio_backend() -> str:
 
 def many_orders() -> list[dict[str, Any]]:
     return [
-        {
-            "resourceType": "MedicationRequest",
-            "id": f"many-{number:03d}",
-            "status": "completed",
-            "intent": "order",
-            "subject": {"reference": f"Patient/{MANY_PATIENT}"},
-            "authoredOn": f"2026-{1 + number % 9:02d}-{1 + number % 28:02d}",
-            "medicationReference": {"reference": "Medication/med-oxy-10"},
-        }
+        med_request(
+            f"many-{number:03d}",
+            reference="Medication/med-oxy-10",
+            status="completed",
+            patient=MANY_PATIENT,
+            authored=f"2026-{1 + number % 9:02d}-{1 + number % 28:02d}",
+        )
         for number in range(MANY_ORDERS)
     ]
 

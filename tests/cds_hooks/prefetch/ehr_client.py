@@ -24,6 +24,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from fhir_fixtures.builders import bundle, fhir_authorization, hook_request
+
 SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
 SANDBOX_USER = "Practitioner/gp-1"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -119,32 +121,25 @@ class EhrClient:
         prefetch: dict[str, Any] | None = None,
         user_id: str = SANDBOX_USER,
     ) -> dict[str, Any]:
-        context: dict[str, Any] = {"userId": user_id, "patientId": patient_id}
+        orders = draft_orders or []
+        # draftOrders without `type`, as the sandbox sends it
+        drafts: dict[str, Any] = {}
         if hook in ("order-select", "order-sign"):
-            entries = [{"resource": order} for order in draft_orders or []]
-            context["draftOrders"] = {"resourceType": "Bundle", "entry": entries}  # no `type`
-        if hook == "order-select":
-            context["selections"] = [
-                f"MedicationRequest/{order['id']}" for order in draft_orders or []
-            ]
-        body: dict[str, Any] = {
-            "hookInstance": str(uuid.uuid4()),
-            "hook": hook,
-            "context": context,
-        }
-        if fhir_server is not None:
-            body["fhirServer"] = fhir_server
-        if access_token is not None:
-            body["fhirAuthorization"] = {
-                "access_token": access_token,
-                "token_type": "Bearer",
-                "expires_in": 30,
-                "scope": "patient/*.read user/*.read",
-                "subject": "opioid-cds",
-            }
-        if prefetch is not None:
-            body["prefetch"] = prefetch
-        return body
+            drafts["draftOrders"] = bundle(orders, type=None)
+        return hook_request(
+            hook,
+            patient_id=patient_id,
+            user_id=user_id,
+            selections=[f"MedicationRequest/{order['id']}" for order in orders]
+            if hook == "order-select"
+            else None,
+            fhir_server=fhir_server,
+            authorization=fhir_authorization(access_token, "patient/*.read user/*.read")
+            if access_token is not None
+            else None,
+            prefetch=prefetch,
+            **drafts,
+        )
 
     @staticmethod
     def prefetch_from(

@@ -16,10 +16,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rules.hooks import ORDER_SELECT, ORDER_SIGN
-from tests.cds_hooks.prefetch.builders import draft_order
 from tests.cds_hooks.prefetch.conftest import ACCESS_TOKEN, MANY_ORDERS, MANY_PATIENT, Service
 from tests.cds_hooks.prefetch.ehr_client import CallResult, EhrClient
 from tests.cds_hooks.prefetch.servers import MisbehavingFhirServer, NodeFhirServer
+from tests.sample_requests import draft_order
 
 SIGN_SERVICE = "opioid-order-sign"
 SIGN = ORDER_SIGN.prefetch

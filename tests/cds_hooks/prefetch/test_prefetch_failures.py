@@ -17,9 +17,9 @@ from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import HookRequest
 from cds_hooks.prefetch import resolve_prefetch
 from rules.hooks import ORDER_SELECT, ORDER_SIGN
-from tests.cds_hooks.prefetch.builders import hook_request
 from tests.cds_hooks.prefetch.conftest import ACCESS_TOKEN
 from tests.cds_hooks.prefetch.servers import MisbehavingFhirServer
+from tests.sample_requests import resolver_request
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +49,7 @@ async def _timed_resolve(
 
 
 async def test_required_data_without_a_server_is_412_naming_the_key() -> None:
-    request = hook_request(prefetch={"patient": {"resourceType": "Patient", "id": "pat-1"}})
+    request = resolver_request(prefetch={"patient": {"resourceType": "Patient", "id": "pat-1"}})
 
     with pytest.raises(PrefetchUnavailable) as raised:
         await resolve_prefetch(request, SIGN, SIGN_REQUIRED, None, 2.0)
@@ -62,7 +62,7 @@ async def test_required_data_without_a_server_is_412_naming_the_key() -> None:
 
 async def test_a_required_operation_outcome_without_a_server_is_412() -> None:
     outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "x"}]}
-    request = hook_request(prefetch={"medicationRequests": outcome})
+    request = resolver_request(prefetch={"medicationRequests": outcome})
 
     with pytest.raises(PrefetchUnavailable) as raised:
         await resolve_prefetch(request, SIGN, SIGN_REQUIRED, None, 2.0)
@@ -72,7 +72,7 @@ async def test_a_required_operation_outcome_without_a_server_is_412() -> None:
 
 
 async def test_optional_data_without_a_server_is_listed_as_missing() -> None:
-    request = hook_request(prefetch={"medicationRequests": EMPTY_HISTORY, "conditions": None})
+    request = resolver_request(prefetch={"medicationRequests": EMPTY_HISTORY, "conditions": None})
 
     resolved = await resolve_prefetch(request, SIGN, SIGN_REQUIRED, None, 2.0)
 
@@ -82,7 +82,7 @@ async def test_optional_data_without_a_server_is_listed_as_missing() -> None:
 
 
 async def test_nothing_required_and_nothing_given_is_not_an_error() -> None:
-    request = hook_request(hook="order-select")
+    request = resolver_request(hook="order-select")
     templates = ORDER_SELECT.prefetch
 
     resolved = await resolve_prefetch(request, templates, ORDER_SELECT.required_keys, None, 2.0)
@@ -100,7 +100,7 @@ async def test_a_failing_server_for_required_data_is_412_within_the_deadline(
     deadline = 1.0
     base = bad_server.base_url(mode)
     client = FhirClient(base, ACCESS_TOKEN, http, timeout_seconds=0.6)
-    request = hook_request(fhir_server=base, access_token=ACCESS_TOKEN)
+    request = resolver_request(fhir_server=base, access_token=ACCESS_TOKEN)
 
     outcome, seconds = await _timed_resolve(request, SIGN, client, deadline)
 
@@ -124,7 +124,7 @@ async def test_a_failing_server_for_optional_data_degrades_within_the_deadline(
         "resourceType": "Bundle",
         "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "h1"}}],
     }
-    request = hook_request(
+    request = resolver_request(
         fhir_server=base, access_token=ACCESS_TOKEN, prefetch={"medicationRequests": history}
     )
 
@@ -142,7 +142,7 @@ async def test_the_deadline_cuts_off_a_server_that_never_answers(
     deadline = 0.3
     base = bad_server.base_url("never")
     client = FhirClient(base, ACCESS_TOKEN, http, timeout_seconds=1.5)  # longer than the deadline
-    request = hook_request(fhir_server=base, access_token=ACCESS_TOKEN)
+    request = resolver_request(fhir_server=base, access_token=ACCESS_TOKEN)
 
     outcome, seconds = await _timed_resolve(request, SIGN, client, deadline)
 
@@ -180,7 +180,7 @@ async def test_unanswered_medication_reads_leave_the_reference_unresolved(
             }
         ],
     }
-    request = hook_request(
+    request = resolver_request(
         fhir_server=base,
         access_token=ACCESS_TOKEN,
         prefetch={"medicationRequests": history},
@@ -222,7 +222,7 @@ async def test_a_prefetched_next_link_to_another_origin_is_not_followed(
         "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "p1"}}],
         "link": [{"relation": "next", "url": "https://elsewhere.example/fhir/page2"}],
     }
-    request = hook_request(
+    request = resolver_request(
         fhir_server=base, access_token=ACCESS_TOKEN, prefetch={"medicationRequests": page}
     )
     client = FhirClient(base, ACCESS_TOKEN, http, 1.0)
@@ -281,7 +281,7 @@ async def test_an_unusable_fhir_server_url_fails_like_a_server_that_is_down(
     http: httpx.AsyncClient,
 ) -> None:
     client = FhirClient("not a url", ACCESS_TOKEN, http, 1.0)
-    request = hook_request(fhir_server="not a url", access_token=ACCESS_TOKEN)
+    request = resolver_request(fhir_server="not a url", access_token=ACCESS_TOKEN)
 
     with pytest.raises(FhirServerError):
         await client.read("Patient", "pat-1")
@@ -331,7 +331,7 @@ async def test_failures_are_logged_without_the_token(
     for mode in ("status500", "garbage", "never"):
         base = bad_server.base_url(mode)
         client = FhirClient(base, ACCESS_TOKEN, http, 0.3)
-        request = hook_request(fhir_server=base, access_token=ACCESS_TOKEN)
+        request = resolver_request(fhir_server=base, access_token=ACCESS_TOKEN)
         await _timed_resolve(request, SIGN, client, 0.5)
 
     assert any(record.levelno == logging.WARNING for record in caplog.records)

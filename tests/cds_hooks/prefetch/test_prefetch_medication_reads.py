@@ -15,9 +15,9 @@ import pytest
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.prefetch import MAX_MEDICATION_READS, MEDICATION_READ_CONCURRENCY, resolve_prefetch
 from rules.hooks import ORDER_SIGN
-from tests.cds_hooks.prefetch.builders import draft_order, hook_request
 from tests.cds_hooks.prefetch.conftest import ACCESS_TOKEN
 from tests.cds_hooks.prefetch.servers import MANY_MEDICATIONS, MisbehavingFhirServer, SeenRequest
+from tests.sample_requests import draft_order, resolver_request
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +41,7 @@ async def test_a_thousand_distinct_references_answer_within_the_deadline_reading
     deadline = 1.0
     base = bad_server.base_url("slowmeds")  # every Medication read takes 1 s
     client = FhirClient(base, ACCESS_TOKEN, http, timeout_seconds=1.5)
-    request = hook_request(fhir_server=base, access_token=ACCESS_TOKEN, draft_entries=[])
+    request = resolver_request(fhir_server=base, access_token=ACCESS_TOKEN, draft_entries=[])
     tasks_before = asyncio.all_tasks()
 
     started = time.perf_counter()
@@ -63,7 +63,7 @@ async def test_references_beyond_the_cap_are_unresolved_and_logged_as_counts(
     base = bad_server.base_url("manymeds")
     client = FhirClient(base, ACCESS_TOKEN, http, timeout_seconds=1.5)
     draft = draft_order(medicationReference={"reference": "Medication/drafted"})
-    request = hook_request(
+    request = resolver_request(
         fhir_server=base, access_token=ACCESS_TOKEN, draft_entries=[{"resource": draft}]
     )
 
@@ -93,7 +93,7 @@ async def test_at_most_the_allowed_number_of_medication_reads_are_in_flight(
 ) -> None:
     base = bad_server.base_url("manymeds")  # every Medication read takes 0.1 s
     client = FhirClient(base, ACCESS_TOKEN, http, timeout_seconds=1.5)
-    request = hook_request(fhir_server=base, access_token=ACCESS_TOKEN, draft_entries=[])
+    request = resolver_request(fhir_server=base, access_token=ACCESS_TOKEN, draft_entries=[])
 
     resolved = await resolve_prefetch(
         request,

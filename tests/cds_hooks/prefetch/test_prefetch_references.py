@@ -8,7 +8,7 @@ import pytest
 
 from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.prefetch import resolve_prefetch
-from tests.cds_hooks.prefetch.builders import draft_order, hook_request
+from tests.sample_requests import draft_order, resolver_request
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +27,7 @@ async def test_prefetch_resolves_draft_medication_references_locally_like_the_fa
         {"resource": draft_order("d-urn-missing", medicationReference={"reference": OTHER_UUID})},
         {"resource": draft_order("d-absent", medicationReference={"reference": "Medication/x"})},
     ]
-    request = hook_request(draft_entries=entries)
+    request = resolver_request(draft_entries=entries)
     drafts = DraftOrders.from_entries(entries)
 
     resolved = await resolve_prefetch(request, {}, frozenset(), None, 1.0, draft_orders=drafts)

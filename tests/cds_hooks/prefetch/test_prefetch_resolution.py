@@ -12,9 +12,9 @@ import pytest
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.prefetch import render_template, resolve_prefetch
 from rules.hooks import ORDER_SIGN
-from tests.cds_hooks.prefetch.builders import draft_order, hook_request
 from tests.cds_hooks.prefetch.conftest import ACCESS_TOKEN, MANY_ORDERS, MANY_PATIENT
 from tests.cds_hooks.prefetch.servers import NodeFhirServer
+from tests.sample_requests import draft_order, resolver_request
 
 pytestmark = [pytest.mark.fhirserver, pytest.mark.anyio]
 
@@ -40,7 +40,7 @@ def _ids(resources: list[dict[str, Any]], resource_type: str) -> set[str]:
 async def test_every_missing_key_is_fetched_once_with_the_token(
     fhir: NodeFhirServer, http: httpx.AsyncClient
 ) -> None:
-    request = hook_request(fhir_server=fhir.base_url, access_token=ACCESS_TOKEN)
+    request = resolver_request(fhir_server=fhir.base_url, access_token=ACCESS_TOKEN)
 
     resolved = await resolve_prefetch(request, SIGN, SIGN_REQUIRED, _client(fhir, http), DEADLINE)
 
@@ -78,7 +78,9 @@ async def test_partial_prefetch_fetches_only_what_is_absent(
         "conditions": None,  # known empty
         "observations": {"resourceType": "Bundle", "type": "searchset", "total": 0},
     }
-    request = hook_request(fhir_server=fhir.base_url, access_token=ACCESS_TOKEN, prefetch=prefetch)
+    request = resolver_request(
+        fhir_server=fhir.base_url, access_token=ACCESS_TOKEN, prefetch=prefetch
+    )
 
     resolved = await resolve_prefetch(request, SIGN, SIGN_REQUIRED, _client(fhir, http), DEADLINE)
 
@@ -127,7 +129,7 @@ async def test_partial_prefetch_fetches_only_what_is_absent(
 async def test_a_failed_prefetch_key_is_fetched_from_the_server(
     fhir: NodeFhirServer, http: httpx.AsyncClient, failed_value: Any
 ) -> None:
-    request = hook_request(
+    request = resolver_request(
         fhir_server=fhir.base_url,
         access_token=ACCESS_TOKEN,
         prefetch={"medicationRequests": failed_value},
@@ -159,7 +161,7 @@ async def test_warning_outcome_entries_are_dropped_and_the_data_used(
             },
         ],
     }
-    request = hook_request(prefetch={"medicationRequests": bundle})
+    request = resolver_request(prefetch={"medicationRequests": bundle})
 
     resolved = await resolve_prefetch(request, HISTORY, SIGN_REQUIRED, None, DEADLINE)
 
@@ -170,7 +172,7 @@ async def test_warning_outcome_entries_are_dropped_and_the_data_used(
 async def test_null_for_a_read_template_is_known_empty(
     fhir: NodeFhirServer, http: httpx.AsyncClient
 ) -> None:
-    request = hook_request(
+    request = resolver_request(
         fhir_server=fhir.base_url, access_token=ACCESS_TOKEN, prefetch={"patient": None}
     )
     templates = {"patient": SIGN["patient"]}
@@ -187,7 +189,7 @@ async def test_null_for_a_read_template_is_known_empty(
 async def test_a_read_of_an_absent_resource_is_known_empty(
     fhir: NodeFhirServer, http: httpx.AsyncClient
 ) -> None:
-    request = hook_request(
+    request = resolver_request(
         patient_id="no-such-patient", fhir_server=fhir.base_url, access_token=ACCESS_TOKEN
     )
 
@@ -204,7 +206,7 @@ async def test_a_paginated_search_is_followed_to_the_end(
     fhir: NodeFhirServer, http: httpx.AsyncClient
 ) -> None:
     templates = {"medicationRequests": "MedicationRequest?patient={{context.patientId}}&_count=10"}
-    request = hook_request(patient_id=MANY_PATIENT, fhir_server=fhir.base_url)
+    request = resolver_request(patient_id=MANY_PATIENT, fhir_server=fhir.base_url)
 
     resolved = await resolve_prefetch(
         request, templates, frozenset(), _client(fhir, http), DEADLINE
@@ -218,7 +220,7 @@ async def test_a_paginated_search_is_followed_to_the_end(
 
 async def test_pagination_is_bounded(fhir: NodeFhirServer, http: httpx.AsyncClient) -> None:
     templates = {"medicationRequests": "MedicationRequest?patient={{context.patientId}}&_count=3"}
-    request = hook_request(patient_id=MANY_PATIENT, fhir_server=fhir.base_url)
+    request = resolver_request(patient_id=MANY_PATIENT, fhir_server=fhir.base_url)
     client = _client(fhir, http, max_pages=10, max_entries=1000)
 
     resolved = await resolve_prefetch(request, templates, frozenset(), client, DEADLINE)
@@ -232,7 +234,7 @@ async def test_entry_bound_caps_the_resources(
     fhir: NodeFhirServer, http: httpx.AsyncClient
 ) -> None:
     templates = {"medicationRequests": "MedicationRequest?patient={{context.patientId}}&_count=15"}
-    request = hook_request(patient_id=MANY_PATIENT, fhir_server=fhir.base_url)
+    request = resolver_request(patient_id=MANY_PATIENT, fhir_server=fhir.base_url)
     client = _client(fhir, http, max_entries=20)
 
     resolved = await resolve_prefetch(request, templates, frozenset(), client, DEADLINE)
@@ -256,7 +258,7 @@ async def test_a_prefetched_first_page_is_continued_on_the_server(
 ) -> None:
     page = _first_page(fhir, 10)
     fhir.reset_log()
-    request = hook_request(
+    request = resolver_request(
         patient_id=MANY_PATIENT,
         fhir_server=fhir.base_url,
         access_token=ACCESS_TOKEN,
@@ -279,7 +281,7 @@ async def test_without_a_server_a_prefetched_first_page_is_used_as_it_is(
 ) -> None:
     page = _first_page(fhir, 10)
     fhir.reset_log()
-    request = hook_request(patient_id=MANY_PATIENT, prefetch={"medicationRequests": page})
+    request = resolver_request(patient_id=MANY_PATIENT, prefetch={"medicationRequests": page})
 
     resolved = await resolve_prefetch(request, HISTORY, SIGN_REQUIRED, None, DEADLINE)
 
@@ -329,7 +331,7 @@ async def test_medication_references_are_resolved_locally_or_read_once(
         },
         {"resource": draft_order("d-broken", medicationReference={"reference": "#not-contained"})},
     ]
-    request = hook_request(
+    request = resolver_request(
         fhir_server=fhir.base_url, access_token=ACCESS_TOKEN, draft_entries=drafts
     )
 
@@ -365,7 +367,7 @@ async def test_a_medication_already_in_the_data_is_not_read(
             },
         ],
     }
-    request = hook_request(
+    request = resolver_request(
         fhir_server=fhir.base_url,
         access_token=ACCESS_TOKEN,
         prefetch={"medicationRequests": bundle},
@@ -383,7 +385,7 @@ async def test_a_medication_already_in_the_data_is_not_read(
 async def test_a_key_whose_template_cannot_be_filled_is_missing_not_fetched(
     fhir: NodeFhirServer, http: httpx.AsyncClient
 ) -> None:
-    request = hook_request(
+    request = resolver_request(
         fhir_server=fhir.base_url, access_token=ACCESS_TOKEN, user_id="PractitionerRole/role-gp-1"
     )
     templates = {"practitionerRoles": SIGN["practitionerRoles"]}
@@ -400,7 +402,7 @@ async def test_duplicates_across_keys_are_kept_once(
     fhir: NodeFhirServer, http: httpx.AsyncClient
 ) -> None:
     templates = {"a": "Patient/{{context.patientId}}", "b": "Patient?_id={{context.patientId}}"}
-    request = hook_request(fhir_server=fhir.base_url)
+    request = resolver_request(fhir_server=fhir.base_url)
 
     resolved = await resolve_prefetch(
         request, templates, frozenset(), _client(fhir, http), DEADLINE
@@ -414,7 +416,7 @@ async def test_the_access_token_is_never_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = _client(fhir, http, max_pages=2)
-    request = hook_request(
+    request = resolver_request(
         patient_id=MANY_PATIENT, fhir_server=fhir.base_url, access_token=ACCESS_TOKEN
     )
     templates = {**SIGN, "truncated": "MedicationRequest?patient={{context.patientId}}&_count=5"}

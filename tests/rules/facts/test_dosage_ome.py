@@ -6,20 +6,10 @@ from typing import Any
 
 import pytest
 
+from fhir_fixtures.builders import ATC, PRK, RXNORM, SNOMED, concept, dosage, med_request, qty
 from rules.catalogue import Catalogue
 from rules.facts import OrderFacts
-from tests.rules.facts.kb_builders import (
-    ATC,
-    PRK,
-    RXNORM,
-    SNOMED,
-    build,
-    concept,
-    dosage,
-    med_request,
-    order_of,
-    qty,
-)
+from tests.rules.facts.conftest import build, order_of
 
 
 def _order(

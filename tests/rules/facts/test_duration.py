@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from rules.catalogue import Catalogue
-from rules.facts import DurationSource
-from tests.rules.facts.kb_builders import (
+from fhir_fixtures.builders import (
     ATC,
     DURATION,
     PERIOD_OF_USE,
@@ -17,9 +15,11 @@ from tests.rules.facts.kb_builders import (
     concept,
     dosage,
     med_request,
-    order_of,
     qty,
 )
+from rules.catalogue import Catalogue
+from rules.facts import DurationSource
+from tests.rules.facts.conftest import order_of
 
 
 def _period(

@@ -8,22 +8,23 @@ from typing import Any
 
 import pytest
 
-from rules.catalogue import Catalogue
-from rules.facts import ExposureSource, FactSettings, PrescriberRole
-from tests.rules.facts.kb_builders import (
+from fhir_fixtures.builders import (
     AGB,
     AGB_SPECIALISM,
     ATC,
     NEXT_PRACTITIONER,
     PRK,
     RXNORM,
-    TODAY,
-    build,
     concept,
+    dispense,
     dosage,
     med_request,
+    practitioner,
     qty,
 )
+from rules.catalogue import Catalogue
+from rules.facts import ExposureSource, FactSettings, PrescriberRole
+from tests.rules.facts.conftest import TODAY, build
 
 OXY = concept((ATC, "N02AA05"))
 
@@ -44,24 +45,7 @@ def _prior(
 def _dispense(
     ident: str, handed_over: str, days: int, *, medication: dict[str, Any] = OXY, **extra: Any
 ) -> dict[str, Any]:
-    resource = {
-        "resourceType": "MedicationDispense",
-        "id": ident,
-        "status": "completed",
-        "medicationCodeableConcept": medication,
-        "whenHandedOver": handed_over,
-        "daysSupply": qty(days, "d"),
-    }
-    resource.update(extra)
-    return resource
-
-
-def _practitioner(ident: str, agb: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Practitioner",
-        "id": ident,
-        "identifier": [{"system": AGB, "value": agb}],
-    }
+    return dispense(ident, medication, handed_over, days, **extra)
 
 
 def test_covered_days_are_a_union_without_gap_filling(catalogue: Catalogue) -> None:
@@ -74,7 +58,7 @@ def test_covered_days_are_a_union_without_gap_filling(catalogue: Catalogue) -> N
             authorizingPrescription=[{"reference": "MedicationRequest/a"}],
         ),
         _prior("b", "2024-02-20", 5),
-        _practitioner("d1", "01000001"),
+        practitioner("d1", "01000001"),
     ]
     patient = build(catalogue, [], history).patient
     assert patient.prior_opioid_days == 14 + 5
@@ -112,7 +96,7 @@ def test_oat_counts_for_prescribers_not_for_exposure(catalogue: Catalogue) -> No
         _prior(
             "oat", "2024-02-01", 28, medication=methadone, requester={"reference": "Practitioner/v"}
         ),
-        _practitioner("v", "01999999"),
+        practitioner("v", "01999999"),
     ]
     patient = build(catalogue, [], history).patient
     assert patient.history[0].is_oat
@@ -214,9 +198,9 @@ def test_supply_end_per_substance_and_early_refill_inputs(catalogue: Catalogue) 
 
 def test_distinct_prescribers_and_pharmacies(catalogue: Catalogue) -> None:
     history: list[dict[str, Any]] = [
-        _practitioner("d1", "01000001"),
-        _practitioner("d2", "01000002"),
-        _practitioner("d3", "03000003"),
+        practitioner("d1", "01000001"),
+        practitioner("d2", "01000002"),
+        practitioner("d3", "03000003"),
     ]
     for n, (doctor, pharmacy) in enumerate([("d1", "A"), ("d2", "B"), ("d3", "A"), ("d1", "C")]):
         prescription = _prior(

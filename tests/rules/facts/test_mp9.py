@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from rules.catalogue import Catalogue
-from rules.facts import DurationSource, PrescriberRole, ReleaseType, RoleSource
-from tests.rules.facts.kb_builders import (
+from fhir_fixtures.builders import (
     AGB,
     AGB_SPECIALISM,
     GPK,
@@ -23,9 +21,10 @@ from tests.rules.facts.kb_builders import (
     PRK,
     SNOMED,
     UCUM,
-    build,
-    only_order,
 )
+from rules.catalogue import Catalogue
+from rules.facts import DurationSource, PrescriberRole, ReleaseType, RoleSource
+from tests.rules.facts.conftest import build, only_order
 
 MA_PROFILE = "http://nictiz.nl/fhir/StructureDefinition/mp-MedicationAgreement"
 VV_PROFILE = "http://nictiz.nl/fhir/StructureDefinition/mp-DispenseRequest"

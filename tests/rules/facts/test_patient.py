@@ -7,46 +7,19 @@ from typing import Any
 
 import pytest
 
-from rules.catalogue import Catalogue
-from tests.rules.facts.kb_builders import (
+from fhir_fixtures.builders import (
     ATC,
     ICD10,
     ICPC,
     LOINC,
     SNOMED,
-    build,
     concept,
+    condition,
+    encounter,
     med_request,
-    only_order,
 )
-
-ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-
-
-def _encounter(
-    ident: str, klass: str, start: str, status: str = "finished", **extra: Any
-) -> dict[str, Any]:
-    encounter = {
-        "resourceType": "Encounter",
-        "id": ident,
-        "status": status,
-        "class": {"system": ACT_CODE, "code": klass},
-        "period": {"start": f"{start}T09:00:00+01:00"},
-    }
-    encounter.update(extra)
-    return encounter
-
-
-def _condition(
-    ident: str, code: dict[str, Any], status: str | None = "active", **extra: Any
-) -> dict[str, Any]:
-    condition: dict[str, Any] = {"resourceType": "Condition", "id": ident, "code": code}
-    if status is not None:
-        condition["clinicalStatus"] = concept(
-            ("http://terminology.hl7.org/CodeSystem/condition-clinical", status)
-        )
-    condition.update(extra)
-    return condition
+from rules.catalogue import Catalogue
+from tests.rules.facts.conftest import build, only_order
 
 
 def test_age_and_postcode(catalogue: Catalogue) -> None:
@@ -75,19 +48,19 @@ def test_patient_without_data(catalogue: Catalogue) -> None:
 
 def test_condition_sets_of_active_conditions(catalogue: Catalogue) -> None:
     conditions = [
-        _condition("c1", concept((ICPC, "L86", "Lage rugpijn met uitstraling"))),
-        _condition("c2", concept((ICD10, "C50.9")), status="resolved"),
-        _condition(
+        condition("c1", concept((ICPC, "L86", "Lage rugpijn met uitstraling"))),
+        condition("c2", concept((ICD10, "C50.9")), status="resolved"),
+        condition(
             "c3",
             concept((SNOMED, "75544000")),
             verificationStatus=concept(
                 ("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error")
             ),
         ),
-        _condition("c4", concept((ICPC, "P19", "Drugsmisbruik")), text=None),
-        _condition("c5", concept((ICD10, "F10.2")), status=None, abatementDateTime="2023-01-01"),
-        _condition("c6", concept((SNOMED, "103735009", "Palliative care"))),
-        _condition(
+        condition("c4", concept((ICPC, "P19", "Drugsmisbruik")), text=None),
+        condition("c5", concept((ICD10, "F10.2")), status=None, abatementDateTime="2023-01-01"),
+        condition("c6", concept((SNOMED, "103735009", "Palliative care"))),
+        condition(
             "c7", {"coding": [{"system": ICPC, "code": "P19", "display": "Opiatenverslaving"}]}
         ),
     ]
@@ -96,7 +69,7 @@ def test_condition_sets_of_active_conditions(catalogue: Catalogue) -> None:
 
 
 def test_pregnancy_by_condition_and_by_observation(catalogue: Catalogue) -> None:
-    by_condition = build(catalogue, [], [_condition("c", concept((ICPC, "W78")))]).patient
+    by_condition = build(catalogue, [], [condition("c", concept((ICPC, "W78")))]).patient
     assert by_condition.pregnant and "pregnancy" in by_condition.condition_sets
 
     def observation(when: str, value: str) -> dict[str, Any]:
@@ -123,13 +96,13 @@ def test_pregnancy_by_condition_and_by_observation(catalogue: Catalogue) -> None
 
 def test_physical_consults(catalogue: Catalogue) -> None:
     encounters = [
-        _encounter("consult", "AMB", "2024-02-01"),
-        _encounter("visite", "HH", "2024-02-10"),
-        _encounter("video", "VR", "2024-02-20"),
-        _encounter("phone", "AMB", "2024-02-21", type=[{"text": "Telefonisch consult"}]),
-        _encounter("econsult", "AMB", "2024-02-22", type=[concept((SNOMED, "185317003"))]),
-        _encounter("planned", "AMB", "2024-02-25", status="planned"),
-        _encounter("future", "AMB", "2024-04-01"),
+        encounter("consult", "AMB", "2024-02-01"),
+        encounter("visite", "HH", "2024-02-10"),
+        encounter("video", "VR", "2024-02-20"),
+        encounter("phone", "AMB", "2024-02-21", type=[{"text": "Telefonisch consult"}]),
+        encounter("econsult", "AMB", "2024-02-22", type=[concept((SNOMED, "185317003"))]),
+        encounter("planned", "AMB", "2024-02-25", status="planned"),
+        encounter("future", "AMB", "2024-04-01"),
     ]
     patient = build(catalogue, [], encounters).patient
     assert patient.physical_consult_dates == (date(2024, 2, 1), date(2024, 2, 10))
@@ -137,8 +110,8 @@ def test_physical_consults(catalogue: Catalogue) -> None:
 
 
 @pytest.mark.parametrize(("klass", "expected"), [("AMB", True), ("VR", False)])
-def test_the_current_encounter(catalogue: Catalogue, klass: str, expected: bool) -> None:
-    current = _encounter("now", klass, "2024-03-01", status="in-progress")
+def test_the_currentencounter(catalogue: Catalogue, klass: str, expected: bool) -> None:
+    current = encounter("now", klass, "2024-03-01", status="in-progress")
     facts = build(catalogue, [], [current], context={"patientId": "p1", "encounterId": "now"})
     assert facts.encounter_ref == "Encounter/now"
     assert facts.patient.current_encounter_physical is expected
@@ -183,7 +156,7 @@ def test_surgical_procedures(catalogue: Catalogue) -> None:
 
 
 def test_indication_codes_from_reason_and_encounter_diagnosis(catalogue: Catalogue) -> None:
-    back_pain = _condition("backpain", concept((SNOMED, "279039007", "Low back pain")))
+    back_pain = condition("backpain", concept((SNOMED, "279039007", "Low back pain")))
     own = med_request(
         "o", concept((ATC, "N02AA05")), reasonReference=[{"reference": "Condition/backpain"}]
     )
@@ -192,7 +165,7 @@ def test_indication_codes_from_reason_and_encounter_diagnosis(catalogue: Catalog
     assert order.indication_codes == ((SNOMED, "279039007"),)
     assert order.indication_sets == {"bony_musculoskeletal_pain"}
 
-    encounter = _encounter(
+    visit = encounter(
         "now",
         "AMB",
         "2024-03-01",
@@ -201,7 +174,7 @@ def test_indication_codes_from_reason_and_encounter_diagnosis(catalogue: Catalog
     )
     bare = med_request("o", concept((ATC, "N02AA05")))
     facts = build(
-        catalogue, [bare], [back_pain, encounter], context={"patientId": "p1", "encounterId": "now"}
+        catalogue, [bare], [back_pain, visit], context={"patientId": "p1", "encounterId": "now"}
     )
     order = only_order(facts)
     assert not order.has_indication  # rule 7 wants the indication on the prescription

@@ -16,13 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds_hooks.draft_orders import DraftOrders
-from rules.catalogue import load_catalogue
-from rules.facts import Facts, FactSettings, build_facts
-from rules.facts.history import HistoryReading, read_dispense, read_history, read_statement
-from rules.facts.orders import order_facts, read_request
-from rules.facts.patient import patient_facts
-from rules.facts.reading import ReadingContext
-from tests.rules.facts.kb_builders import (
+from fhir_fixtures.builders import (
     AGB,
     AGB_SPECIALISM,
     ATC,
@@ -32,13 +26,18 @@ from tests.rules.facts.kb_builders import (
     PRK,
     RXNORM,
     SNOMED,
-    TODAY,
-    build,
     concept,
     dosage,
     med_request,
     qty,
 )
+from rules.catalogue import load_catalogue
+from rules.facts import Facts, FactSettings, build_facts
+from rules.facts.history import HistoryReading, read_dispense, read_history, read_statement
+from rules.facts.orders import order_facts, read_request
+from rules.facts.patient import patient_facts
+from rules.facts.reading import ReadingContext
+from tests.rules.facts.conftest import TODAY, build
 
 CATALOGUE = load_catalogue()
 PRODUCTS = [

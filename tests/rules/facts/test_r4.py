@@ -7,9 +7,10 @@ from datetime import date
 import orjson
 import pytest
 
+from fhir_fixtures.builders import RXNORM, UCUM
 from rules.catalogue import Catalogue
 from rules.facts import DurationSource, PrescriberRole, Quantity, RecognisedBy, ReleaseType
-from tests.rules.facts.kb_builders import RXNORM, UCUM, build, only_order
+from tests.rules.facts.conftest import build, only_order
 
 
 def _oxycontin_order() -> dict[str, object]:

@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from rules.catalogue import Catalogue
-from rules.facts import OpioidStrength, Quantity, RecognisedBy, ReleaseType
-from tests.rules.facts.kb_builders import (
+from fhir_fixtures.builders import (
     ATC,
     EDQM,
     GPK,
@@ -17,12 +15,12 @@ from tests.rules.facts.kb_builders import (
     RXNORM,
     SNOMED,
     ZI,
-    build,
     concept,
     med_request,
-    only_order,
-    order_of,
 )
+from rules.catalogue import Catalogue
+from rules.facts import OpioidStrength, Quantity, RecognisedBy, ReleaseType
+from tests.rules.facts.conftest import build, only_order, order_of
 
 
 @pytest.mark.parametrize(

@@ -6,42 +6,22 @@ from typing import Any
 
 import pytest
 
-from rules.catalogue import Catalogue
-from rules.facts import FactSettings, OrderFacts, PrescriberRole, RoleSource
-from tests.rules.facts.kb_builders import (
+from fhir_fixtures.builders import (
     AGB,
     AGB_SPECIALISM,
     ATC,
     NEXT_PRACTITIONER,
     SNOMED,
     UZI_ROLE,
-    build,
     concept,
     med_request,
-    only_order,
+    practitioner_role,
 )
+from rules.catalogue import Catalogue
+from rules.facts import FactSettings, OrderFacts, PrescriberRole, RoleSource
+from tests.rules.facts.conftest import build, only_order
 
 OXY = concept((ATC, "N02AA05"))
-
-
-def _role(
-    ident: str,
-    *,
-    specialty: dict[str, Any] | None = None,
-    code: dict[str, Any] | None = None,
-    organization: str | None = None,
-    practitioner: str | None = None,
-) -> dict[str, Any]:
-    role: dict[str, Any] = {"resourceType": "PractitionerRole", "id": ident}
-    if specialty is not None:
-        role["specialty"] = [specialty]
-    if code is not None:
-        role["code"] = [code]
-    if organization is not None:
-        role["organization"] = {"reference": organization}
-    if practitioner is not None:
-        role["practitioner"] = {"reference": practitioner}
-    return role
 
 
 def _order_by(
@@ -61,15 +41,15 @@ def _order_by(
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (_role("r", specialty=concept((AGB_SPECIALISM, "0100"))), PrescriberRole.GP),
-        (_role("r", code=concept((UZI_ROLE, "01.015"))), PrescriberRole.GP),
-        (_role("r", code=concept((SNOMED, "62247001"))), PrescriberRole.GP),
-        (_role("r", specialty={"text": "Huisarts"}), PrescriberRole.GP),
+        (practitioner_role("r", specialty=concept((AGB_SPECIALISM, "0100"))), PrescriberRole.GP),
+        (practitioner_role("r", code=concept((UZI_ROLE, "01.015"))), PrescriberRole.GP),
+        (practitioner_role("r", code=concept((SNOMED, "62247001"))), PrescriberRole.GP),
+        (practitioner_role("r", specialty={"text": "Huisarts"}), PrescriberRole.GP),
         (
-            _role("r", specialty=concept((AGB_SPECIALISM, "0303", "Chirurgie"))),
+            practitioner_role("r", specialty=concept((AGB_SPECIALISM, "0303", "Chirurgie"))),
             PrescriberRole.SPECIALIST,
         ),
-        (_role("r", code=concept((UZI_ROLE, "01.010"))), PrescriberRole.SPECIALIST),
+        (practitioner_role("r", code=concept((UZI_ROLE, "01.010"))), PrescriberRole.SPECIALIST),
     ],
 )
 def test_role_from_practitioner_role_codes(
@@ -88,7 +68,10 @@ def test_hospital_organisation_makes_a_specialist(catalogue: Catalogue) -> None:
         "name": "Meander Medisch Centrum",
     }
     order = _order_by(
-        catalogue, "PractitionerRole/r", _role("r", organization="Organization/meander"), hospital
+        catalogue,
+        "PractitionerRole/r",
+        practitioner_role("r", organization="Organization/meander"),
+        hospital,
     )
     assert order.prescriber_role is PrescriberRole.SPECIALIST
     assert order.prescriber_role_source is RoleSource.ORGANISATION
@@ -100,7 +83,9 @@ def test_practitioner_requester_uses_its_roles_and_agb(catalogue: Catalogue) -> 
         "id": "doc",
         "identifier": [{"system": AGB, "value": "03111111"}],
     }
-    role = _role("r", practitioner="Practitioner/doc", specialty=concept((AGB_SPECIALISM, "0100")))
+    role = practitioner_role(
+        "r", practitioner="Practitioner/doc", specialty=concept((AGB_SPECIALISM, "0100"))
+    )
     order = _order_by(catalogue, "Practitioner/doc", practitioner, role)
     assert order.prescriber_role is PrescriberRole.GP  # the role code beats the AGB prefix
     assert order.requester_agb == "03111111"
@@ -109,7 +94,7 @@ def test_practitioner_requester_uses_its_roles_and_agb(catalogue: Catalogue) -> 
 
 
 def test_unknown_requester_falls_back_to_the_user_then_the_assumption(catalogue: Catalogue) -> None:
-    specialist = _role("user", specialty=concept((AGB_SPECIALISM, "0303")))
+    specialist = practitioner_role("user", specialty=concept((AGB_SPECIALISM, "0303")))
     by_user = _order_by(catalogue, None, specialist, context={"userId": "PractitionerRole/user"})
     assert (by_user.prescriber_role, by_user.prescriber_role_source) == (
         PrescriberRole.SPECIALIST,
@@ -129,7 +114,7 @@ def test_unknown_requester_falls_back_to_the_user_then_the_assumption(catalogue:
 
 def test_user_role_of_the_sandbox_practitioner(catalogue: Catalogue) -> None:
     practitioner = {"resourceType": "Practitioner", "id": "COREPRACTITIONER1"}
-    role = _role(
+    role = practitioner_role(
         "r1", practitioner="Practitioner/COREPRACTITIONER1", code=concept((UZI_ROLE, "01.015"))
     )
     facts = build(
@@ -140,7 +125,7 @@ def test_user_role_of_the_sandbox_practitioner(catalogue: Catalogue) -> None:
 
 
 def test_next_practitioner_of_a_draft(catalogue: Catalogue) -> None:
-    gp = _role("gp", specialty=concept((AGB_SPECIALISM, "0100")))
+    gp = practitioner_role("gp", specialty=concept((AGB_SPECIALISM, "0100")))
     request = med_request(
         "o",
         OXY,
