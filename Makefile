@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app cds_hooks rules tests bench
+	$(BIN)/mypy app cds_hooks rules fhir_fixtures tests bench
 
 pytest: $(NATIVE)
 	$(BIN)/python -m pytest

@@ -2,7 +2,8 @@
 
 Without it the first call after a (re)start pays the one-time set-up of pydantic and
 `fhir.resources` validators, built on first use. A synthetic signing request (no real
-patient) goes through the whole pipeline once before the service takes traffic.
+patient) goes through the whole pipeline once before the service takes traffic; it is written
+with `fhir_fixtures.builders`, the builders the tests and benchmarks use.
 """
 
 from __future__ import annotations
@@ -13,37 +14,40 @@ from typing import Any
 from app.evaluation import Evaluator
 from app.pipeline import evaluate_hook_request
 from app.services import SERVICES
+from fhir_fixtures.builders import (
+    ATC,
+    ICPC,
+    bundle,
+    concept,
+    dispense_request,
+    dosage,
+    hook_request,
+    med_request,
+    patient,
+    qty,
+    reference,
+)
 from rules.hooks import ORDER_SIGN
 from rules.language import SUPPORTED_LANGUAGES
 
 __all__ = ["warm_up", "warm_up_request"]
 
-_ATC = "http://www.whocc.no/atc"
-_ICPC = "http://hl7.org/fhir/sid/icpc-1-nl"
+_PATIENT = "warm-up"
+_GP_ROLE = "PractitionerRole/warm-up-gp"
 
 
 def _order(order_id: str, atc: str, text: str, authored: date, status: str) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "id": order_id,
-        "status": status,
-        "intent": "order",
-        "subject": {"reference": "Patient/warm-up"},
-        "authoredOn": authored.isoformat(),
-        "requester": {"reference": "PractitionerRole/warm-up-gp"},
-        "medicationCodeableConcept": {"coding": [{"system": _ATC, "code": atc}], "text": text},
-        "reasonCode": [{"coding": [{"system": _ICPC, "code": "L03"}]}],
-        "dosageInstruction": [
-            {
-                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
-                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "stuk"}}],
-            }
-        ],
-        "dispenseRequest": {
-            "numberOfRepeatsAllowed": 1,
-            "expectedSupplyDuration": {"value": 14, "unit": "d", "code": "d"},
-        },
-    }
+    return med_request(
+        order_id,
+        concept((ATC, atc), text=text),
+        status=status,
+        authored=authored.isoformat(),
+        patient=_PATIENT,
+        requester=reference(_GP_ROLE),
+        reasonCode=[concept((ICPC, "L03"))],
+        dosages=[dosage(frequency=2, dose=qty(1, unit="stuk"))],
+        dispenseRequest=dispense_request(repeats=1, days=14),
+    )
 
 
 def warm_up_request(today: date) -> dict[str, Any]:
@@ -58,23 +62,18 @@ def warm_up_request(today: date) -> dict[str, Any]:
     )
     draft = _order("warm-up-draft", "N02AA05", "OXYCODON TABLET 10MG", today, "draft")
     known_empty: dict[str, Any] = dict.fromkeys(ORDER_SIGN.prefetch)
-    return {
-        "hook": ORDER_SIGN.hook,
-        "hookInstance": "warm-up",
-        "context": {
-            "userId": "PractitionerRole/warm-up-gp",
-            "patientId": "warm-up",
-            "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]},
-        },
-        "prefetch": {
+    return hook_request(
+        ORDER_SIGN.hook,
+        hook_instance="warm-up",
+        user_id=_GP_ROLE,
+        patient_id=_PATIENT,
+        drafts=[draft],
+        prefetch={
             **known_empty,
-            "patient": {"resourceType": "Patient", "id": "warm-up", "birthDate": "1960-01-01"},
-            "medicationRequests": {
-                "resourceType": "Bundle",
-                "entry": [{"resource": resource} for resource in history],
-            },
+            "patient": patient(_PATIENT, birth_date="1960-01-01"),
+            "medicationRequests": bundle(history),
         },
-    }
+    )
 
 
 async def warm_up(evaluator: Evaluator, today: date | None = None) -> list[str]:

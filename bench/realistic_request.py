@@ -1,19 +1,38 @@
 """A realistic `order-sign` request: a GP drafts oxycodon for a patient with a history.
 
 Patient, ~40 history MedicationRequests (opioids, sedatives and other drugs over a year),
-20 Encounters, 10 Conditions; Dutch MP9-shaped codes. Dates are relative to today.
+20 Encounters, 10 Conditions; Dutch MP9-shaped codes. Dates are relative to today. The
+resources are written with `fhir_fixtures.builders`.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 from typing import Any
 
-GSTANDAARD_PRK = "urn:oid:2.16.840.1.113883.2.4.4.10"
-ATC = "http://www.whocc.no/atc"
-ICPC = "http://hl7.org/fhir/sid/icpc-1-nl"
-AGB = "http://fhir.nl/fhir/NamingSystem/agb-z"
+from fhir_fixtures.builders import (
+    AGB_SPECIALISM,
+    ATC,
+    GSTD_UNIT,
+    ICPC,
+    PRK,
+    Json,
+    bundle,
+    concept,
+    condition,
+    dispense_request,
+    dosage,
+    encounter,
+    hook_request,
+    med_request,
+    patient,
+    practitioner_role,
+    qty,
+    reference,
+)
+
+PATIENT = "pat-bench"
+GP_ROLE = "PractitionerRole/gp-role"
 
 _HISTORY_DRUGS = [
     ("57614", "OXYCODON TABLET MGA 10MG", "N02AA05"),
@@ -25,70 +44,6 @@ _HISTORY_DRUGS = [
     ("26042", "METFORMINE TABLET 500MG", "A10BA02"),
     ("33146", "MACROGOL/ZOUTEN POEDER", "A06AD65"),
 ]
-
-
-def _medication_request(index: int, today: date) -> dict[str, Any]:
-    prk, display, atc = _HISTORY_DRUGS[index % len(_HISTORY_DRUGS)]
-    authored = today - timedelta(days=9 * index + 3)
-    return {
-        "resourceType": "MedicationRequest",
-        "id": f"hist-{index}",
-        "status": "completed" if index > 3 else "active",
-        "intent": "order",
-        "subject": {"reference": "Patient/pat-bench"},
-        "authoredOn": authored.isoformat(),
-        "requester": {"reference": "PractitionerRole/gp-role"},
-        "medicationCodeableConcept": {
-            "coding": [
-                {"system": GSTANDAARD_PRK, "code": prk, "display": display},
-                {"system": ATC, "code": atc},
-            ],
-            "text": display,
-        },
-        "dosageInstruction": [
-            {
-                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
-                "doseAndRate": [
-                    {
-                        "doseQuantity": {
-                            "value": 1,
-                            "unit": "stuk",
-                            "system": "urn:oid:2.16.840.1.113883.2.4.4.1.900.2",
-                            "code": "245",
-                        }
-                    }
-                ],
-            }
-        ],
-        "dispenseRequest": {
-            "quantity": {"value": 14, "unit": "stuk"},
-            "expectedSupplyDuration": {
-                "value": 7,
-                "unit": "d",
-                "system": "http://unitsofmeasure.org",
-                "code": "d",
-            },
-        },
-    }
-
-
-def _encounter(index: int, today: date) -> dict[str, Any]:
-    start = today - timedelta(days=17 * index + 1)
-    return {
-        "resourceType": "Encounter",
-        "id": f"enc-{index}",
-        "status": "finished",
-        "class": {
-            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-            "code": "AMB" if index % 3 else "VR",
-        },
-        "subject": {"reference": "Patient/pat-bench"},
-        "period": {
-            "start": f"{start.isoformat()}T09:00:00+01:00",
-            "end": f"{start.isoformat()}T09:15:00+01:00",
-        },
-    }
-
 
 _CONDITIONS = [
     ("L03", "Lage rugpijn"),
@@ -104,89 +59,66 @@ _CONDITIONS = [
 ]
 
 
-def _condition(index: int, today: date) -> dict[str, Any]:
+def _medication_request(index: int, today: date) -> Json:
+    prk, display, atc = _HISTORY_DRUGS[index % len(_HISTORY_DRUGS)]
+    return med_request(
+        f"hist-{index}",
+        concept((PRK, prk, display), (ATC, atc), text=display),
+        status="completed" if index > 3 else "active",
+        authored=(today - timedelta(days=9 * index + 3)).isoformat(),
+        patient=PATIENT,
+        requester=reference(GP_ROLE),
+        dosages=[dosage(frequency=2, dose=qty(1, "245", "stuk", system=GSTD_UNIT))],
+        dispenseRequest=dispense_request(quantity=qty(14, unit="stuk"), days=7),
+    )
+
+
+def _encounter(index: int, today: date) -> Json:
+    day = (today - timedelta(days=17 * index + 1)).isoformat()
+    klass = "AMB" if index % 3 else "VR"
+    return encounter(f"enc-{index}", klass, day, patient=PATIENT, end_time="09:15:00")
+
+
+def _condition(index: int, today: date) -> Json:
     code, display = _CONDITIONS[index % len(_CONDITIONS)]
-    return {
-        "resourceType": "Condition",
-        "id": f"cond-{index}",
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "code": {"coding": [{"system": ICPC, "code": code, "display": display}]},
-        "subject": {"reference": "Patient/pat-bench"},
-        "onsetDateTime": (today - timedelta(days=100 * index + 20)).isoformat(),
-    }
-
-
-def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(resources),
-        "entry": [{"resource": resource} for resource in resources],
-    }
+    onset = (today - timedelta(days=100 * index + 20)).isoformat()
+    return condition(f"cond-{index}", concept((ICPC, code, display)), patient=PATIENT, onset=onset)
 
 
 def realistic_order_sign(today: date | None = None) -> dict[str, Any]:
     today = today or date.today()
     draft = _medication_request(0, today)
     draft.update(id="draft-oxy", status="draft", authoredOn=today.isoformat())
-    draft["reasonCode"] = [{"coding": [{"system": ICPC, "code": "L03"}]}]
-    return {
-        "hook": "order-sign",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {
-            "userId": "PractitionerRole/gp-role",
-            "patientId": "pat-bench",
-            "encounterId": "enc-1",
-            "draftOrders": {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": draft}],
-            },
-        },
-        "prefetch": {
-            "patient": {
-                "resourceType": "Patient",
-                "id": "pat-bench",
-                "gender": "female",
-                "birthDate": "1958-03-14",
-                "address": [{"postalCode": "3811 AB", "city": "Amersfoort"}],
-            },
-            "practitionerRoles": _searchset(
-                [
-                    {
-                        "resourceType": "PractitionerRole",
-                        "id": "gp-role",
-                        "practitioner": {"reference": "Practitioner/gp"},
-                        "organization": {"identifier": {"system": AGB, "value": "01012345"}},
-                        "specialty": [
-                            {
-                                "coding": [
-                                    {
-                                        "system": "urn:oid:2.16.840.1.113883.2.4.6.7",
-                                        "code": "0100",
-                                        "display": "Huisartsen",
-                                    }
-                                ]
-                            }
-                        ],
-                    }
-                ]
+    draft["reasonCode"] = [concept((ICPC, "L03"))]
+    gp_role = practitioner_role(
+        "gp-role",
+        practitioner="Practitioner/gp",
+        organization_agb="01012345",
+        specialty=concept((AGB_SPECIALISM, "0100", "Huisartsen")),
+    )
+    return hook_request(
+        "order-sign",
+        user_id=GP_ROLE,
+        patient_id=PATIENT,
+        encounterId="enc-1",
+        drafts=[draft],
+        prefetch={
+            "patient": patient(
+                PATIENT,
+                gender="female",
+                birth_date="1958-03-14",
+                postcode="3811 AB",
+                city="Amersfoort",
             ),
-            "medicationRequests": _searchset(
-                [_medication_request(index, today) for index in range(1, 41)]
+            "practitionerRoles": bundle([gp_role], total=True),
+            "medicationRequests": bundle(
+                [_medication_request(index, today) for index in range(1, 41)], total=True
             ),
-            "medicationDispenses": _searchset([]),
-            "medicationStatements": _searchset([]),
-            "encounters": _searchset([_encounter(index, today) for index in range(20)]),
-            "conditions": _searchset([_condition(index, today) for index in range(10)]),
-            "observations": _searchset([]),
-            "procedures": _searchset([]),
+            "medicationDispenses": bundle(total=True),
+            "medicationStatements": bundle(total=True),
+            "encounters": bundle([_encounter(index, today) for index in range(20)], total=True),
+            "conditions": bundle([_condition(index, today) for index in range(10)], total=True),
+            "observations": bundle(total=True),
+            "procedures": bundle(total=True),
         },
-    }
+    )

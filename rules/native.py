@@ -36,7 +36,7 @@ COMPILED_MODULES = (
     "rules.facts.patient",
     "rules.facts.builder",
 )
-"""The same as in setup.py and the Makefile (tests/kb/test_native.py checks)."""
+"""The same as in setup.py and the Makefile (tests/rules/test_native.py checks)."""
 
 _ROOT = Path(__file__).resolve().parent.parent
 SOURCE_HASHES_FILE = Path(__file__).resolve().parent / "native_sources.json"

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from rules.fixtures import list_fixtures, load_fixture
-from tests.playground.live_server import EXAMPLE_TRUST_FILE, LiveService, live_service
+from tests.app.live_server import EXAMPLE_TRUST_FILE, LiveService, live_service
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integration.md"
 DOC_BASE_URL = "http://localhost:8000"

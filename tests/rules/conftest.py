@@ -15,7 +15,16 @@ import pytest
 
 from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.models import Card
+from fhir_fixtures.builders import (
+    PERIOD_OF_USE,
+    concept,
+    dispense_request,
+    dosage,
+    med_request,
+    qty,
+)
 from rules.cards.render import EXPLANATION_KEY
+from rules.catalogue import Catalogue, load_catalogue
 from rules.engine import Evaluation, EvaluationInput, Evaluator
 from rules.facts import (
     DurationSource,
@@ -39,6 +48,11 @@ from rules.rulesets import RuleSet, load_ruleset
 TODAY = date(2026, 11, 1)
 LOOKBACK_DAYS = 90  # the built-in rule set's look-back
 OXYCODONE = SubstanceRef(key="oxycodone", name_nl="oxycodon", name_en="oxycodone", atc="N02AA05")
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
 
 
 @pytest.fixture(scope="session")
@@ -185,6 +199,24 @@ def patient(**changes: Any) -> PatientFacts:
             value, prior_opioid_intervals=intervals, prior_opioid_days=covered_days(intervals)
         )
     return value
+
+
+def draft(order_id: str = "draft-1", **fields: Any) -> dict[str, Any]:
+    """A drafted MedicationRequest of the common path, for the suggestions built from it."""
+    period = {"start": TODAY.isoformat(), "end": "2026-11-14"}
+    return med_request(
+        order_id,
+        concept(text="OXYCODON TABLET MGA 10MG"),
+        status="draft",
+        patient="pat-0001",
+        authored=None,
+        dosages=[dosage(frequency=2)],
+        **{
+            "extension": [{"url": PERIOD_OF_USE, "valuePeriod": period}],
+            "dispenseRequest": dispense_request(quantity=qty(28, unit="stuk")),
+            **fields,
+        },
+    )
 
 
 def facts(

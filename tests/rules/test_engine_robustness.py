@@ -24,8 +24,7 @@ from rules.hooks import HOOK_NAMES
 from rules.language import SUPPORTED_LANGUAGES, Language
 from rules.registry import RULE_REGISTRY, Finding, RuleContext
 from rules.rulesets import RuleSet
-
-from .conftest import TODAY, exposure, facts, order, oxycodone_mga, patient, run
+from tests.rules.conftest import TODAY, exposure, facts, order, oxycodone_mga, patient, run
 
 
 def _order(

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+
+def test_production_refuses_the_default_audit_secret() -> None:
+    with pytest.raises(ValidationError, match="AUDIT_SECRET"):
+        Settings(environment="production")
+
+
+def test_environment_variables_are_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPIOID_CDS_PORT", "8123")
+    monkeypatch.setenv("OPIOID_CDS_DEFAULT_LANGUAGE", "en")
+
+    settings = Settings()
+
+    assert settings.port == 8123
+    assert settings.default_language == "en"
+
+
+def test_cors_allows_any_origin_in_development_with_the_hooks_headers(client: TestClient) -> None:
+    response = client.options(
+        "/cds-services",
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] in ("*", "https://sandbox.cds-hooks.org")
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "content-type" in allowed
+
+
+def test_production_allows_no_origin_unless_configured() -> None:
+    secret = "x" * 32
+    assert Settings(environment="production", audit_secret=secret).allowed_cors_origins == []
+    configured = Settings(
+        environment="production", audit_secret=secret, cors_origins=["https://his.example.nl"]
+    )
+    assert configured.allowed_cors_origins == ["https://his.example.nl"]
+
+
+def test_fhir_servers_the_service_may_call() -> None:
+    development = Settings()
+    assert development.may_call_fhir_server("http://127.0.0.1:8080/fhir")
+    production = Settings(environment="production", audit_secret="x" * 32)
+    assert production.may_call_fhir_server("https://his.example.nl/fhir")
+    assert not production.may_call_fhir_server("http://169.254.169.254/latest")
+    pinned = Settings(fhir_server_allowlist=["https://fhir.praktijk.nl/"])
+    assert pinned.may_call_fhir_server("https://fhir.praktijk.nl/r4")
+    assert not pinned.may_call_fhir_server("https://fhir.praktijk.nl.evil.example/r4")
+    bare = Settings(fhir_server_allowlist=["https://fhir.example.nl"])
+    assert bare.may_call_fhir_server("https://fhir.example.nl/fhir")
+    for sneaky in (
+        "https://fhir.example.nl.evil.com/fhir",
+        "https://fhir.example.nl@evil.com/",
+        "https://fhir.example.nl:1@169.254.169.254/",
+        "http://fhir.example.nl/fhir",
+        "https://fhir.example.nl:8443/fhir",
+        "not a url",
+    ):
+        assert not bare.may_call_fhir_server(sneaky), sneaky
+    based = Settings(fhir_server_allowlist=["https://his.example.nl/fhir"])
+    assert based.may_call_fhir_server("https://his.example.nl/fhir/r4")
+    assert not based.may_call_fhir_server("https://his.example.nl/fhir-admin")
+    loopback = Settings(fhir_server_allowlist=["http://127.0.0.1:*"])
+    assert loopback.may_call_fhir_server("http://127.0.0.1:39211/fhir")
+    assert not loopback.may_call_fhir_server("http://127.0.0.2:39211/fhir")
+    assert not loopback.may_call_fhir_server("https://127.0.0.1:39211/fhir")
+
+
+class _EmptyFhirServer(BaseHTTPRequestHandler):
+    """Answers every search with an empty searchset and counts the calls."""
+
+    calls = 0
+
+    def do_GET(self) -> None:
+        type(self).calls += 1
+        body = b'{"resourceType": "Bundle", "type": "searchset", "entry": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "status", "called"), [([], 200, True), (["https://fhir.example.nl/"], 412, False)]
+)
+def test_a_fhir_server_outside_the_allowlist_is_not_called(
+    sqlite_url: str, allowlist: list[str], status: int, called: bool
+) -> None:
+    from app.db import migrate
+    from app.main import create_app
+    from tests.sample_requests import hook_request
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyFhirServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _EmptyFhirServer.calls = 0
+    migrate(sqlite_url)
+    settings = Settings(database_url=sqlite_url, fhir_server_allowlist=allowlist)
+    request = hook_request("order-sign")
+    del request["prefetch"]["medicationRequests"]  # required: must be fetched
+    request["fhirServer"] = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    try:
+        with TestClient(create_app(settings)) as client:
+            response = client.post("/cds-services/opioid-order-sign", json=request)
+    finally:
+        server.shutdown()
+
+    assert response.status_code == status, response.text
+    assert (_EmptyFhirServer.calls > 0) is called
+
+
+@pytest.mark.parametrize(
+    ("environment", "playground", "status"),
+    [("development", None, 200), ("production", None, 404), ("production", True, 200)],
+)
+def test_the_playground_is_off_in_production_unless_enabled(
+    sqlite_url: str, tmp_path: Path, environment: str, playground: bool | None, status: int
+) -> None:
+    from app.db import migrate
+    from app.main import create_app
+
+    trust = tmp_path / "trust.yaml"
+    trust.write_text(
+        "clients:\n  - iss: https://his.example.nl\n"
+        "    jwks_url: https://his.example.nl/.well-known/jwks.json\n"
+    )
+    migrate(sqlite_url)
+    settings = Settings(
+        database_url=sqlite_url,
+        environment=environment,
+        audit_secret="x" * 32,
+        trusted_clients=trust,
+        playground=playground,
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/playground").status_code == status

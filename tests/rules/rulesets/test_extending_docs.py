@@ -1,0 +1,89 @@
+"""docs/extending-rules.md is executable: its worked example registers a rule, loads a new
+region's rule set, and the cards come out as the document says. docs/rules.md is current."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rules.engine import Evaluator
+from rules.registry import RULE_REGISTRY
+from rules.rulesets import DEFAULT_RULESET_PATH, RuleSet, load_ruleset
+from rules.rulesets.docs import render_rules_markdown
+from tests.rules.conftest import card_for, facts, order, patient, run
+
+ROOT = Path(__file__).resolve().parents[3]
+EXTENDING = ROOT / "docs" / "extending-rules.md"
+EXAMPLE_MODULE = "rules.checks.adolescent"
+
+
+def _example_blocks() -> dict[str, str]:
+    text = EXTENDING.read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w+) extending-example\n(.*?)```", text, flags=re.DOTALL)
+    return dict(blocks)
+
+
+@pytest.fixture
+def example_rule() -> Iterator[None]:
+    module = types.ModuleType(EXAMPLE_MODULE)
+    sys.modules[EXAMPLE_MODULE] = module
+    exec(compile(_example_blocks()["python"], str(EXTENDING), "exec"), module.__dict__)
+    try:
+        yield
+    finally:
+        RULE_REGISTRY.pop("adolescent-patient", None)
+        sys.modules.pop(EXAMPLE_MODULE, None)
+
+
+def test_the_worked_example_of_extending_rules_md_runs(example_rule: None, tmp_path: Path) -> None:
+    rulesets = tmp_path / "rulesets"
+    rulesets.mkdir()
+    directory = DEFAULT_RULESET_PATH.parent.parent / "directory"
+    (tmp_path / "directory").symlink_to(directory)
+    path = rulesets / "voorbeeld.yaml"
+    path.write_text(_example_blocks()["yaml"], encoding="utf-8")
+
+    voorbeeld = load_ruleset(path)
+    assert set(voorbeeld.rules) == {"gp-duration-limit", "adolescent-patient"}
+    evaluator = Evaluator(voorbeeld, catalogue=None)
+
+    teenager = run(evaluator, facts(patient_facts=patient(age=15)))
+    card = card_for(teenager, "adolescent-patient")
+    assert card.summary == "Opioïd bij een patiënt van 15 jaar: extra voorzichtig"
+    assert card.indicator == "info"
+
+    six_days = run(evaluator, facts(orders=[order(total_covered_days=6)]))
+    assert six_days.fired_rule_ids == ["gp-duration-limit"]
+    assert "maximaal 5 dagen" in card_for(six_days, "gp-duration-limit").summary
+    # the Eemland rules that this region did not list do not run
+    assert "short-acting-opioid" not in six_days.fired_rule_ids
+
+
+def test_docs_rules_md_is_generated_from_the_current_rule_set(ruleset: RuleSet) -> None:
+    current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert current == render_rules_markdown(ruleset), (
+        "docs/rules.md is stale: run `opioid-cds rules docs`"
+    )
+
+
+def test_docs_rules_md_names_each_rule_its_severity_parameters_and_handbook_section(
+    ruleset: RuleSet,
+) -> None:
+    text = render_rules_markdown(ruleset)
+    assert text.index("## Sources") < text.index("## Rules")
+    assert "*Handleiding: Chronisch gebruik Opioïden (Huisartsen Eemland, 2025)*" in text
+    for rule_id, spec in ruleset.rules.items():
+        assert f"`{rule_id}`" in text
+        assert spec.source_lines.split(";")[0].split(",", 1)[-1] in text
+    assert "`max_days` = `7`" in text
+    assert (
+        "- **Source:** *Handleiding: Chronisch gebruik Opioïden (Huisartsen Eemland, 2025)*,"
+        " fase 1, stap 3, «Werkafspraken bij keuze opioïden»: «ALLEEN langwerkend opioïden"
+        " 2-3 maal daags"
+    ) in text
+    assert "| 01999002 | Huisartsenpraktijk De Voorbeeldhof (voorbeeld) |" in text
