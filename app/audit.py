@@ -1,9 +1,9 @@
 """The audit trail is written off the response path, in batches.
 
 A service call only puts its event on a bounded queue; one writer task per process stores
-what has gathered within half a second in a single transaction. Every transaction has a fixed
-cost (session, commit, a hop to the database thread) that, paid every 50 ms, cost the busy
-service about 0.15 ms of CPU per call; rows are a small part of it. When the queue is full
+what has gathered within `linger_seconds` in a single transaction. Every transaction has a
+fixed cost (session, commit, a hop to the database thread) and rows are a small part of it,
+so a busy service pays it once per batch instead of once per call. When the queue is full
 (the database is down or far behind) events are dropped and counted rather than slowing
 down prescribing, and the drop is logged. On shutdown the writer stores what is left.
 """

@@ -9,8 +9,8 @@ client-observed and server-side (Server-Timing) p50/p95/p99 and requests/s.
 
 `--compare DIR` also runs the service from another checkout (e.g. a `git worktree` of an
 older commit, with its compiled modules built there: `python setup.py build_ext --inplace`)
-as a third route that takes its turns with the others. On this VM, whose speed drifts by
-tens of percent within minutes, only such interleaved runs compare two versions fairly.
+as a third route that takes its turns with the others. On this VM, whose speed drifts within
+minutes, only such interleaved runs compare two versions fairly.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ async def _measure(
     """Latency one request at a time, then throughput, per route.
 
     The routes take turns in blocks of `block` requests: within a block a server runs warm,
-    as it does for a busy practice, and a slow spell of this shared VM (its speed drifts by
-    tens of percent over minutes) falls on both routes alike instead of on one of them."""
+    as it does for a busy practice, and a slow spell of this shared VM (its speed drifts over
+    minutes) falls on both routes alike instead of on one of them."""
     client_ms: dict[str, list[float]] = {route: [] for route in urls}
     server_ms: dict[str, list[float]] = {route: [] for route in urls}
     async with httpx.AsyncClient(timeout=10) as client:

@@ -7,10 +7,10 @@ and prints wrk's p50/p90/p99 and requests/s per route, and the p50 ratio to pars
     .venv/bin/python bench/bench_wrk.py [--duration 10] [--rounds 3] [--connections 1 8]
         [--compare DIR]
 
-wrk (C, one thread) adds far less to a round trip than an httpx client (~1.5 ms on this VM),
-which would hide the ratio. `--compare DIR` also runs the service of another checkout (its own
+wrk (C, one thread) adds far less to a round trip than an httpx client, which would hide the
+ratio. `--compare DIR` also runs the service of another checkout (its own
 `.venv`, compiled there) as the route 'compare'. Routes take turns, round after round: this
-VM's speed drifts by tens of percent within minutes, and a slow spell should hit all alike.
+VM's speed drifts within minutes, and a slow spell should hit all alike.
 """
 
 from __future__ import annotations

@@ -183,7 +183,13 @@ def _enum_schema(names: tuple[str, ...]) -> WithJsonSchema:
     return WithJsonSchema({"enum": list(names), "type": "string"})
 
 
-HookName = Annotated[str, _one_of(HOOK_NAMES), _enum_schema(HOOK_NAMES)]
-"""A hook some service answers (rule sets list them per rule)."""
+HookName = Annotated[
+    str,
+    _one_of(HOOK_NAMES),
+    WithJsonSchema({"type": "string", "description": "a hook of rules/hooks.py"}),
+]
+"""A hook some service answers (rule sets list them per rule). The editors' JSON schema of a
+rule set leaves the names out, so adding a hook does not change that file; the loader checks
+them."""
 ServiceId = Annotated[str, _one_of(tuple(SPEC_BY_SERVICE)), _enum_schema(tuple(SPEC_BY_SERVICE))]
 """The id of a service this deployment offers."""

@@ -84,7 +84,7 @@ class Finding:
 
 class RuleContext(NamedTuple, Generic[P]):
     """Everything a rule may look at during one call (read-only; a named tuple because the
-    engine builds one per rule and call, at half the cost of a frozen dataclass)."""
+    engine builds one per rule and call, and a tuple is the cheapest immutable record)."""
 
     facts: Facts
     orders: list[OrderFacts]

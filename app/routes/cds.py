@@ -104,8 +104,7 @@ async def call_service(service_id: str, request: Request) -> Response:
 
 class CardsResponse(Response):
     """A service's answer. It holds the call's objects (the parsed request, its facts and
-    cards) until the body is sent: freeing them costs about 0.1 ms that the GP's system
-    should not wait for."""
+    cards) until the body is sent, so freeing them is not work the GP's system waits for."""
 
     media_type = "application/json"
 

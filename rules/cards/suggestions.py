@@ -1,7 +1,7 @@
 """Suggestions with FHIR actions: change a draft order, order naloxone, refer the patient.
 
-Every resource we send back is validated with `fhir.resources` (R4B) first. That costs about
-0.2 ms a resource, so it happens only for cards actually emitted, and the referral
+Every resource we send back is validated with `fhir.resources` (R4B) first. Validation is not
+free, so it happens only for cards actually emitted, and the referral
 ServiceRequests (the same for every patient apart from `subject`) are built and validated once
 per rule set and then copied per call.
 

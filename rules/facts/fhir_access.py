@@ -67,8 +67,8 @@ def as_list(value: object) -> Sequence[object]:
 def dicts(value: object) -> list[JsonDict]:
     """The JSON objects among ``as_list(value)`` (other items are skipped).
 
-    This and the helpers below return lists, not generators: compiled (mypyc), building a
-    short list costs a fraction of a generator's set-up, and they run a thousand times a call."""
+    This and the helpers below return lists, not generators: compiled (mypyc), a short list
+    is cheaper to build than a generator is to set up, and they run many times a call."""
     if value is None:
         return []
     if type(value) is dict:

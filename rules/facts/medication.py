@@ -370,7 +370,9 @@ def canonical_strength(catalogue: Catalogue, raw: Quantity) -> Quantity | None:
 
 
 # --------------------------------------------------------------------------- dosage
-@dataclass(slots=True)  # internal; not frozen: 10x cheaper to build on the hot path
+# Internal; not frozen: built many times per call, and a frozen dataclass sets each field
+# through object.__setattr__.
+@dataclass(slots=True)
 class DosageLine:
     """One dosageInstruction, read."""
 
@@ -524,7 +526,9 @@ def route_of(catalogue: Catalogue, concept: object) -> str | None:
     return None
 
 
-@dataclass(slots=True)  # internal; not frozen: 10x cheaper to build on the hot path
+# Internal; not frozen: built many times per call, and a frozen dataclass sets each field
+# through object.__setattr__.
+@dataclass(slots=True)
 class Regimen:
     """The dosage instructions of one order, summarised."""
 
