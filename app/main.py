@@ -85,6 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.allowed_cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
+        # A page on a public origin (the hosted CDS Hooks sandbox) calling a service on
+        # localhost or a private network: Chrome's preflight asks with
+        # `Access-Control-Request-Private-Network: true`, which Starlette refuses (400) unless
+        # allowed. Only for origins CORS allows anyway.
+        allow_private_network=True,
     )
     app.add_middleware(RequestLogMiddleware)
     return app
