@@ -22,11 +22,13 @@ from app.errors import install_error_handlers
 from app.evaluation import load_evaluator
 from app.logging import configure_logging, get_logger
 from app.middleware import RequestLogMiddleware
-from app.routes import cds, health, playground
+from app.openapi import install_openapi
+from app.routes import cds, docs, health, playground
 from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
 from app.warmup import warm_up
+from cds_hooks.models import Feedback, FeedbackBatch, HookRequest
 from rules.native import compiled_modules
 
 __all__ = ["create_app"]
@@ -74,10 +76,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="CDS Hooks 2.0 service for the regional opioid prescribing agreements",
         lifespan=lifespan,
+        # /docs is app.routes.docs (Swagger UI from the package, no CDN); no ReDoc (a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app, request_models=[HookRequest, FeedbackBatch, Feedback])
     app.include_router(cds.router)
     app.include_router(health.router)
+    app.include_router(docs.router)
     if settings.playground_enabled:
         app.include_router(playground.router)
     app.add_middleware(
@@ -85,6 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.allowed_cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
+        # A page on a public origin (the hosted CDS Hooks sandbox) calling a service on
+        # localhost or a private network: Chrome's preflight asks with
+        # `Access-Control-Request-Private-Network: true`, which Starlette refuses (400) unless
+        # allowed. Only for origins CORS allows anyway.
+        allow_private_network=True,
     )
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from app.audit import AuditEvent
+from app.openapi import FeedbackReceipt, request_body, responses
 from app.pipeline import (
     MAX_BODY_BYTES,
     HookOutcome,
@@ -29,7 +30,7 @@ from app.services import DISCOVERY, SERVICES
 from app.state import AppState
 from app.store import pseudonymise_patient, store_feedback
 from cds_hooks.errors import InvalidRequest
-from cds_hooks.models import Feedback, FeedbackBatch
+from cds_hooks.models import CdsResponse, Discovery, Feedback, FeedbackBatch, HookRequest
 from rules.language import preferred_language
 
 __all__ = ["router"]
@@ -57,12 +58,26 @@ def _state(request: Request) -> AppState:
     return state
 
 
-@router.get("", summary="Discovery: the services this server offers")
+@router.get(
+    "",
+    summary="Discovery: the services this server offers",
+    responses=responses([401, 503], ok=Discovery, ok_description="The services"),
+)
 async def discovery() -> JsonResponse:
     return JsonResponse(DISCOVERY.to_json_dict())
 
 
-@router.post("/{service_id}", summary="Call a service with a hook request")
+@router.post(
+    "/{service_id}",
+    summary="Call a service with a hook request",
+    responses=responses(
+        [400, 401, 404, 412, 503], ok=CdsResponse, ok_description="The cards (maybe none)"
+    ),
+    openapi_extra=request_body(
+        HookRequest,
+        description="A CDS Hooks 2.0 request for the service's hook; context per hook",
+    ),
+)
 async def call_service(service_id: str, request: Request) -> Response:
     started = time.perf_counter()
     service = service_for(service_id, SERVICES)
@@ -134,7 +149,18 @@ def _feedback_items(payload: Any) -> list[Feedback]:
         raise InvalidRequest(message, location=location) from exc
 
 
-@router.post("/{service_id}/feedback", summary="Feedback on cards: accepted or overridden")
+@router.post(
+    "/{service_id}/feedback",
+    summary="Feedback on cards: accepted or overridden",
+    responses=responses(
+        [400, 401, 404, 503], ok=FeedbackReceipt, ok_description="Received and stored items"
+    ),
+    openapi_extra=request_body(
+        FeedbackBatch,
+        Feedback,
+        description='`{"feedback": [...]}` as the spec says, or one bare feedback object',
+    ),
+)
 async def feedback(service_id: str, request: Request) -> JsonResponse:
     service_for(service_id, SERVICES)
     items = _feedback_items(parse_json(await _body(request)))

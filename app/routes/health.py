@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.db import check_database
+from app.openapi import Readiness
 from app.responses import JsonResponse
 
 __all__ = ["router"]
@@ -17,7 +18,14 @@ async def healthz() -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@router.get("/readyz", summary="The database answers; names the rule set in use")
+@router.get(
+    "/readyz",
+    summary="The database answers; names the rule set in use",
+    responses={
+        200: {"model": Readiness, "description": "Ready"},
+        503: {"model": Readiness, "description": "Not ready: the database does not answer"},
+    },
+)
 async def readyz(request: Request) -> JsonResponse:
     state = request.app.state.cds
     database_ok = await check_database(state.engine)

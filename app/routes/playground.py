@@ -19,6 +19,7 @@ from typing import Final
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
+from app.openapi import responses
 from app.playground import FixtureNotFound, fixture_infos, load_fixture_request, static_file
 from app.responses import JsonResponse
 from app.services import SERVICES
@@ -56,7 +57,11 @@ def page() -> Response:
     return _asset("index.html", "text/html; charset=utf-8")
 
 
-@router.get("/static/{name}", summary="Script and style sheet of the playground page")
+@router.get(
+    "/static/{name}",
+    summary="Script and style sheet of the playground page",
+    responses=responses([404]),
+)
 def asset(name: str) -> Response:
     media_type = _STATIC.get(name)
     if media_type is None:
@@ -86,7 +91,11 @@ def fixtures() -> JsonResponse:
     )
 
 
-@router.get("/fixtures/{name}", summary="One fixture's request, dates relative to today")
+@router.get(
+    "/fixtures/{name}",
+    summary="One fixture's request, dates relative to today",
+    responses=responses([404]),
+)
 def fixture(name: str) -> JsonResponse:
     try:
         request, info = load_fixture_request(name, today=date.today())

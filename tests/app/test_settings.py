@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app.settings import Settings
+from app.db import migrate
+from app.main import create_app
+from app.settings import PROJECT_ROOT, Settings
 
 
 def test_production_refuses_the_default_audit_secret() -> None:
@@ -40,6 +42,46 @@ def test_cors_allows_any_origin_in_development_with_the_hooks_headers(client: Te
     assert response.headers["access-control-allow-origin"] in ("*", "https://sandbox.cds-hooks.org")
     allowed = response.headers["access-control-allow-headers"].lower()
     assert "authorization" in allowed and "content-type" in allowed
+
+
+def test_private_network_preflights_are_answered_for_allowed_origins(
+    client: TestClient, sqlite_url: str
+) -> None:
+    """Chrome's private-network access: the hosted sandbox (a public origin) calling the
+    service on 127.0.0.1 first sends a preflight that asks for the private network."""
+    preflight = {
+        "Origin": "https://sandbox.cds-hooks.org",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+        "Access-Control-Request-Private-Network": "true",
+    }
+    for path in ("/cds-services", "/cds-services/opioid-order-sign"):
+        response = client.options(path, headers=preflight)
+        assert response.status_code == 200, response.text
+        assert response.headers["access-control-allow-private-network"] == "true"
+        assert response.headers["access-control-allow-origin"] in (
+            "*",
+            "https://sandbox.cds-hooks.org",
+        )
+
+    migrate(sqlite_url)
+    production = Settings(
+        database_url=sqlite_url,
+        environment="production",
+        audit_secret="x" * 32,
+        trusted_clients=PROJECT_ROOT / "config" / "trusted-clients.development.yaml",
+        cors_origins=["https://his.example.nl"],
+    )
+    with TestClient(create_app(production)) as strict:
+        allowed = strict.options(
+            "/cds-services", headers={**preflight, "Origin": "https://his.example.nl"}
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-private-network"] == "true"
+        assert allowed.headers["access-control-allow-origin"] == "https://his.example.nl"
+        other = strict.options("/cds-services", headers=preflight)
+        assert other.status_code == 400
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_production_allows_no_origin_unless_configured() -> None:

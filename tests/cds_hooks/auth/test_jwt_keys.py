@@ -163,6 +163,25 @@ async def test_inline_keys_win_over_an_allowlisted_jku(
     assert jwks_server.hits["/sandbox/jwks.json"] == 0
 
 
+async def test_a_kid_that_is_not_pinned_is_refused_without_fetching_the_jku(
+    jwks_server: JwksServer,
+    http: httpx.AsyncClient,
+    clock: FakeClock,
+    es384_key: SigningKey,
+    es384_key_2: SigningKey,
+) -> None:
+    # Pinned keys are the whole key set of the client: an allowlisted jku only names it.
+    jku = jwks_server.url("/sandbox/jwks.json")
+    jwks_server.documents["/sandbox/jwks.json"] = jwks(es384_key, es384_key_2)
+    client = TrustedClient(iss=ISSUER, jwks=jwks(es384_key), jku_allowlist=[jku])
+    verifier = make_verifier(client, resolver=resolver(http, clock))
+    with pytest.raises(AuthenticationFailed, match="unknown kid"):
+        await verifier.verify(sign(es384_key_2, jku=jku), AUDIENCE)
+    with pytest.raises(AuthenticationFailed, match="jku is not on the allowlist"):
+        await verifier.verify(sign(es384_key, jku=jku + "?"), AUDIENCE)
+    assert jwks_server.hits["/sandbox/jwks.json"] == 0
+
+
 @pytest.mark.parametrize(
     "document",
     [
