@@ -3,6 +3,7 @@ who a reference names (actors and their roles), and per-call memos of readings t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -193,7 +194,6 @@ class ReadingContext:
         # Each MedicationRequest read once (orders.read_request), by identity while it lives.
         self.requests_read: dict[tuple[int, str | None, bool], RequestReading] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
-        self._regimens: dict[tuple[bytes | None, int], tuple[MedicationFacts, Regimen]] = {}
         self._condition_sets: dict[bytes, frozenset[str]] = {}
         self.window_start = add_days(today, 1 - max(settings.lookback_days, 1))
         self.new_user_start = add_days(today, 1 - max(settings.new_user_lookback_days, 1))
@@ -380,16 +380,12 @@ class ReadingContext:
         return found
 
     def regimen(self, instructions: object, medication: MedicationFacts) -> Regimen:
-        """Dosage of a medication, once per call for the same instructions and product (a
-        history repeats them). The memo holds the medication, so its id() stays unique."""
-        key = (json_key(instructions), id(medication))
-        found = self._regimens.get(key) if key[0] is not None else None
-        if found is not None and found[0] is medication:
-            return found[1]
-        result = regimen(self.catalogue, instructions, medication)
-        if key[0] is not None:
-            self._regimens[key] = (medication, result)
-        return result
+        """Dosage of a medication: a pure function of the instructions and the product,
+        cached across calls by both (the same products and dosages recur all day)."""
+        key = json_key(instructions)
+        if key is None:
+            return regimen(self.catalogue, instructions, medication)
+        return cached_regimen(self.catalogue, key, medication)
 
     def substance_keys(self, medication: MedicationFacts) -> tuple[str, ...]:
         found = self._substance_keys.get(id(medication))
@@ -438,6 +434,14 @@ class ReadingContext:
                 if code in stop_codes:
                     return True
         return False
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_regimen(
+    catalogue: Catalogue, instructions: bytes, medication: MedicationFacts
+) -> Regimen:
+    """`regimen` keyed by the instructions' JSON (the whole of them) and the product."""
+    return regimen(catalogue, orjson.loads(instructions), medication)
 
 
 def json_key(value: object) -> bytes | None:
