@@ -123,8 +123,6 @@ class Catalogue:
         self.condition_set_names: frozenset[str] = frozenset()
         self._load()
         self.clinical: ClinicalDefinitions = self._load_clinical()
-        # A pure function of its arguments; the same few codes recur in every history.
-        self._cached_condition_sets = functools.lru_cache(maxsize=8192)(self._condition_sets)
 
     # ----------------------------------------------------------------- loading
     def _load(self) -> None:
@@ -472,9 +470,6 @@ class Catalogue:
 
     def condition_sets(self, system: str, code: str, text: str = "") -> frozenset[str]:
         """Names of the condition sets a code belongs to (prefix/range aware)."""
-        return self._cached_condition_sets(system, code, text)
-
-    def _condition_sets(self, system: str, code: str, text: str) -> frozenset[str]:
         code = code.strip().upper()
         hits: set[str] = set()
         candidates = list(self._conditions_exact.get((system, code), ()))

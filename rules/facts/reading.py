@@ -194,7 +194,6 @@ class ReadingContext:
         # Each MedicationRequest read once (orders.read_request), by identity while it lives.
         self.requests_read: dict[tuple[int, str | None, bool], RequestReading] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
-        self._condition_sets: dict[bytes, frozenset[str]] = {}
         self.window_start = add_days(today, 1 - max(settings.lookback_days, 1))
         self.new_user_start = add_days(today, 1 - max(settings.new_user_lookback_days, 1))
         self.user_ref = as_str(context.get("userId"))
@@ -396,23 +395,11 @@ class ReadingContext:
         return keys
 
     def condition_sets_of(self, concept: object) -> frozenset[str]:
-        """Condition sets of a CodeableConcept, once per call for the same JSON."""
+        """Condition sets of a CodeableConcept: a pure function of its JSON, cached by it."""
         key = json_key(concept)
-        found = self._condition_sets.get(key) if key is not None else None
-        if found is None:
-            found = self._condition_sets_of(concept)
-            if key is not None:
-                self._condition_sets[key] = found
-        return found
-
-    def _condition_sets_of(self, concept: object) -> frozenset[str]:
-        texts = " ".join(concept_text(concept))
-        sets: set[str] = set()
-        for system, code, display in codings(concept):
-            key = self.catalogue.system_key(system)
-            if key:
-                sets |= self.catalogue.condition_sets(key, code, f"{display or ''} {texts}")
-        return frozenset(sets)
+        if key is None:
+            return concept_condition_sets(self.catalogue, concept)
+        return cached_concept_condition_sets(self.catalogue, key)
 
     def is_category(self, resource: JsonDict, wanted: CodeRef) -> bool:
         for system, code, _ in codings(resource.get("category")):
@@ -442,6 +429,22 @@ def cached_regimen(
 ) -> Regimen:
     """`regimen` keyed by the instructions' JSON (the whole of them) and the product."""
     return regimen(catalogue, orjson.loads(instructions), medication)
+
+
+def concept_condition_sets(catalogue: Catalogue, concept: object) -> frozenset[str]:
+    texts = " ".join(concept_text(concept))
+    sets: set[str] = set()
+    for system, code, display in codings(concept):
+        key = catalogue.system_key(system)
+        if key:
+            sets |= catalogue.condition_sets(key, code, f"{display or ''} {texts}")
+    return frozenset(sets)
+
+
+@functools.lru_cache(maxsize=8192)
+def cached_concept_condition_sets(catalogue: Catalogue, concept: bytes) -> frozenset[str]:
+    """`concept_condition_sets` keyed by the concept's JSON (the whole of it)."""
+    return concept_condition_sets(catalogue, orjson.loads(concept))
 
 
 def json_key(value: object) -> bytes | None:
