@@ -1,5 +1,9 @@
 """The per-call reading context of the facts builder: resources by reference and type,
-who a reference names (actors and their roles), and per-call memos of readings that repeat."""
+who a reference names (actors and their roles), and memos of readings that repeat.
+
+Memos keyed by a resource's identity live for one call. Readings that are pure functions of a
+piece of JSON (a dosage, a coded concept) are cached across calls, keyed by the whole of that
+JSON, never by part of it."""
 
 from __future__ import annotations
 
