@@ -260,6 +260,17 @@ def _card_details(card: Mapping[str, Any], width: int) -> list[str]:
 
 def _evaluate(args: argparse.Namespace) -> int:
     payload = _read_request(args.request)
+    if args.request != "-" and Path(args.request).with_suffix(".expect.yaml").is_file():
+        # A fixture tells its story around its anchor day; evaluated as it is written, a
+        # history that was current then would have run out by now, and cards would vanish.
+        from rules.fixtures import ANCHOR_DATE, shift_dates
+
+        today = date.today()
+        payload = shift_dates(payload, today - ANCHOR_DATE)
+        _err(
+            f"note: {args.request} is a fixture written as on {ANCHOR_DATE.isoformat()}; "
+            f"its dates were moved to today ({today.isoformat()})"
+        )
     service_id = _service_id_for(payload, args.service)
     result = asyncio.run(evaluate_offline(payload, service_id, args.language))
     if result.status != 200:

@@ -124,6 +124,21 @@ def test_evaluate_prints_the_cards_the_http_api_returns(
     assert without_uuids(offline) == without_uuids(response.json())
 
 
+@pytest.mark.parametrize("name", ["early-refill", "chronic-use-oxycodon"])
+def test_evaluate_moves_a_fixtures_dates_to_today(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fixture file as it is in the repository (written around its anchor day) gives the
+    cards its sidecar promises on any day, and the CLI says it moved the dates."""
+    info = next(info for info in fixture_infos() if info.name == name)
+    path = next(path for path in FIXTURES if path.name == f"{name}.json")
+    code, out, err = run_cli(capsys, "evaluate", str(path), "--format", "json")
+    assert code == 0, err
+    assert "its dates were moved to today" in err
+    fired = rule_ids_of(json.loads(out))
+    assert set(info.must_fire) <= set(fired)
+
+
 def test_evaluate_prints_a_readable_table(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
