@@ -151,6 +151,9 @@ class Evaluator:
             return Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         language = evaluation_input.language
         missing = evaluation_input.missing_data
+        for problem in facts.problems:
+            # The kind and reason only (an error type or a fixed phrase): never patient data.
+            _log.warning("incomplete-check: %s: %s", problem.what, problem.reason)
         agb = self.organisation_agb(facts)
         patient = facts.patient
 
