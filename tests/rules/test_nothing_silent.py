@@ -8,14 +8,18 @@ cards or an `incomplete-check` card naming what was not checked, and never a 5xx
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.db import migrate
+from app.evaluation import load_evaluator
 from app.main import create_app
 from app.settings import Settings
+from cds_hooks.draft_orders import DraftOrders
+from rules.engine import EvaluationInput
 from rules.fixtures import FIXTURES_DIR, load_fixture
 
 ORDER_ID = "MedicationRequest/mr-draft-1"
@@ -145,3 +149,23 @@ def test_an_unresolvable_history_medication_is_named(api: TestClient) -> None:
     cards = {card["source"]["topic"]["code"]: card for card in response.json()["cards"]}
     assert "chronic-use" in cards
     assert "MedicationRequest/h-unresolved" in cards["incomplete-check"]["detail"]
+
+
+def test_a_history_search_cut_off_is_named() -> None:
+    """Paging stopped (a bound, or an off-origin `next`): the prefetch reports the resource
+    type (`ResolvedData.cut_off`, tested in tests/cds_hooks/prefetch) and the card names it."""
+    request = _request()
+    evaluation = load_evaluator(Settings()).evaluate(
+        EvaluationInput(
+            hook=request["hook"],
+            context=request["context"],
+            draft_orders=DraftOrders.from_json(request["context"]["draftOrders"]),
+            resources=[],
+            cut_off_searches=frozenset({"MedicationDispense"}),
+            today=date.today(),
+        )
+    )
+    cards = {card.source.topic.code: card for card in evaluation.cards if card.source.topic}
+    assert "gp-duration-limit" in cards
+    detail = cards["incomplete-check"].detail or ""
+    assert "MedicationDispense search: cut off" in detail
