@@ -131,6 +131,7 @@ async def evaluate_hook_request(
             draft_orders=draft_orders,
             resources=resolved.resources,
             missing_data=resolved.missing,
+            cut_off_searches=resolved.cut_off,
             language=language,
             today=today or date.today(),
         )

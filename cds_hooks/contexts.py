@@ -6,6 +6,8 @@ clients deviate: a Bundle without `type`, entries without `resource`, unknown fi
 
 from __future__ import annotations
 
+import json
+from importlib.resources import files
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -13,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cds_hooks.errors import HookMismatch, InvalidRequest
 
 __all__ = [
+    "FHIR_RESOURCE_TYPES",
     "HOOK_CONTEXTS",
     "HookContext",
     "OrderSelectContext",
@@ -22,6 +25,14 @@ __all__ = [
 ]
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
+
+FHIR_RESOURCE_TYPES: frozenset[str] = frozenset(
+    json.loads(files("cds_hooks").joinpath("fhir_resource_types.json").read_text("utf-8"))[
+        "resource_types"
+    ]
+)
+"""The FHIR R4 (R4B) resource types, from `fhir_resource_types.json` (its `source` says how it
+was made; a test keeps it equal to the `fhir.resources` package's list)."""
 
 
 class DraftOrdersBundle(BaseModel):
@@ -90,8 +101,30 @@ def validate_context(hook: str, context: dict[str, Any]) -> HookContext:
     if model is None:
         raise HookMismatch(f"hook {hook!r} is not supported", location="hook")
     try:
-        return model.model_validate(context)
+        validated = model.model_validate(context)
     except ValidationError as exc:
         first = exc.errors()[0]
         location = ".".join(str(part) for part in ("context", *first["loc"]))
         raise InvalidRequest(f"{location}: {first['msg']}", location=location) from exc
+    if isinstance(validated, OrderSignContext):
+        _check_resource_types(validated.draft_orders.entry)
+    return validated
+
+
+def _check_resource_types(entries: list[dict[str, Any]]) -> None:
+    """A draft whose `resourceType` is not a FHIR R4 resource type is a 400 naming the entry
+    (lenient as before about entries without a resource or without a `resourceType`)."""
+    for position, entry in enumerate(entries):
+        resource = entry.get("resource")
+        if not isinstance(resource, dict) or "resourceType" not in resource:
+            continue
+        resource_type = resource["resourceType"]
+        if isinstance(resource_type, str) and resource_type in FHIR_RESOURCE_TYPES:
+            continue
+        location = f"context.draftOrders.entry[{position}].resource.resourceType"
+        shown = json.dumps(resource_type, ensure_ascii=False)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        raise InvalidRequest(
+            f"{location}: {shown} is not a FHIR R4 resource type", location=location
+        )

@@ -153,6 +153,7 @@ class FhirClient:
         "_origin",
         "_usable",
         "base_url",
+        "cut_off",
         "max_entries",
         "max_pages",
         "max_response_bytes",
@@ -181,6 +182,9 @@ class FhirClient:
         self.max_pages = max_pages
         self.max_entries = max_entries
         self.max_response_bytes = max_response_bytes
+        self.cut_off: set[str] = set()
+        """Resource types of the searches whose paging stopped short (a bound reached, or an
+        off-origin `next` link): the history they gave is incomplete."""
         headers = {"Accept": "application/fhir+json, application/json;q=0.9"}
         if access_token:
             headers["Authorization"] = f"Bearer {access_token}"
@@ -260,6 +264,7 @@ class FhirClient:
                     pages,
                     already + len(resources),
                 )
+                self.cut_off.add(_search_kind(label, bundle))
                 break
             try:
                 absolute = urljoin(self.base_url + "/", url)
@@ -269,6 +274,7 @@ class FhirClient:
                 logger.warning(
                     "FHIR search of %s: next link leaves fhirServer, not followed", label
                 )
+                self.cut_off.add(_search_kind(label, bundle))
                 break
             page = await self._get_bundle(absolute, label)
             page_resources, failed = bundle_resources(page)
@@ -359,3 +365,16 @@ def split_reference(reference: str) -> tuple[str, str] | None:
 def _describe(body: Mapping[str, Any]) -> str:
     kind = body.get("resourceType")
     return f"a {kind}" if isinstance(kind, str) and _RESOURCE_TYPE.fullmatch(kind) else "JSON"
+
+
+def _search_kind(label: str, bundle: Mapping[str, Any]) -> str:
+    """The resource type a search asked for (its query's path), else that of its first entry;
+    never the query's parameters (they name the patient)."""
+    path, has_query, _ = label.partition("?")
+    if has_query and path:
+        return path.rsplit("/", 1)[-1]
+    for resource in bundle_resources(bundle)[0]:
+        kind = resource.get("resourceType")
+        if isinstance(kind, str):
+            return kind
+    return "search"

@@ -150,6 +150,8 @@ class ResolvedData:
     """Wall time of the resolution, in milliseconds."""
     unresolved_references: frozenset[str] = field(default_factory=frozenset)
     """medicationReferences found in neither contained, draftOrders, the data, nor fhirServer."""
+    cut_off: frozenset[str] = field(default_factory=frozenset)
+    """Resource types of the searches whose paging stopped short (`FhirClient.cut_off`)."""
 
 
 # --- resolution ------------------------------------------------------------------------------
@@ -268,6 +270,7 @@ class _Resolver:
             fetched=frozenset(self.fetched),
             fetch_ms=elapsed_ms,
             unresolved_references=frozenset(self.unresolved),
+            cut_off=frozenset(self.client.cut_off) if self.client is not None else frozenset(),
         )
 
     # prefetched data

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -23,7 +23,7 @@ from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.models import Card
 from rules.cards.render import CardRenderer
 from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
-from rules.facts import Facts, OrderFacts, build_facts
+from rules.facts import Facts, OrderFacts, Problem, build_facts
 from rules.hooks import HOOK_SPECS, SPEC_BY_HOOK
 from rules.language import DEFAULT_LANGUAGE, Language
 from rules.registry import (
@@ -50,6 +50,9 @@ class EvaluationInput:
     """All prefetched/fetched resources, flattened out of Bundles, OperationOutcomes removed."""
     missing_data: frozenset[str] = frozenset()
     """Prefetch keys that could not be had."""
+    cut_off_searches: frozenset[str] = frozenset()
+    """Resource types of the history searches whose paging stopped short (reported by
+    `incomplete-check`)."""
     language: Language = DEFAULT_LANGUAGE
     today: date = field(default_factory=date.today)
 
@@ -142,6 +145,12 @@ class Evaluator:
             catalogue=self.catalogue,
             settings=self.fact_settings,
         )
+        if evaluation_input.cut_off_searches:
+            cut_off = tuple(
+                Problem(f"{kind} search", "cut off (paging stopped)")
+                for kind in sorted(evaluation_input.cut_off_searches)
+            )
+            facts = replace(facts, problems=facts.problems + cut_off)
         return self.evaluate_facts(facts, evaluation_input)
 
     def evaluate_facts(self, facts: Facts, evaluation_input: EvaluationInput) -> Evaluation:
@@ -151,6 +160,9 @@ class Evaluator:
             return Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         language = evaluation_input.language
         missing = evaluation_input.missing_data
+        for problem in facts.problems:
+            # The kind and reason only (an error type or a fixed phrase): never patient data.
+            _log.warning("incomplete-check: %s: %s", problem.what, problem.reason)
         agb = self.organisation_agb(facts)
         patient = facts.patient
 

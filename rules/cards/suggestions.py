@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -28,6 +28,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from cds_hooks.models import Action, Suggestion
+from rules.facts import MAX_NESTING, add_days, nested_deeper_than, parse_date
 from rules.language import SUPPORTED_LANGUAGES
 from rules.rulesets import Referral, RuleSet, RuleSpec
 
@@ -60,6 +61,9 @@ _LIST_FIELDS = (
 
 
 def _normalised_order(draft: Mapping[str, Any]) -> dict[str, Any]:
+    if nested_deeper_than(draft, MAX_NESTING):
+        # copy.deepcopy would exhaust the stack; the facts report the draft as incomplete.
+        raise ValueError("draft nested too deep")
     order = copy.deepcopy(dict(draft))
     for name in _LIST_FIELDS:
         value = order.get(name)
@@ -234,12 +238,16 @@ class SuggestionFactory:
             for extension in order.get("extension", []) or []:
                 if isinstance(extension, dict) and extension.get("url") == _PERIOD_OF_USE:
                     period = extension.setdefault("valuePeriod", {})
-                    period_start = period.get("start") or (start.isoformat() if start else None)
-                    if period_start:
-                        period["start"] = period_start
-                        first = date.fromisoformat(str(period_start)[:10])
-                        period["end"] = (first + timedelta(days=max_days - 1)).isoformat()
+                    # An unreadable start ("garbage", "2026-13-45", "9999-12-31") is replaced
+                    # by the order's start as the facts read it.
+                    first = parse_date(period.get("start")) or start
+                    if first is not None:
+                        period["start"] = first.isoformat()
+                        period["end"] = add_days(first, max_days - 1).isoformat()
                         period.pop("extension", None)
+                    elif "start" in period:  # unreadable, and no start to put in its place
+                        period.pop("start")
+                        period.pop("end", None)
             for dosage in order.get("dosageInstruction", []) or []:
                 timing = dosage.get("timing") if isinstance(dosage, dict) else None
                 repeat = timing.get("repeat") if isinstance(timing, dict) else None
@@ -249,7 +257,7 @@ class SuggestionFactory:
                     if "boundsPeriod" in repeat and start is not None:
                         repeat["boundsPeriod"] = {
                             "start": start.isoformat(),
-                            "end": (start + timedelta(days=max_days - 1)).isoformat(),
+                            "end": add_days(start, max_days - 1).isoformat(),
                         }
 
         return self._update(order_id, label, description, change)

@@ -30,7 +30,9 @@ refuse_stale_compiled_code()
 
 from rules.catalogue import Quantity, ReleaseType  # noqa: E402
 from rules.facts.builder import build_facts  # noqa: E402
+from rules.facts.durations import add_days  # noqa: E402
 from rules.facts.exposure import Interval, covered_days  # noqa: E402
+from rules.facts.fhir_access import MAX_NESTING, nested_deeper_than, parse_date  # noqa: E402
 from rules.facts.model import (  # noqa: E402
     ActiveMedication,
     DurationSource,
@@ -45,6 +47,7 @@ from rules.facts.model import (  # noqa: E402
     OrderFacts,
     PatientFacts,
     PrescriberRole,
+    Problem,
     RecognisedBy,
     RoleSource,
     SubstanceRef,
@@ -52,6 +55,7 @@ from rules.facts.model import (  # noqa: E402
 )
 
 __all__ = [
+    "MAX_NESTING",
     "ActiveMedication",
     "DurationSource",
     "ExposureSource",
@@ -66,12 +70,16 @@ __all__ = [
     "OrderFacts",
     "PatientFacts",
     "PrescriberRole",
+    "Problem",
     "Quantity",
     "RecognisedBy",
     "ReleaseType",
     "RoleSource",
     "SubstanceRef",
     "SurgicalProcedure",
+    "add_days",
     "build_facts",
     "covered_days",
+    "nested_deeper_than",
+    "parse_date",
 ]

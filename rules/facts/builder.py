@@ -15,14 +15,17 @@ from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.references import reference_key
 from rules.catalogue import Catalogue
 from rules.facts.fhir_access import (
+    MAX_NESTING,
     as_dict,
     as_list,
+    nested_deeper_than,
 )
 from rules.facts.history import read_history
 from rules.facts.model import (
     Facts,
     FactSettings,
     OrderFacts,
+    Problem,
 )
 from rules.facts.orders import merge_dispense_requests, order_facts
 from rules.facts.patient import encounter_indications, patient_facts
@@ -75,6 +78,8 @@ def build_facts(
     requests = draft_orders.medication_requests
     draft_ids = {draft.order_id for draft in requests}
     for draft in requests:
+        if nested_deeper_than(draft.resource, MAX_NESTING):
+            ctx.problems.append(Problem("draft order", "nested too deep", draft.order_id))
         requester = ctx.actor(draft.resource.get("requester"), draft.resource)
         ctx.current_orgs.update(
             v for v in (requester.organisation_ref, requester.organisation_id) if v
@@ -84,7 +89,7 @@ def build_facts(
     selections = _selections(ctx.hook, context)
     orders: list[OrderFacts] = []
     merged = merge_dispense_requests(ctx, requests)
-    for position, (resource, order_id, also_ids) in enumerate(merged):
+    for resource, order_id, also_ids in merged:
         try:
             orders.append(
                 order_facts(
@@ -92,7 +97,9 @@ def build_facts(
                 )
             )
         except Exception as exc:
-            ctx.problems.append(f"draft order {position}: not readable ({type(exc).__name__})")
+            ctx.problems.append(
+                Problem("draft order", f"not readable ({type(exc).__name__})", order_id)
+            )
 
     history = read_history(ctx, draft_ids)
     patient = patient_facts(ctx, history_in, history, orders)
@@ -104,5 +111,5 @@ def build_facts(
         user_ref=ctx.user_ref,
         user_role=ctx.user.role,
         encounter_ref=ctx.encounter_ref,
-        problems=tuple(ctx.problems),
+        problems=tuple(dict.fromkeys(ctx.problems)),
     )

@@ -84,6 +84,9 @@ class PeriodOfUse:
     end: date | None
     days: int | None
     indefinite: bool
+    unreadable: bool = False
+    """A start or end was there but could not be read (e.g. "garbage", "2026-13-45"), or the
+    end lies before the start: the period gives no duration, the next source is used."""
 
 
 def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | None:
@@ -98,6 +101,21 @@ def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | Non
         period = as_dict(extension.get("valuePeriod"))
         start = parse_date(period.get("start"))
         end = parse_date(period.get("end"))
+        raw_end = period.get("end")
+        no_end = isinstance(raw_end, str) and raw_end.startswith("9999")  # "no end"
+        unreadable = (start is None and period.get("start") is not None) or (
+            end is None and raw_end is not None and not no_end
+        )
+        if start is not None and end is not None and end < start:
+            start, end, unreadable = None, None, True
+        if unreadable:
+            # Only this source is unknown; a half-read period must not mean "indefinite".
+            days = None
+            for duration_url in DURATION_URLS:
+                for nested in extensions(period, duration_url):
+                    found_days = duration_days(catalogue, nested.get("valueDuration"))
+                    days = whole_days(found_days) if found_days is not None else days
+            return PeriodOfUse(None, None, days, False, True)
         days = None
         if start is not None and end is not None and end >= start:
             days = (end - start).days + 1
@@ -153,6 +171,8 @@ class Durations:
     source: DurationSource
     indefinite: bool
     start: date | None
+    unreadable: tuple[DurationSource, ...] = ()
+    """Sources that were there but could not be read (docs/definitions.md, duration [r2])."""
 
 
 def request_durations(
@@ -188,11 +208,12 @@ def request_durations(
         by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
         if by_quantity is not None:
             by_source[DurationSource.QUANTITY] = by_quantity
+    unreadable = (DurationSource.PERIOD_OF_USE,) if use is not None and use.unreadable else ()
     if indefinite:
-        return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start)
+        return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start, unreadable)
     for source, days in by_source.items():  # inserted in order of precedence
-        return Durations(by_source, days, source, False, start)
-    return Durations(by_source, None, DurationSource.NONE, False, start)
+        return Durations(by_source, days, source, False, start, unreadable)
+    return Durations(by_source, None, DurationSource.NONE, False, start, unreadable)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, TypeGuard
 
 __all__ = [
+    "MAX_NESTING",
     "as_dict",
     "as_int",
     "as_list",
@@ -24,6 +25,7 @@ __all__ = [
     "extension_map",
     "extensions",
     "is_object",
+    "nested_deeper_than",
     "parse_date",
     "reference_of",
 ]
@@ -31,6 +33,9 @@ __all__ = [
 JsonDict = Mapping[str, Any]
 _EMPTY: dict[str, Any] = {}
 _INT_LIMIT = 10**300  # beyond this float() overflows
+MAX_NESTING = 100
+"""Deepest JSON nesting of a draft that is read and copied (a real MedicationRequest is about
+a dozen levels deep; copy.deepcopy exhausts the stack at a few hundred)."""
 
 
 # orjson yields plain dict/list/str: the ``type(x) is`` checks are the fast path, the
@@ -115,10 +120,34 @@ def as_int(value: object) -> int | None:
     return int(number)
 
 
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether JSON `value` nests dicts/lists more than `limit` levels deep (iterative: never a
+    RecursionError, however deep)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Sequence[object] = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_date(value: object) -> date | None:
     """Calendar date of a FHIR date/dateTime/instant (``YYYY``, ``YYYY-MM`` → first day)."""
     text = as_str(value)
-    if text is None or len(text) < 4:
+    if text is None or len(text) < 4 or not text[:4].isdigit():
+        return None
+    if len(text) > 4 and text[4] != "-":  # a year of five digits or more: beyond 9999
+        return None
+    if text.startswith("9999"):
+        # 9999-12-31 is "no end" in many systems, never a real day: as a start it cannot be
+        # read, as an end it means no end (and no date arithmetic overflows on it).
         return None
     if len(text) >= 10 and text[4] == "-" and text[7] == "-":
         try:

@@ -26,6 +26,7 @@ from rules.facts.model import (
     MedicationFacts,
     OpioidExposure,
     PrescriberRole,
+    Problem,
 )
 from rules.facts.orders import RequestReading, read_request
 from rules.facts.reading import ReadingContext, resource_ref
@@ -246,7 +247,7 @@ def read_history(ctx: ReadingContext, draft_ids: set[str]) -> HistoryReading:
             else:
                 exposure = read_statement(ctx, resource, f"h{position}", history)
         except Exception as exc:
-            ctx.problems.append(f"{ref}: not readable ({type(exc).__name__})")
+            ctx.problems.append(Problem(kind, f"not readable ({type(exc).__name__})", ref))
             continue
         if exposure is not None:
             history.exposures.append(exposure)

@@ -482,8 +482,16 @@ def _max_per_day(catalogue: Catalogue, instruction: JsonDict) -> float | None:
         span = as_number(denominator.get("value"))
         unit = as_str(denominator.get("code")) or as_str(denominator.get("unit"))
         days = catalogue.days_per_unit(unit) if unit else None
-        if amount is not None and span and days:
-            return amount.value / (span * days)
+        if amount is None or not span or not days:
+            continue
+        # A period that rounds to zero (1e-320 s) or a result beyond float cannot be read:
+        # only this maximum is unknown.
+        period_days = span * days
+        if not math.isfinite(period_days) or period_days <= 0:
+            continue
+        per_day = amount.value / period_days
+        if math.isfinite(per_day):
+            return per_day
     return None
 
 

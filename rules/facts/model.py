@@ -384,6 +384,18 @@ class PatientFacts:
     """Product displays (or refs) whose OME could not be computed."""
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """Something the facts builder could not read, so a check may be incomplete
+    (docs/definitions.md, `incomplete-check`). Carries no patient data: `what` names the kind
+    of thing, `reason` why (an error type, "not resolved", "unreadable"), `ref` the order id or
+    resource reference concerned, when there is one."""
+
+    what: str
+    reason: str
+    ref: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """All facts of one hook call."""
@@ -397,8 +409,9 @@ class Facts:
     user_role: PrescriberRole
     """Role of context.userId (from its PractitionerRole), UNKNOWN when not resolvable."""
     encounter_ref: str | None
-    problems: tuple[str, ...] = field(default=())
-    """What could not be read (e.g. unresolved medicationReference), for logs and audits."""
+    problems: tuple[Problem, ...] = field(default=())
+    """What could not be read (e.g. an unresolved medicationReference): the `incomplete-check`
+    card names each, and the engine logs them (kind and reason only)."""
 
     @property
     def opioid_orders(self) -> list[OrderFacts]:

@@ -30,6 +30,7 @@ from rules.facts.model import (
     NextPractitioner,
     OrderFacts,
     PrescriberRole,
+    Problem,
     RoleSource,
 )
 from rules.facts.reading import Actor, ReadingContext, resource_ref
@@ -234,6 +235,11 @@ def merge_dispense_requests(
     return result
 
 
+def _ome_by_policy(reason: str | None) -> bool:
+    """Methadone and buprenorphine are not converted by policy (docs/definitions.md, OME)."""
+    return reason is not None and reason.endswith("is not converted by default")
+
+
 def order_facts(
     ctx: ReadingContext,
     resource: JsonDict,
@@ -257,6 +263,14 @@ def order_facts(
     found = request.durations_
     medication = request.medication
     route = request.dosage.route or medication.route_hint
+    for source in found.unreadable:
+        ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", order_id))
+    if (
+        medication.is_opioid
+        and request.dosage.ome_mg_per_day is None
+        and not _ome_by_policy(request.dosage.ome_reason)
+    ):
+        ctx.problems.append(Problem("OME", request.dosage.ome_reason or "unknown", order_id))
     return OrderFacts(
         order_id=order_id,
         selected=selected,

@@ -44,6 +44,7 @@ from rules.facts.model import (
     MedicationFacts,
     NextPractitioner,
     PrescriberRole,
+    Problem,
     RoleSource,
 )
 
@@ -188,7 +189,7 @@ class ReadingContext:
         self.catalogue = catalogue
         self.settings = settings
         self.index = ResourceIndex(drafts, resources)
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         # Per-call memos (they die with the call): a history repeats the same requesters,
         # products, dosages and indications, so each distinct one is read once.
         self._actors: dict[tuple[object, ...], Actor] = {}
@@ -353,7 +354,15 @@ class ReadingContext:
         ):
             return medication_input(None, medication, resolved=True), True
         display = as_str(as_dict(reference_node).get("display"))
-        self.problems.append(f"medicationReference {ref or display or '?'} not resolved")
+        kind = as_str(resource.get("resourceType")) or "resource"
+        ident = as_str(resource.get("id"))
+        self.problems.append(
+            Problem(
+                "medication",
+                "medicationReference not resolved",
+                f"{kind}/{ident}" if ident else None,
+            )
+        )
         concept_from_display = {"text": display} if display else None
         return medication_input(concept_from_display, None, resolved=False), False
 
@@ -476,6 +485,6 @@ def guarded(ctx: ReadingContext, what: str, build: Callable[[], _T], default: _T
     try:
         result = build()
     except Exception as exc:
-        ctx.problems.append(f"{what}: not readable ({type(exc).__name__})")
+        ctx.problems.append(Problem(what, f"not readable ({type(exc).__name__})"))
         return default
     return result

@@ -228,6 +228,7 @@ async def test_pagination_is_bounded(fhir: NodeFhirServer, http: httpx.AsyncClie
     assert len(_ids(resolved.resources, "MedicationRequest")) == 30
     assert len([r for r in fhir.requests() if r.url.startswith("MedicationRequest")]) == 10
     assert resolved.missing == frozenset()  # truncated history is used, not discarded
+    assert resolved.cut_off == frozenset({"MedicationRequest"})  # and said to be incomplete
 
 
 async def test_entry_bound_caps_the_resources(

@@ -28,17 +28,15 @@ def test_an_invalid_draft_gets_no_update_but_the_card_still_fires(evaluator: Eva
 def test_a_suggestion_that_cannot_be_built_is_left_off_but_its_card_is_sent(
     evaluator: Evaluator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    unreadable_start = [
-        {
-            "url": "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period",
-            "valuePeriod": {"start": "secret-not-a-date"},
-        }
-    ]
+    # Nested too deep to copy (copy.deepcopy would exhaust the stack): a's update is left off.
+    nested: dict[str, object] = {"valueString": "secret"}
+    for _ in range(250):
+        nested = {"url": "http://example.org/nested", "extension": [nested]}
     orders = [
         order("MedicationRequest/a", total_covered_days=14),
         order("MedicationRequest/b", total_covered_days=14),
     ]
-    drafts = [draft("a", extension=unreadable_start), draft("b")]
+    drafts = [draft("a", note=[{"text": "n", "extension": [nested]}]), draft("b")]
     with caplog.at_level(logging.WARNING, logger="rules.cards"):
         evaluation = run(evaluator, facts(orders=orders), drafts=drafts)
     card = card_for(evaluation, "gp-duration-limit")

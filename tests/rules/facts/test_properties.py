@@ -506,7 +506,7 @@ VALID = [
 
 def _assert_no_guard_fired(facts: Facts) -> None:
     assert isinstance(facts, Facts)
-    assert not [p for p in facts.problems if "not readable" in p], facts.problems
+    assert not [p for p in facts.problems if "not readable" in p.reason], facts.problems
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -580,7 +580,7 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     read_statement(ctx, statement, "2", history)
     full = read_history(ctx, set())
     patient_facts(ctx, resources, full, [])
-    assert not [p for p in ctx.problems if "not readable" in p], ctx.problems
+    assert not [p for p in ctx.problems if "not readable" in p.reason], ctx.problems
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

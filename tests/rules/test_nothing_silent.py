@@ -1,0 +1,171 @@
+"""Nothing silent (issue 12): what the service cannot read, it says.
+
+The red team's requests, each through the HTTP API from `gp-duration-14-days.json` (a GP's
+oxycodone agreement of 14 days: `gp-duration-limit` fires): every drafted opioid still gets its
+cards or an `incomplete-check` card naming what was not checked, and never a 5xx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.db import migrate
+from app.evaluation import load_evaluator
+from app.main import create_app
+from app.settings import Settings
+from cds_hooks.draft_orders import DraftOrders
+from rules.engine import EvaluationInput
+from rules.fixtures import FIXTURES_DIR, load_fixture
+
+ORDER_ID = "MedicationRequest/mr-draft-1"
+UCUM = "http://unitsofmeasure.org"
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    database = tmp_path_factory.mktemp("nothing-silent") / "service.sqlite3"
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{database}",
+        environment="development",
+        trusted_clients=None,
+    )
+    migrate(settings.database_url)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _request() -> dict[str, Any]:
+    request, _ = load_fixture(FIXTURES_DIR / "gp-duration-14-days.json")
+    return request
+
+
+def _draft(request: dict[str, Any]) -> dict[str, Any]:
+    draft: dict[str, Any] = request["context"]["draftOrders"]["entry"][0]["resource"]
+    return draft
+
+
+def _cards(api: TestClient, request: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    response = api.post("/cds-services/opioid-order-sign", json=request)
+    assert response.status_code == 200, response.text
+    return {card["source"]["topic"]["code"]: card for card in response.json()["cards"]}
+
+
+def _has_update(card: dict[str, Any]) -> bool:
+    return any(
+        action["type"] == "update"
+        for suggestion in card.get("suggestions", [])
+        for action in suggestion.get("actions", [])
+    )
+
+
+def test_the_unchanged_request_is_complete(api: TestClient) -> None:
+    cards = _cards(api, _request())
+    assert "gp-duration-limit" in cards
+    assert "incomplete-check" not in cards
+
+
+def test_max_dose_per_period_of_1e_320_seconds_keeps_the_cards(api: TestClient) -> None:
+    """The period underflows to zero days: only that maximum is unknown, the order is read."""
+    request = _request()
+    _draft(request)["dosageInstruction"][0]["maxDosePerPeriod"] = {
+        "numerator": {"value": 4, "unit": "stuk", "system": UCUM, "code": "1"},
+        "denominator": {"value": 1e-320, "unit": "s", "system": UCUM, "code": "s"},
+    }
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert _has_update(cards["gp-duration-limit"])
+
+
+@pytest.mark.parametrize("start", ["garbage", "2026-13-45", "9999-12-31", "10000-01-01"])
+def test_an_unreadable_period_start_uses_the_next_source_and_says_so(
+    api: TestClient, start: str
+) -> None:
+    """The period of use gives no duration; 28 tablets at 2 a day (14 days) still exceed the
+    GP's week, the suggestion is still built, and the incomplete-check card names the period."""
+    request = _request()
+    _draft(request)["extension"][0]["valuePeriod"]["start"] = start
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert _has_update(cards["gp-duration-limit"])
+    incomplete = cards["incomplete-check"]
+    assert incomplete["indicator"] == "info"
+    assert "period_of_use" in incomplete["detail"]
+    assert ORDER_ID in incomplete["detail"]
+    assert start not in incomplete["detail"]  # the card names the source, not the value
+
+
+def test_an_end_of_9999_12_31_means_no_end(api: TestClient) -> None:
+    request = _request()
+    _draft(request)["extension"][0]["valuePeriod"]["end"] = "9999-12-31"
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert "incomplete-check" not in cards
+
+
+def test_a_draft_field_nested_500_deep_is_reported_and_the_rest_runs(api: TestClient) -> None:
+    request = _request()
+    node: dict[str, Any] = {"valueString": "x"}
+    for _ in range(250):  # a dict and a list per step: 500 levels
+        node = {"url": "http://example.org/nested", "extension": [node]}
+    _draft(request)["note"] = [{"text": "notitie", "extension": [node]}]
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert "nested too deep" in cards["incomplete-check"]["detail"]
+
+
+def test_an_unresolvable_medication_reference_is_named(api: TestClient) -> None:
+    request = _request()
+    draft = _draft(request)
+    del draft["medicationCodeableConcept"]
+    draft["medicationReference"] = {"reference": "Medication/not-in-the-request"}
+    cards = _cards(api, request)
+    detail = cards["incomplete-check"]["detail"]
+    assert "medicationReference not resolved" in detail
+    assert ORDER_ID in detail
+
+
+def test_an_unresolvable_history_medication_is_named(api: TestClient) -> None:
+    request, _ = load_fixture(FIXTURES_DIR / "chronic-use-oxycodon.json")
+    bundle = request["prefetch"]["medicationRequests"]
+    bundle.setdefault("entry", []).append(
+        {
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": "h-unresolved",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": f"Patient/{request['context']['patientId']}"},
+                "medicationReference": {"reference": "Medication/not-in-the-request"},
+            }
+        }
+    )
+    response = api.post("/cds-services/opioid-order-sign", json=request)
+    assert response.status_code == 200, response.text
+    cards = {card["source"]["topic"]["code"]: card for card in response.json()["cards"]}
+    assert "chronic-use" in cards
+    assert "MedicationRequest/h-unresolved" in cards["incomplete-check"]["detail"]
+
+
+def test_a_history_search_cut_off_is_named() -> None:
+    """Paging stopped (a bound, or an off-origin `next`): the prefetch reports the resource
+    type (`ResolvedData.cut_off`, tested in tests/cds_hooks/prefetch) and the card names it."""
+    request = _request()
+    evaluation = load_evaluator(Settings()).evaluate(
+        EvaluationInput(
+            hook=request["hook"],
+            context=request["context"],
+            draft_orders=DraftOrders.from_json(request["context"]["draftOrders"]),
+            resources=[],
+            cut_off_searches=frozenset({"MedicationDispense"}),
+            today=date.today(),
+        )
+    )
+    cards = {card.source.topic.code: card for card in evaluation.cards if card.source.topic}
+    assert "gp-duration-limit" in cards
+    detail = cards["incomplete-check"].detail or ""
+    assert "MedicationDispense search: cut off" in detail
