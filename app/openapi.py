@@ -69,7 +69,7 @@ class Readiness(BaseModel):
 _STATUS: dict[int, tuple[str, type[BaseModel]]] = {
     400: (
         "The body is not JSON, not a valid request for this service (a field is missing or "
-        "has the wrong type; also a body over 5 MB), or the hook does not match the service",
+        "has the wrong type), or the hook does not match the service",
         OperationOutcome,
     ),
     401: (
@@ -78,6 +78,8 @@ _STATUS: dict[int, tuple[str, type[BaseModel]]] = {
         OperationOutcome,
     ),
     404: ("No service (or playground file or fixture) with that name", OperationOutcome),
+    413: ("The body is larger than 5 MB", OperationOutcome),
+    415: ("The body is compressed (`Content-Encoding`); send plain JSON", OperationOutcome),
     412: (
         "Data the hook requires is neither prefetched nor fetchable from the fhirServer",
         OperationOutcome,

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from app.evaluation import Evaluation, EvaluationInput, Evaluator
 from cds_hooks.contexts import HookContext, validate_context
 from cds_hooks.draft_orders import DraftOrders
-from cds_hooks.errors import HookMismatch, InvalidRequest, UnknownService
+from cds_hooks.errors import BodyTooLarge, HookMismatch, InvalidRequest, UnknownService
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import CdsResponse, CdsService, HookRequest
 from cds_hooks.prefetch import ResolvedData, resolve_prefetch
@@ -63,7 +63,7 @@ def service_for(service_id: str, services: dict[str, CdsService]) -> CdsService:
 
 def parse_json(body: bytes) -> Any:
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
+        raise BodyTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     if not body.strip():
         raise InvalidRequest("the request has no body; send a JSON object")
     try:

@@ -105,9 +105,13 @@ def endpoint_url(request: Request, public_base_url: str | None) -> str:
 
 
 def _bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header is None:
+    headers = request.headers.getlist("authorization")
+    if not headers:
         return None
+    if len(headers) > 1:
+        # Which one a proxy or framework would pick differs; take neither.
+        raise AuthenticationFailed("more than one Authorization header")
+    header = headers[0]
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:

@@ -5,7 +5,9 @@ place and no input, however malformed, becomes a 500.
 
     CdsHooksError                 base; never raised itself
     ├── InvalidRequest            400  body is not JSON, or does not match the schema
-    │   └── HookMismatch          400  the request's hook is not the one the service serves
+    │   ├── HookMismatch          400  the request's hook is not the one the service serves
+    │   ├── BodyTooLarge          413  the body is over the size limit
+    │   └── UnsupportedEncoding   415  the body is compressed (Content-Encoding), not plain JSON
     ├── AuthenticationFailed      401  missing, malformed or untrusted client JWT (no detail sent)
     ├── UnknownService            404  no service with that id
     └── PrefetchUnavailable       412  data a hook requires is in neither prefetch nor fhirServer
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationFailed",
+    "BodyTooLarge",
     "CdsHooksError",
     "FhirServerError",
     "HookMismatch",
     "InvalidRequest",
     "PrefetchUnavailable",
     "UnknownService",
+    "UnsupportedEncoding",
 ]
 
 
@@ -48,6 +52,20 @@ class InvalidRequest(CdsHooksError):
 
 class HookMismatch(InvalidRequest):
     """A request for one hook sent to the service that answers another."""
+
+
+class BodyTooLarge(InvalidRequest):
+    """The body is over the size limit: refused before it is held in memory whole."""
+
+    status_code = 413
+    issue_code = "too-costly"
+
+
+class UnsupportedEncoding(InvalidRequest):
+    """A compressed body (`Content-Encoding`); the service reads plain JSON only."""
+
+    status_code = 415
+    issue_code = "not-supported"
 
 
 class AuthenticationFailed(CdsHooksError):

@@ -29,7 +29,7 @@ from app.security import verify_client
 from app.services import DISCOVERY, SERVICES
 from app.state import AppState
 from app.store import pseudonymise_patient, store_feedback
-from cds_hooks.errors import InvalidRequest
+from cds_hooks.errors import BodyTooLarge, InvalidRequest, UnsupportedEncoding
 from cds_hooks.models import CdsResponse, Discovery, Feedback, FeedbackBatch, HookRequest
 from rules.language import preferred_language
 
@@ -43,12 +43,17 @@ router = APIRouter(
 async def _body(request: Request) -> bytes:
     """The request body, refused as soon as it grows past the limit: a client must not make
     the service hold an unbounded body in memory."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedEncoding(
+            f"the body is sent with Content-Encoding: {encoding[:40]}; send plain JSON"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise InvalidRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
+            raise BodyTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -71,7 +76,9 @@ async def discovery() -> JsonResponse:
     "/{service_id}",
     summary="Call a service with a hook request",
     responses=responses(
-        [400, 401, 404, 412, 503], ok=CdsResponse, ok_description="The cards (maybe none)"
+        [400, 401, 404, 412, 413, 415, 503],
+        ok=CdsResponse,
+        ok_description="The cards (maybe none)",
     ),
     openapi_extra=request_body(
         HookRequest,
@@ -153,7 +160,9 @@ def _feedback_items(payload: Any) -> list[Feedback]:
     "/{service_id}/feedback",
     summary="Feedback on cards: accepted or overridden",
     responses=responses(
-        [400, 401, 404, 503], ok=FeedbackReceipt, ok_description="Received and stored items"
+        [400, 401, 404, 413, 415, 503],
+        ok=FeedbackReceipt,
+        ok_description="Received and stored items",
     ),
     openapi_extra=request_body(
         FeedbackBatch,

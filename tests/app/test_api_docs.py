@@ -23,8 +23,8 @@ FEEDBACK = "/cds-services/{service_id}/feedback"
 #: Every route in the document and the statuses it may answer with.
 STATUSES = {
     ("get", "/cds-services"): {"200", "401", "503"},
-    ("post", HOOK): {"200", "400", "401", "404", "412", "503"},
-    ("post", FEEDBACK): {"200", "400", "401", "404", "503"},
+    ("post", HOOK): {"200", "400", "401", "404", "412", "413", "415", "503"},
+    ("post", FEEDBACK): {"200", "400", "401", "404", "413", "415", "503"},
     ("get", "/healthz"): {"200"},
     ("get", "/readyz"): {"200", "503"},
     ("get", "/playground"): {"200"},

@@ -174,8 +174,25 @@ def test_a_body_over_the_limit_is_refused(client: TestClient) -> None:
         response = client.post(
             path, content=oversized, headers={"Content-Type": "application/json"}
         )
-        assert response.status_code == 400
+        assert response.status_code == 413
+        assert _outcome(response)["code"] == "too-costly"
         assert "larger than" in _outcome(response)["diagnostics"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate"])
+def test_a_compressed_body_is_refused_with_415(client: TestClient, encoding: str) -> None:
+    """A compressed body is refused as such, not misread as "not UTF-8"."""
+    import gzip
+
+    body = gzip.compress(b'{"hook": "order-sign"}')
+    for path in ("/cds-services/opioid-order-sign", "/cds-services/opioid-order-sign/feedback"):
+        response = client.post(
+            path,
+            content=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+        )
+        assert response.status_code == 415
+        assert f"Content-Encoding: {encoding}" in _outcome(response)["diagnostics"]
 
 
 def test_start_up_warm_up_runs_the_card_paths_a_first_call_needs() -> None:

@@ -29,7 +29,7 @@ def test_docs_render_offline_with_the_hook_body_and_statuses(
     statuses = hook.locator(".responses-table tr.response").evaluate_all(
         "rows => rows.map(row => row.getAttribute('data-code'))"
     )
-    assert statuses == ["200", "400", "401", "404", "412", "503"]
+    assert statuses == ["200", "400", "401", "404", "412", "413", "415", "503"]
     page.screenshot(path=str(os.environ.get("OPIOID_CDS_DOCS_SCREENSHOT", tmp_path / "docs.png")))
     assert playground.external_requests == []
     assert playground.script_errors == []

@@ -161,6 +161,20 @@ def test_malformed_authorization_header_is_refused(production: TestClient, heade
     assert_bare_401(response)
 
 
+def test_two_authorization_headers_are_refused(
+    production: TestClient, es384_key: SigningKey
+) -> None:
+    """Which of two headers a proxy or framework reads differs, so neither counts: even two
+    valid tokens are a 401 (the first used to win)."""
+    headers = [
+        ("Authorization", f"Bearer {token_for(es384_key, FEEDBACK)}"),
+        ("Authorization", f"Bearer {token_for(es384_key, FEEDBACK)}"),
+    ]
+    assert_bare_401(production.post(FEEDBACK, json=feedback_body(), headers=headers))
+    one = production.post(FEEDBACK, json=feedback_body(), headers=[headers[0]])
+    assert one.status_code == 200
+
+
 def test_cors_preflight_needs_no_token(production: TestClient) -> None:
     response = production.options(
         FEEDBACK,
