@@ -6,11 +6,13 @@ secret, and (checked when the JWT verifier is built) running without trusted cli
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.language import DEFAULT_LANGUAGE, Language
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
     practice_overlays_path: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
     default_language: Language = DEFAULT_LANGUAGE
+    clinical_timezone: str = "Europe/Amsterdam"
+    """Where "today" is for the rules: a server on UTC would otherwise be a day behind for a
+    Dutch GP between midnight and 01:00 (02:00 in summer)."""
 
     # Client authentication (CDS Hooks JWT).
     trusted_clients: Path | None = None
@@ -82,6 +87,19 @@ class Settings(BaseSettings):
     playground: bool | None = None
 
     log_level: str = "INFO"
+
+    @field_validator("clinical_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a known time zone (e.g. Europe/Amsterdam)") from exc
+        return value
+
+    def clinical_today(self, now: datetime | None = None) -> date:
+        """Today's date where the GPs are (`now` for tests; default: this moment)."""
+        return (now or datetime.now(UTC)).astimezone(ZoneInfo(self.clinical_timezone)).date()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -99,6 +99,7 @@ async def call_service(service_id: str, request: Request) -> Response:
         language=preferred_language(
             request.headers.get("accept-language"), default=state.settings.default_language
         ),
+        today=state.settings.clinical_today(),
         started=started,
     )
     evaluation = outcome.evaluation

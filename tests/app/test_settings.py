@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -193,3 +194,16 @@ def test_the_playground_is_off_in_production_unless_enabled(
     )
     with TestClient(create_app(settings)) as client:
         assert client.get("/playground").status_code == status
+
+
+def test_today_is_the_date_where_the_gps_are() -> None:
+    """00:30 in Amsterdam is still yesterday in UTC: the rules must count from the Dutch date."""
+    half_past_midnight_in_amsterdam = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
+    assert Settings().clinical_today(half_past_midnight_in_amsterdam) == date(2026, 12, 7)
+    in_utc = Settings(clinical_timezone="UTC")
+    assert in_utc.clinical_today(half_past_midnight_in_amsterdam) == date(2026, 12, 6)
+
+
+def test_an_unknown_time_zone_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError, match="not a known time zone"):
+        Settings(clinical_timezone="Europe/Amersfoort")
