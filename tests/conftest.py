@@ -79,3 +79,18 @@ def client(settings: Settings) -> Iterator[TestClient]:
     migrate(settings.database_url)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The development service on a SQLite file of its own, shared by one test module (for
+    modules that post many requests and need no per-test database)."""
+    database = tmp_path_factory.mktemp("service") / "service.sqlite3"
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{database}",
+        environment="development",
+        trusted_clients=None,
+    )
+    migrate(settings.database_url)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

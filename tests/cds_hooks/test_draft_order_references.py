@@ -8,16 +8,12 @@ agreement its order facts describe.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db import migrate
-from app.main import create_app
-from app.settings import Settings
 from rules.fixtures import FIXTURES_DIR, load_fixture
 
 MEDICATION_URN = "urn:uuid:6f1c2a4e-8f7b-4c3d-9a51-0d2e7b6c1f90"
@@ -26,19 +22,6 @@ DISPENSE_URN = "urn:uuid:9a3d5c7e-1b2f-4a6d-8c0e-3f5b7d9e1a22"
 MA_PROFILE = "http://nictiz.nl/fhir/StructureDefinition/mp-MedicationAgreement"
 VV_PROFILE = "http://nictiz.nl/fhir/StructureDefinition/mp-DispenseRequest"
 PERIOD_OF_USE = "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Period"
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    database = tmp_path_factory.mktemp("draft-references") / "service.sqlite3"
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{database}",
-        environment="development",
-        trusted_clients=None,
-    )
-    migrate(settings.database_url)
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def _gp_duration_request() -> dict[str, Any]:

@@ -10,18 +10,13 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any
 
 import fhir.resources.R4B as r4b
-import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.resource import Resource
 
-from app.db import migrate
-from app.main import create_app
-from app.settings import Settings
 from cds_hooks.contexts import FHIR_RESOURCE_TYPES
 from rules.fixtures import FIXTURES_DIR, load_fixture
 
@@ -52,19 +47,6 @@ def test_the_data_file_is_the_packages_list() -> None:
     assert document["resource_types"] == expected, json.dumps(expected, indent=2)
     assert frozenset(expected) == FHIR_RESOURCE_TYPES
     assert {"MedicationRequest", "ServiceRequest", "Bundle"} <= FHIR_RESOURCE_TYPES
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    database = tmp_path_factory.mktemp("resource-types") / "service.sqlite3"
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{database}",
-        environment="development",
-        trusted_clients=None,
-    )
-    migrate(settings.database_url)
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def _request_with(resource: dict[str, Any]) -> dict[str, Any]:

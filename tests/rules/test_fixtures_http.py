@@ -6,34 +6,17 @@ loader), so this covers the whole path: JSON parsing, prefetch, facts, rules and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db import migrate
-from app.main import create_app
-from app.settings import Settings
 from rules.cards.render import EXPLANATION_KEY
 from rules.fixtures import list_fixtures, load_fixture
 from rules.rulesets import RuleSet
 
 FIXTURES = list_fixtures()
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    database = tmp_path_factory.mktemp("fixtures-http") / "service.sqlite3"
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{database}",
-        environment="development",
-        trusted_clients=None,
-    )
-    migrate(settings.database_url)
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def _post(api: TestClient, path: Path) -> tuple[dict[str, Any], list[str], Any]:

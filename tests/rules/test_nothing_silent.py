@@ -7,16 +7,13 @@ cards or an `incomplete-check` card naming what was not checked, and never a 5xx
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db import migrate
 from app.evaluation import load_evaluator
-from app.main import create_app
 from app.settings import Settings
 from cds_hooks.draft_orders import DraftOrders
 from rules.engine import EvaluationInput
@@ -24,19 +21,6 @@ from rules.fixtures import FIXTURES_DIR, load_fixture
 
 ORDER_ID = "MedicationRequest/mr-draft-1"
 UCUM = "http://unitsofmeasure.org"
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    database = tmp_path_factory.mktemp("nothing-silent") / "service.sqlite3"
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{database}",
-        environment="development",
-        trusted_clients=None,
-    )
-    migrate(settings.database_url)
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def _request() -> dict[str, Any]:
