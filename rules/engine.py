@@ -99,6 +99,8 @@ class Evaluator:
                 referrals=tuple(spec.referrals),
                 enabled=ruleset.enabled_for(rule_id),
             )
+        # Rules run in the order their cards are shown within one indicator: safety rules,
+        # then the agreements, then the background cards (`listed_last`).
         self._by_hook: dict[str, list[str]] = {
             hook_spec.hook: sorted(
                 (
@@ -106,7 +108,7 @@ class Evaluator:
                     for rule_id, spec in ruleset.rules.items()
                     if hook_spec.hook in spec.hooks
                 ),
-                key=lambda rule_id: ruleset.rules[rule_id].number,
+                key=lambda rule_id: _listing_position(ruleset.rules[rule_id]),
             )
             for hook_spec in HOOK_SPECS
         }
@@ -194,6 +196,9 @@ class Evaluator:
         shared_texts = self.ruleset.file.shared_texts
 
         def texts(key: str, **values: Any) -> str:
+            # `<key>_one` is the singular ("1 dag", "once a day") where the rule set has one.
+            if values.get("count") == 1 and f"{key}_one" in shared_texts:
+                key = f"{key}_one"
             return shared_texts[key].get(language).format(**values)
 
         evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
@@ -252,7 +257,18 @@ class Evaluator:
                 continue
             evaluation.fired_rule_ids.append(rule_id)
             evaluation.cards.append(card)
+        # Critical first, then warning, then info; the sort is stable, so within one
+        # indicator the cards keep the order the rules ran in.
+        evaluation.cards.sort(key=lambda card: _INDICATOR_RANK[card.indicator])
         return evaluation
+
+
+_INDICATOR_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _listing_position(spec: RuleSpec) -> tuple[int, int]:
+    group = 2 if spec.listed_last else 1 if spec.agreement else 0
+    return (group, spec.number)
 
 
 def _drafts_by_order_id(

@@ -30,7 +30,7 @@ class MultiplePrescribersParameters(RuleParameters):
 @rule(
     "multiple-prescribers",
     parameters=MultiplePrescribersParameters,
-    placeholders={"prescriber_count", "pharmacy_count", "lookback_days"},
+    placeholders={"prescribers", "pharmacies", "lookback_days"},
 )
 def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Finding | None:
     """«shoppende patiënten» (Handleiding Eemland, Inleiding): many prescribers or pharmacies."""
@@ -58,8 +58,8 @@ def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Fin
             "lookback_days": ctx.defaults.lookback_days,
         },
         values={
-            "prescriber_count": len(prescribers),
-            "pharmacy_count": len(pharmacies),
+            "prescribers": ctx.text("prescribers", count=len(prescribers)),
+            "pharmacies": ctx.text("pharmacies", count=len(pharmacies)),
             "lookback_days": ctx.defaults.lookback_days,
         },
     )

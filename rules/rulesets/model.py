@@ -122,6 +122,9 @@ class RuleSpec(_Strict):
     enabled: bool = True
     agreement: bool = False
     """A regional agreement (rules 1-11): the card says the pharmacy calls on deviation."""
+    listed_last: bool = False
+    """Background (education, what could not be checked): shown after the safety and agreement
+    cards of the same indicator, which come in that order."""
     indicator: Indicator
     hooks: Annotated[list[HookName], Field(min_length=1)]
     exclusions: list[Exclusion] = Field(default_factory=list)
