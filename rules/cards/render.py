@@ -119,6 +119,30 @@ class CardRenderer:
                 )
         return links
 
+    def _reason_suggestions(
+        self,
+        spec: RuleSpec,
+        orders: list[OrderFacts],
+        language: str,
+        factory: SuggestionFactory,
+    ) -> list[Suggestion]:
+        shared = self.ruleset.file.shared_texts
+        order_ids = [order.order_id for order in orders]
+        built = []
+        for reason in spec.reasons_on_prescription:
+            # The note is for the Dutch pharmacy, whatever language the GP reads.
+            note = shared["reason_note"].nl.format(reason=reason.nl, agreement=spec.title.nl)
+            values = {"reason": reason.get(language), "note": note}
+            built.append(
+                factory.add_note(
+                    order_ids,
+                    note=note,
+                    label=shared["reason_label"].get(language).format_map(values),
+                    description=shared["reason_description"].get(language).format_map(values),
+                )
+            )
+        return [suggestion for suggestion in built if suggestion is not None]
+
     def render(
         self,
         *,
@@ -161,8 +185,8 @@ class CardRenderer:
 
         notes: dict[str, Any] = {}
         suggestions: list[Suggestion] = []
+        factory.bind(rule_id=rule_id, rule_spec=spec, notes=notes)
         if finding.suggestions is not None:
-            factory.bind(rule_id=rule_id, rule_spec=spec, notes=notes)
             try:
                 suggestions = finding.suggestions(factory)
             except Exception as exc:
@@ -171,6 +195,9 @@ class CardRenderer:
                 _log.warning(
                     "rule %s: its suggestions could not be built (%s)", rule_id, type(exc).__name__
                 )
+
+        if spec.reasons_on_prescription and orders:
+            suggestions.extend(self._reason_suggestions(spec, orders, language, factory))
 
         links = list(statics.links)
         if statics.wants_substance_links:
@@ -202,8 +229,20 @@ class CardRenderer:
             indicator=finding.indicator or spec.indicator,
             source=statics.source,
             suggestions=suggestions,
-            selection_behavior=finding.selection_behavior if suggestions else None,
+            selection_behavior=_selection_behavior(spec, finding, suggestions),
             override_reasons=statics.override_reasons,
             links=links,
             extension={EXPLANATION_KEY: explanation},
         )
+
+
+def _selection_behavior(
+    spec: RuleSpec, finding: Finding, suggestions: list[Suggestion]
+) -> str | None:
+    if not suggestions:
+        return None
+    # For one order a stated reason and a change to the order exclude each other: one of
+    # them. A change per order for several orders does not (the GP may accept each).
+    if spec.reasons_on_prescription and sum(1 for s in suggestions if s.is_recommended) <= 1:
+        return "at-most-one"
+    return finding.selection_behavior

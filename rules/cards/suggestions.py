@@ -171,6 +171,7 @@ class SuggestionFactory:
         self._patient_ref = patient_ref
         self._postcode = postcode
         self._notes: dict[str, Any] = {}
+        self._valid_drafts: dict[str, dict[str, Any] | None] = {}
         self._rule_id = ""
         self._rule_spec: RuleSpec | None = None
 
@@ -261,6 +262,43 @@ class SuggestionFactory:
                         }
 
         return self._update(order_id, label, description, change)
+
+    def add_note(
+        self, order_ids: list[str], *, note: str, label: str, description: str
+    ) -> Suggestion | None:
+        """One suggestion that adds `note` to each of the drafted orders (MP9: the agreement's
+        toelichting, which the pharmacy sees)."""
+        return self._guarded(lambda: self._build_add_note(order_ids, note, label, description))
+
+    def _build_add_note(
+        self, order_ids: list[str], note: str, label: str, description: str
+    ) -> Suggestion | None:
+        actions = []
+        for order_id in order_ids:
+            order = self._valid_normalised_draft(order_id)
+            if order is None:
+                continue
+            # A note of plain text keeps a valid order valid: no second validation.
+            order = {**order, "note": [*order.get("note", []), {"text": note}]}
+            actions.append(Action(type="update", description=description, resource=order))
+        return Suggestion(label=label, actions=actions) if actions else None
+
+    def _valid_normalised_draft(self, order_id: str) -> dict[str, Any] | None:
+        """The draft order, normalised and validated once per call (several suggestions of
+        several cards start from it); None when there is no such draft or it is not valid R4."""
+        if order_id not in self._valid_drafts:
+            draft = self._drafts.get(order_id)
+            try:
+                order = _normalised_order(draft) if draft is not None else None
+            except ValueError:  # nested too deep to copy
+                order = {}
+            if order is not None and not (order and _valid_medication_request(order)):
+                self._notes.setdefault("suggestions_omitted", []).append(
+                    {"order_id": order_id, "reason": "draft order is not valid FHIR R4"}
+                )
+                order = None
+            self._valid_drafts[order_id] = order
+        return self._valid_drafts[order_id]
 
     def no_repeats(self, order_id: str, *, label: str, description: str) -> Suggestion | None:
         def change(order: dict[str, Any]) -> None:

@@ -140,6 +140,11 @@ class RuleSpec(_Strict):
     links: list[str] = Field(default_factory=list)
     referrals: list[str] = Field(default_factory=list)
     override_reasons: list[str] = Field(default_factory=list)
+    reasons_on_prescription: Annotated[list[LocalizedText], Field(max_length=3)] = Field(
+        default_factory=list
+    )
+    """Common reasons to deviate from this agreement, offered as suggestions that write the
+    reason into the drafted order's note, so the pharmacy sees it and need not phone."""
 
 
 class DirectoryFiles(_Strict):
@@ -381,6 +386,10 @@ REQUIRED_SHARED_TEXTS = (
 )
 
 
+REASON_SHARED_TEXTS = ("reason_label", "reason_description", "reason_note")
+"""Needed once a rule offers `reasons_on_prescription`."""
+
+
 def _check_references(
     document: _Document,
     ruleset: RuleSetFile,
@@ -389,7 +398,10 @@ def _check_references(
 ) -> list[RuleSetProblem]:
     load_builtin_rules()
     problems: list[RuleSetProblem] = []
-    missing_texts = [key for key in REQUIRED_SHARED_TEXTS if key not in ruleset.shared_texts]
+    required = list(REQUIRED_SHARED_TEXTS)
+    if any(spec.reasons_on_prescription for spec in ruleset.rules.values()):
+        required += REASON_SHARED_TEXTS
+    missing_texts = [key for key in required if key not in ruleset.shared_texts]
     if missing_texts:
         problems.append(
             document.problem(["shared_texts"], f"missing shared text(s) {missing_texts}")

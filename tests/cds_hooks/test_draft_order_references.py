@@ -47,9 +47,12 @@ def _rule_ids(cards: list[dict[str, Any]]) -> list[str]:
 
 
 def _update_resources(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resources of the card's recommended updates (its change to the order, not the
+    reasons on the prescription)."""
     return [
         action["resource"]
         for suggestion in card.get("suggestions", [])
+        if suggestion.get("isRecommended")
         for action in suggestion.get("actions", [])
         if action["type"] == "update"
     ]

@@ -75,7 +75,9 @@ def test_the_gp_duration_card_as_the_gp_sees_it(api: TestClient) -> None:
     [card] = body["cards"]
     assert card["summary"] == "Opioïd voor 14 dagen: huisarts schrijft maximaal 7 dagen voor"
     assert "OXYCODON TABLET MGA 10MG" in card["detail"]
-    [suggestion] = card["suggestions"]
+    limit, *reasons = card["suggestions"]
+    assert reasons[0]["label"] == ("Reden op recept: overdracht van medisch specialist ontvangen")
+    suggestion = limit
     [action] = suggestion["actions"]
     assert action["type"] == "update"
     assert action["resource"]["id"] == "mr-draft-1"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 import pytest
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from cds_hooks.models import Suggestion
 from rules.cards import SuggestionFactory
 from rules.engine import Evaluator
 from rules.registry import Finding
 from rules.rulesets import RuleSet
-from tests.rules.conftest import card_for, draft, explanation, facts, order, run
+from tests.rules.conftest import card_for, draft, explanation, facts, order, patient, run
 
 
 def test_an_invalid_draft_gets_no_update_but_the_card_still_fires(evaluator: Evaluator) -> None:
@@ -40,9 +41,14 @@ def test_a_suggestion_that_cannot_be_built_is_left_off_but_its_card_is_sent(
     with caplog.at_level(logging.WARNING, logger="rules.cards"):
         evaluation = run(evaluator, facts(orders=orders), drafts=drafts)
     card = card_for(evaluation, "gp-duration-limit")
-    [suggestion] = card.suggestions  # the one for draft b; building a's raised
+    limits = [s for s in card.suggestions if s.is_recommended]
+    [suggestion] = limits  # the one for draft b; building a's raised
     assert suggestion.actions[0].resource is not None
     assert suggestion.actions[0].resource["id"] == "b"
+    # The reasons on the prescription go to the order that can still be changed.
+    reasons = [s for s in card.suggestions if not s.is_recommended]
+    assert len(reasons) == 3
+    assert all([a.resource["id"] for a in r.actions if a.resource] == ["b"] for r in reasons)
     [record] = [r for r in caplog.records if r.name.startswith("rules.cards")]
     assert "gp-duration-limit" in record.getMessage()
     assert "ValueError" in record.getMessage()
@@ -77,3 +83,54 @@ def test_a_suggestion_builder_that_raises_costs_the_card_only_its_suggestions(
     [record] = caplog.records
     assert "short-acting-opioid" in record.getMessage() and "KeyError" in record.getMessage()
     assert "secret" not in record.getMessage()
+
+
+def test_reasons_on_the_prescription_add_a_dutch_note_to_every_order_concerned(
+    evaluator: Evaluator,
+) -> None:
+    orders = [
+        order("MedicationRequest/a", total_covered_days=14),
+        order("MedicationRequest/b", total_covered_days=10),
+    ]
+    drafts = [draft("a", note=[{"text": "eigen notitie"}]), draft("b")]
+    evaluation = run(evaluator, facts(orders=orders), drafts=drafts, language="en")
+    card = card_for(evaluation, "gp-duration-limit")
+    # A limit per order: the GP may accept both, so not "at most one".
+    assert card.selection_behavior == "any"
+    reasons = [s for s in card.suggestions if s.label.startswith("Reason on the prescription")]
+    assert [s.label for s in reasons] == [
+        "Reason on the prescription: handover from the medical specialist received",
+        "Reason on the prescription: tapering schedule in progress",
+        "Reason on the prescription: palliative care",
+    ]
+    tapering = reasons[1]
+    assert [action.type for action in tapering.actions] == ["update", "update"]
+    first = tapering.actions[0].resource
+    assert first is not None and first["id"] == "a"
+    # The GP's own note stays; the reason is added in Dutch, for the pharmacy.
+    assert first["note"] == [
+        {"text": "eigen notitie"},
+        {
+            "text": "Reden afwijking werkafspraak (Huisarts schrijft maximaal 1 week voor): "
+            "afbouwschema loopt."
+        },
+    ]
+    MedicationRequest.model_validate(first)
+
+
+def test_for_one_order_the_limit_and_a_stated_reason_exclude_each_other(
+    evaluator: Evaluator,
+) -> None:
+    evaluation = run(evaluator, facts(orders=[order(total_covered_days=14)]), drafts=[draft()])
+    card = card_for(evaluation, "gp-duration-limit")
+    assert card.selection_behavior == "at-most-one"
+    assert [s.is_recommended for s in card.suggestions] == [True, None, None, None]
+
+
+def test_rules_not_about_the_order_itself_offer_no_reasons(evaluator: Evaluator) -> None:
+    phone = patient(
+        physical_consult_dates=(), last_physical_consult=None, current_encounter_physical=False
+    )
+    evaluation = run(evaluator, facts(patient_facts=phone))
+    for card in evaluation.cards:
+        assert not any(s.label.startswith("Reden op recept") for s in card.suggestions)

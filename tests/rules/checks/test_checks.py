@@ -164,8 +164,9 @@ def test_gp_duration_limit_suggests_an_update_to_seven_days(evaluator: Evaluator
     evaluation = run(evaluator, facts(orders=[long_order]), drafts=[draft()])
     card = card_for(evaluation, "gp-duration-limit")
     assert "14 dagen" in card.summary and "7 dagen" in card.summary
-    assert card.selection_behavior == "any"
-    [suggestion] = card.suggestions
+    # Limit it, or keep it with a reason on the prescription: one of them.
+    assert card.selection_behavior == "at-most-one"
+    [suggestion] = [s for s in card.suggestions if s.is_recommended]
     [action] = suggestion.actions
     assert action.type == "update"
     assert action.resource is not None
@@ -240,7 +241,7 @@ def test_repeats_get_a_suggestion_to_remove_them(evaluator: Evaluator) -> None:
         drafts=[draft(dispenseRequest={"numberOfRepeatsAllowed": 2})],
     )
     card = card_for(evaluation, "repeat-prescription")
-    [suggestion] = card.suggestions
+    [suggestion] = [s for s in card.suggestions if s.is_recommended]
     assert suggestion.actions[0].resource is not None
     assert suggestion.actions[0].resource["dispenseRequest"]["numberOfRepeatsAllowed"] == 0
 
