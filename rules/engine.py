@@ -75,6 +75,7 @@ class _CompiledRule:
     excludes_oat: bool
     excludes_palliative_or_cancer: bool
     referrals: tuple[str, ...]
+    referrals_if_opioid_use_disorder: tuple[str, ...]
     enabled: bool
     """Enabled for an organisation without a practice overlay."""
 
@@ -97,6 +98,7 @@ class Evaluator:
                 excludes_oat="oat" in spec.exclusions,
                 excludes_palliative_or_cancer="palliative-or-cancer" in spec.exclusions,
                 referrals=tuple(spec.referrals),
+                referrals_if_opioid_use_disorder=tuple(spec.referrals_if_opioid_use_disorder),
                 enabled=ruleset.enabled_for(rule_id),
             )
         # Rules run in the order their cards are shown within one indicator: safety rules,
@@ -235,6 +237,7 @@ class Evaluator:
                 language=language,
                 defaults=self.ruleset.defaults,
                 referrals=compiled.referrals,
+                referrals_if_opioid_use_disorder=compiled.referrals_if_opioid_use_disorder,
                 text=texts,
             )
             try:

@@ -97,7 +97,9 @@ class RuleContext(NamedTuple, Generic[P]):
     defaults: RuleSetDefaults
     """The rule set's defaults (look-back windows, ...)."""
     referrals: tuple[str, ...] = ()
-    """The referral routes the rule set lists for this rule (directory ids)."""
+    """The referral routes the rule set lists for this rule (directory ids), by preference."""
+    referrals_if_opioid_use_disorder: tuple[str, ...] = ()
+    """The routes for a patient with an opioid use disorder (empty: `referrals`)."""
     text: Callable[..., str] = lambda key, **values: key
     """`ctx.text("days", count=3)`: a shared text of the rule set (`shared_texts`) in the call's
     language, for the words a rule puts into its values (so no Dutch or English lives in code)."""

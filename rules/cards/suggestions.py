@@ -344,26 +344,48 @@ class SuggestionFactory:
             actions=[Action(type="create", description=description, resource=resource)],
         )
 
-    def referral_ids(self, referral_ids: list[str]) -> list[str]:
-        """The referrals for this patient, with the postcode routes of the directory applied."""
+    def referral_ids(
+        self, referral_ids: list[str], *, on_oat: bool = False, limit: int | None = None
+    ) -> list[str]:
+        """The referrals for this patient, by preference: the postcode routes of the directory
+        applied, those already in place left out, at most `limit`."""
         result = list(referral_ids)
         if self._postcode:
             for route in self.ruleset.directory.postcode_routes:
                 if route.covers(self._postcode):
                     replaced = [rid for rid in result if rid in route.replaces]
                     if replaced:
-                        result = [rid for rid in result if rid not in route.replaces]
-                        if route.replacement not in result:
-                            result.append(route.replacement)
+                        # The replacement takes the place (and the preference) of the first.
+                        first = result.index(replaced[0])
+                        result[first] = route.replacement
+                        result = [
+                            rid
+                            for index, rid in enumerate(result)
+                            if rid not in route.replaces
+                            and (rid != route.replacement or index == first)
+                        ]
                         self._notes["postcode_route"] = route.area
+        directory = self.ruleset.directory.referrals
+        in_place = [
+            rid for rid in result if on_oat and "oat" in directory[rid].already_in_place_for
+        ]
+        if in_place:
+            self._notes["referrals_in_place"] = in_place
+        result = [rid for rid in result if rid not in in_place]
+        if limit is not None and len(result) > limit:
+            self._notes["referrals_not_shown"] = result[limit:]
+            result = result[:limit]
         return result
 
-    def referrals(self, referral_ids: list[str]) -> list[Suggestion]:
+    def referrals(
+        self, referral_ids: list[str], *, on_oat: bool = False, limit: int | None = None
+    ) -> list[Suggestion]:
+        """A `create` ServiceRequest suggestion per referral that fits (see `referral_ids`)."""
         built = [
             self._guarded(
                 partial(self._templates.suggestion, referral_id, self.language, self._patient_ref)
             )
-            for referral_id in self.referral_ids(referral_ids)
+            for referral_id in self.referral_ids(referral_ids, on_oat=on_oat, limit=limit)
         ]
         return [suggestion for suggestion in built if suggestion is not None]
 

@@ -6,7 +6,8 @@ as prior opioid exposure here.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from pydantic import Field
 
@@ -20,6 +21,32 @@ from rules.registry import Finding, RuleContext, RuleParameters, rule
 class ChronicParameters(RuleParameters):
     threshold_days: int = Field(default=28, ge=1, le=365)
     """«meer dan 4 weken» (Handleiding Eemland, fase 3 stap 1)."""
+    opioid_use_disorder_sets: list[str] = Field(default_factory=lambda: ["opioid_use_disorder"])
+    """Condition sets that make the routes for an opioid use disorder the ones offered."""
+
+
+@dataclass(frozen=True)
+class _ReferralChoice:
+    """The routes that fit this patient, and what chose them (for the explanation)."""
+
+    routes: list[str]
+    opioid_use_disorder: bool
+    on_oat: bool
+
+    def suggestions(self, factory: SuggestionFactory, limit: int) -> list[Suggestion]:
+        return factory.referrals(self.routes, on_oat=self.on_oat, limit=limit)
+
+
+def _referral_choice(ctx: RuleContext[ChronicParameters]) -> _ReferralChoice:
+    patient = ctx.facts.patient
+    disorder = bool(patient.condition_sets & frozenset(ctx.params.opioid_use_disorder_sets))
+    since = ctx.today - timedelta(days=ctx.defaults.lookback_days)
+    on_oat = any(order.is_oat for order in ctx.facts.opioid_orders) or any(
+        exposure.is_oat and (exposure.end is None or exposure.end >= since)
+        for exposure in patient.history
+    )
+    routes = ctx.referrals_if_opioid_use_disorder if disorder else ()
+    return _ReferralChoice(list(routes or ctx.referrals), disorder, on_oat)
 
 
 def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date] | None:
@@ -53,18 +80,20 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     total = covered_days(history + order_intervals)
     if total <= threshold:
         return None
-    referral_ids = list(ctx.referrals)
+    choice = _referral_choice(ctx)
     # An indefinite order counts as threshold + 1 days: the total is then a bound, not a count.
     indefinite = any(order.duration_indefinite for order in ctx.orders)
 
     def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
-        return factory.referrals(referral_ids)
+        return choice.suggestions(factory, ctx.defaults.referral_suggestions)
 
     return Finding(
         order_ids=[order.order_id for order in ctx.orders],
         facts={
             "prior_opioid_days": prior_days,
             "total_opioid_days": None if indefinite else total,
+            "opioid_use_disorder": choice.opioid_use_disorder,
+            "on_oat": choice.on_oat,
             "threshold_days": threshold,
             "lookback_days": ctx.defaults.lookback_days,
             "orders": [
@@ -161,15 +190,17 @@ def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     prior_days = ctx.facts.patient.prior_opioid_days
     if prior_days <= threshold:
         return None
-    referral_ids = list(ctx.referrals)
+    choice = _referral_choice(ctx)
 
     def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
-        return factory.referrals(referral_ids)
+        return choice.suggestions(factory, ctx.defaults.referral_suggestions)
 
     return Finding(
         order_ids=[],
         facts={
             "prior_opioid_days": prior_days,
+            "opioid_use_disorder": choice.opioid_use_disorder,
+            "on_oat": choice.on_oat,
             "threshold_days": threshold,
             "lookback_days": ctx.defaults.lookback_days,
             "last_prescription": (

@@ -122,6 +122,9 @@ def _rule_section(ruleset: RuleSet, rule_id: str, spec: RuleSpec) -> list[str]:
         lines.append(f"- **Links:** {', '.join(f'`{link}`' for link in spec.links)}")
     if spec.referrals:
         lines.append(f"- **Referral suggestions:** {', '.join(f'`{r}`' for r in spec.referrals)}")
+    if spec.referrals_if_opioid_use_disorder:
+        routes = ", ".join(f"`{r}`" for r in spec.referrals_if_opioid_use_disorder)
+        lines.append(f"- **Referral suggestions with an opioid use disorder:** {routes}")
     if spec.override_reasons:
         reasons = ", ".join(
             ruleset.file.override_reasons[code].display.nl for code in spec.override_reasons

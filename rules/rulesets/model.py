@@ -102,6 +102,9 @@ class RuleSetDefaults(_Strict):
     exclusion_condition_sets: list[str] = Field(default_factory=lambda: ["palliative_or_cancer"])
     """Catalogue condition sets (active Condition, or the order's indication) that switch off
     the rules listing the `palliative-or-cancer` exclusion."""
+    referral_suggestions: Annotated[int, Field(ge=1, le=10)] = 3
+    """At most this many referral routes per card, the first that fit the patient; the
+    regional page's expertise map lists the rest."""
 
     @property
     def fact_settings(self) -> FactSettings:
@@ -139,6 +142,9 @@ class RuleSpec(_Strict):
     texts: dict[str, LocalizedText] = Field(default_factory=dict)
     links: list[str] = Field(default_factory=list)
     referrals: list[str] = Field(default_factory=list)
+    """Referral routes (directory ids) in order of preference."""
+    referrals_if_opioid_use_disorder: list[str] = Field(default_factory=list)
+    """The routes, in order of preference, for a patient with an opioid use disorder."""
     override_reasons: list[str] = Field(default_factory=list)
     reasons_on_prescription: Annotated[list[LocalizedText], Field(max_length=3)] = Field(
         default_factory=list
@@ -191,6 +197,9 @@ class Referral(_Strict):
     contact: Contact
     snomed_code: Annotated[str, Field(pattern=r"^[0-9]+$")]
     snomed_display: str
+    already_in_place_for: list[Literal["oat"]] = Field(default_factory=list)
+    """Not suggested for these patients: the care is already there (`oat`: addiction care
+    provides the opioid agonist treatment)."""
     source: str
 
 
@@ -460,13 +469,14 @@ def _check_references(
                         document.problem([*where, "links", index], f"unknown link {link_id!r}")
                     )
         if directory is not None:
-            for index, referral_id in enumerate(spec.referrals):
-                if referral_id not in directory.referrals:
-                    problems.append(
-                        document.problem(
-                            [*where, "referrals", index], f"unknown referral {referral_id!r}"
+            for field_name in ("referrals", "referrals_if_opioid_use_disorder"):
+                for index, referral_id in enumerate(getattr(spec, field_name)):
+                    if referral_id not in directory.referrals:
+                        problems.append(
+                            document.problem(
+                                [*where, field_name, index], f"unknown referral {referral_id!r}"
+                            )
                         )
-                    )
     return problems
 
 

@@ -104,9 +104,12 @@ def test_barneveld_patients_are_routed_to_the_zorgprogrammacoordinator(api: Test
         [card] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "chronic-use"]
         return " | ".join(s["label"] for s in card["suggestions"])
 
-    assert "Zorgprogrammacoördinator GGZ" in labels(barneveld)
+    # Opioid use disorder: addiction care first, through the coordinator in Barneveld.
+    assert labels(barneveld).startswith("Verwijzen/consulteren: Zorgprogrammacoördinator GGZ")
     assert "Gespecialiseerde verslavingszorg" not in labels(barneveld)
-    assert "Gespecialiseerde verslavingszorg" in labels(amersfoort)
+    # No use disorder in Amersfoort: the practice's own POH-GGZ first, no addiction care.
+    assert labels(amersfoort).startswith("Verwijzen/consulteren: POH-GGZ van de praktijk")
+    assert "verslavingszorg" not in labels(amersfoort).lower()
 
 
 def test_no_patient_identifiers_reach_the_explanation(api: TestClient) -> None:

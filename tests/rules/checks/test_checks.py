@@ -317,31 +317,74 @@ def _chronic_patient(postcode: str = "3811") -> Any:
     )
 
 
-def test_chronic_use_offers_the_regional_referral_routes(evaluator: Evaluator) -> None:
+def _route_names(card: Any) -> list[str]:
+    return [
+        action.resource["performer"][0]["display"] for s in card.suggestions for action in s.actions
+    ]
+
+
+def test_chronic_use_offers_the_three_routes_that_fit_a_patient_without_addiction(
+    evaluator: Evaluator,
+) -> None:
     card = card_for(run(evaluator, facts(patient_facts=_chronic_patient())), "chronic-use")
     assert "89 dagen" in card.summary  # 84 days before, and today's 5-day order
     assert card.selection_behavior == "any"
     labels = [suggestion.label for suggestion in card.suggestions]
     assert any("Consultatieteam GGZ" in label and "ZorgDomein" in label for label in labels)
-    assert any("verslavingszorg" in label.lower() for label in labels)
+    assert _route_names(card) == [
+        "POH-GGZ van de praktijk",
+        "Consultatieteam GGZ (met verslavingsarts Jellinek)",
+        "Psychosomatisch fysiotherapeut",
+    ]
     for suggestion in card.suggestions:
         [action] = suggestion.actions
         assert action.type == "create" and action.resource is not None
         ServiceRequest.model_validate(action.resource)
         assert action.resource["subject"] == {"reference": "Patient/pat-0001"}
+    # The rest is on the expertise map of the regional page, which the card links.
+    assert "https://huisartseneemland.nl/zorg/regionale-zorgprojecten/opioiden/" in [
+        link.url for link in card.links
+    ]
+    assert "verslavingszorg" in explanation(card)["notes"]["referrals_not_shown"]
     assert explanation(card)["facts"]["prior_opioid_days"] == 84
+
+
+def test_with_an_opioid_use_disorder_addiction_care_comes_first(evaluator: Evaluator) -> None:
+    addicted = replace(_chronic_patient(), condition_sets=frozenset({"opioid_use_disorder"}))
+    card = card_for(run(evaluator, facts(patient_facts=addicted)), "chronic-use")
+    assert _route_names(card)[0].startswith("Gespecialiseerde verslavingszorg")
+    assert len(card.suggestions) == 3
+    assert explanation(card)["facts"]["opioid_use_disorder"] is True
 
 
 def test_barneveld_gets_the_zorgprogrammacoordinator_instead_of_addiction_care(
     evaluator: Evaluator,
 ) -> None:
-    card = card_for(
-        run(evaluator, facts(patient_facts=_chronic_patient(postcode="3771"))), "chronic-use"
+    addicted = replace(
+        _chronic_patient(postcode="3771"), condition_sets=frozenset({"opioid_use_disorder"})
     )
-    labels = " | ".join(suggestion.label for suggestion in card.suggestions)
-    assert "Zorgprogrammacoördinator GGZ" in labels
-    assert "Gespecialiseerde verslavingszorg" not in labels
+    card = card_for(run(evaluator, facts(patient_facts=addicted)), "chronic-use")
+    names = _route_names(card)
+    assert names[0] == "Zorgprogrammacoördinator GGZ van Huisartsen Eemland"
+    assert not any(name.startswith("Gespecialiseerde verslavingszorg") for name in names)
     assert explanation(card)["notes"]["postcode_route"] == "Barneveld"
+
+
+def test_addiction_care_is_not_suggested_to_a_patient_it_already_treats(
+    evaluator: Evaluator,
+) -> None:
+    methadone = exposure("MedicationRequest/oat", start_offset=-60, days=60, is_oat=True)
+    on_oat = replace(
+        _chronic_patient(postcode="3771"),
+        condition_sets=frozenset({"opioid_use_disorder"}),
+    )
+    on_oat = replace(on_oat, history=(*on_oat.history, methadone))
+    card = card_for(run(evaluator, facts(patient_facts=on_oat)), "chronic-use")
+    names = _route_names(card)
+    assert len(names) == 3
+    assert not any("verslavingszorg" in name.lower() for name in names)
+    assert "Zorgprogrammacoördinator GGZ van Huisartsen Eemland" not in names
+    assert explanation(card)["facts"]["on_oat"] is True
 
 
 def test_new_user_gets_education_with_the_apotheek_page_of_the_substance(
