@@ -125,7 +125,7 @@ class Evaluator:
                         ruleset.parameters_for(rule_id, agb)
                     )
                 )
-        self.renderer = CardRenderer(ruleset)
+        self.renderer = CardRenderer(ruleset, catalogue.system_key)
         self.referral_templates = ReferralTemplates(ruleset)
 
     def rule_ids_for(self, hook: str) -> list[str]:

@@ -12,7 +12,7 @@ A suggestion that cannot be built is left off its card; the card is still sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +62,12 @@ class _RuleStatics:
 
 
 class CardRenderer:
-    def __init__(self, ruleset: RuleSet) -> None:
+    def __init__(
+        self, ruleset: RuleSet, system_key: Callable[[str], str | None] = lambda uri: None
+    ) -> None:
+        """`system_key`: the catalogue's key of a code system URI (`"atc"`, ...)."""
         self.ruleset = ruleset
+        self._system_key = system_key
         self._statics: dict[tuple[str, str], _RuleStatics] = {}
         for rule_id, spec in ruleset.rules.items():
             for language in SUPPORTED_LANGUAGES:
@@ -104,6 +108,27 @@ class CardRenderer:
         links: list[Link] = []
         seen: set[str] = set()
         for order in orders:
+            product_slug = next(
+                (
+                    catalogue.apotheek_product_slugs_by_atc[code]
+                    for system, code in order.medication.codes
+                    if code in catalogue.apotheek_product_slugs_by_atc
+                    and self._system_key(system) == "atc"
+                ),
+                None,
+            )
+            if product_slug is not None:
+                # A combination: the page of the product, named as the pharmacy names it.
+                if product_slug not in seen:
+                    seen.add(product_slug)
+                    links.append(
+                        Link(
+                            label=f"Apotheek.nl: {product_slug.replace('-', ' ')}",
+                            url=catalogue.apotheek_page_pattern.format(slug=product_slug),
+                            type="absolute",
+                        )
+                    )
+                continue
             for substance in order.substances:
                 slug = catalogue.apotheek_slugs.get(substance.key, substance.name_nl.lower())
                 if slug in seen:

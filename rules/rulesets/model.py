@@ -183,6 +183,8 @@ class LinkCatalogue(_Strict):
     # the same URL pattern (DERIVED).
     apotheek_page_pattern: str = "https://www.apotheek.nl/medicijnen/{slug}"
     apotheek_slugs: dict[str, str] = Field(default_factory=dict)
+    apotheek_product_slugs_by_atc: dict[str, str] = Field(default_factory=dict)
+    """A combination product's own page (paracetamol/codeïne), by the product's ATC code."""
 
 
 class Contact(_Strict):

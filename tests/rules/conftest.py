@@ -61,9 +61,8 @@ def ruleset() -> RuleSet:
 
 
 @pytest.fixture(scope="session")
-def evaluator(ruleset: RuleSet) -> Evaluator:
-    # The catalogue is only handed to the facts builder; tests on typed facts do not need it.
-    return Evaluator(ruleset, catalogue=None)
+def evaluator(ruleset: RuleSet, catalogue: Catalogue) -> Evaluator:
+    return Evaluator(ruleset, catalogue)
 
 
 def oxycodone_mga(**changes: Any) -> MedicationFacts:

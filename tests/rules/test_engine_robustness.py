@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds_hooks.models import Card
+from rules.catalogue import load_catalogue
 from rules.engine import Evaluator
 from rules.facts import (
     DurationSource,
@@ -144,7 +145,7 @@ def test_a_failing_rule_costs_only_its_own_card(
         "short-acting-opioid",
         replace(RULE_REGISTRY["short-acting-opioid"], check=broken),
     )
-    evaluator = Evaluator(ruleset, catalogue=None)
+    evaluator = Evaluator(ruleset, load_catalogue())
     evaluation = run(evaluator, facts(orders=[order(total_covered_days=14)]))
     assert evaluation.skipped_rule_ids["short-acting-opioid"] == "error"
     assert evaluation.fired_rule_ids == ["gp-duration-limit"]

@@ -60,3 +60,18 @@ def test_the_orders_heading_in_english_says_orders(evaluator: Evaluator) -> None
     )
     assert "**Order(s):**" in (card.detail or "")
     assert "Concerns" not in (card.detail or "")
+
+
+def test_a_combination_product_links_its_own_apotheek_page(evaluator: Evaluator) -> None:
+    paracetamol_codeine = order(
+        medication=oxycodone_mga(
+            codes=(("http://www.whocc.no/atc", "N02AJ06"),),
+            product_display="PARACETAMOL/CODEINE TABLET 500/20MG",
+            release_type=ReleaseType.SHORT_ACTING,
+        )
+    )
+    new_user = patient(history=(), opioid_days_new_user_window=0)
+    evaluation = run(evaluator, facts(orders=[paracetamol_codeine], patient_facts=new_user))
+    urls = [link.url for link in card_for(evaluation, "new-user-education").links]
+    assert "https://www.apotheek.nl/medicijnen/paracetamol-met-codeine" in urls
+    assert "https://www.apotheek.nl/medicijnen/oxycodon" not in urls

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from rules.catalogue import load_catalogue
 from rules.engine import Evaluator
 from rules.registry import RULE_REGISTRY
 from rules.rulesets import DEFAULT_RULESET_PATH, RuleSet, load_ruleset
@@ -50,7 +51,7 @@ def test_the_worked_example_of_extending_rules_md_runs(example_rule: None, tmp_p
 
     voorbeeld = load_ruleset(path)
     assert set(voorbeeld.rules) == {"gp-duration-limit", "adolescent-patient"}
-    evaluator = Evaluator(voorbeeld, catalogue=None)
+    evaluator = Evaluator(voorbeeld, load_catalogue())
 
     teenager = run(evaluator, facts(patient_facts=patient(age=15)))
     card = card_for(teenager, "adolescent-patient")
