@@ -131,60 +131,6 @@ def _quiet_service_logs() -> None:
     )
 
 
-@dataclass(frozen=True)
-class OfflineResult:
-    status: int
-    body: dict[str, Any]
-    duration_ms: float | None
-    service_id: str
-    missing_data: tuple[str, ...] = ()
-
-
-async def evaluate_offline(
-    payload: Any, service_id: str, language: str | None = None
-) -> OfflineResult:
-    """Answer a request as the service would, in this process and without any network.
-
-    The rule engine is loaded as the service loads it (`load_evaluator`), the pipeline is the
-    one the route runs (`app.pipeline`); no database, HTTP client or server is started, and
-    the caller's `fhirServer` is never contacted, so data that is not in `prefetch` is missing,
-    exactly as when the FHIR server cannot be reached.
-    """
-    from app.errors import operation_outcome
-    from app.evaluation import load_evaluator
-    from app.pipeline import evaluate_hook_request, service_for
-    from app.services import SERVICES
-    from cds_hooks.errors import CdsHooksError
-    from rules.language import preferred_language
-
-    settings = Settings(environment="development", trusted_clients=None)
-    _quiet_service_logs()
-    try:
-        service = service_for(service_id, SERVICES)
-        outcome = await evaluate_hook_request(
-            payload,
-            service=service,
-            evaluator=load_evaluator(settings),
-            fhir_client_for=lambda _request: None,
-            deadline_seconds=settings.prefetch_deadline_seconds,
-            language=preferred_language(language, default=settings.default_language),
-        )
-    except CdsHooksError as exc:
-        return OfflineResult(
-            status=exc.status_code,
-            body=operation_outcome(exc.issue_code, exc.message, exc.location),
-            duration_ms=None,
-            service_id=service_id,
-        )
-    return OfflineResult(
-        200,
-        outcome.body,
-        outcome.duration_ms,
-        service_id,
-        missing_data=tuple(sorted(outcome.resolved.missing)),
-    )
-
-
 _STATUS_MEANING = {
     400: "the request is not a valid CDS Hooks call for this service",
     404: "there is no such service",
@@ -272,6 +218,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"its dates were moved to today ({today.isoformat()})"
         )
     service_id = _service_id_for(payload, args.service)
+    from app.offline import evaluate_offline
+
+    _quiet_service_logs()
     result = asyncio.run(evaluate_offline(payload, service_id, args.language))
     if result.status != 200:
         meaning = _STATUS_MEANING.get(result.status, "the service refused the request")
@@ -509,6 +458,7 @@ def _rules_validate(args: argparse.Namespace) -> int:
 
 
 def _rules_docs(args: argparse.Namespace) -> int:
+    from app.rule_examples import example_cards
     from rules.rulesets import RuleSetError, load_ruleset
     from rules.rulesets.docs import render_rules_markdown
 
@@ -525,7 +475,11 @@ def _rules_docs(args: argparse.Namespace) -> int:
             _err(str(problem))
         _err("the rule set is not valid; see `opioid-cds rules validate`")
         return EXIT_FAILED
-    text = render_rules_markdown(ruleset)
+    # The shipped fixtures are written for the default rule set: only it gets example cards.
+    if args.file is None:
+        _quiet_service_logs()
+    examples = asyncio.run(example_cards()) if args.file is None else None
+    text = render_rules_markdown(ruleset, examples)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")

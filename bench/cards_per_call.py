@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import statistics
 
-from app.cli import evaluate_offline
+from app.offline import evaluate_offline
 from rules.fixtures import list_fixtures, load_fixture
 
 

@@ -6,12 +6,54 @@ what the service does. Regenerate after changing a rule set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rules.registry import RULE_REGISTRY, load_builtin_rules
 from rules.rulesets.model import RuleSet, RuleSpec
 
-__all__ = ["render_rules_markdown"]
+__all__ = ["ExampleCard", "render_rules_markdown"]
+
+
+@dataclass(frozen=True)
+class ExampleCard:
+    """A card the service sent for a fixture (its CDS Hooks JSON), shown under its rule."""
+
+    fixture: str
+    language: str
+    card: Mapping[str, Any]
+
+
+_INDICATOR_MARK = {"critical": "⛔ critical", "warning": "⚠️ warning", "info": "ℹ️ info"}
+
+
+def _example_lines(example: ExampleCard) -> list[str]:
+    """The card as a quoted block: what an EHR shows, in the order it shows it."""
+    card = example.card
+    language = "Nederlands" if example.language == "nl" else "English"
+    body = [f"{_INDICATOR_MARK.get(card['indicator'], card['indicator'])} · **{card['summary']}**"]
+    if card.get("detail"):
+        body += ["", *card["detail"].splitlines()]
+    suggestions = [suggestion["label"] for suggestion in card.get("suggestions", [])]
+    if suggestions:
+        body += ["", "Suggestions:", *(f"- {label}" for label in suggestions)]
+    links = [f"[{link['label']}]({link['url']})" for link in card.get("links", [])]
+    if links:
+        body += ["", "Links: " + " · ".join(links)]
+    reasons = [reason["display"] for reason in card.get("overrideReasons", [])]
+    if reasons:
+        body += ["", "Override reasons: " + " · ".join(reasons)]
+    return [
+        f"<details><summary>Example card ({language}), fixture "
+        f"<code>{example.fixture}</code></summary>",
+        "",
+        *(f"> {line}".rstrip() for line in body),
+        "",
+        "</details>",
+        "",
+    ]
+
 
 HANDBOOK = "Handleiding: Chronisch gebruik Opioïden (Huisartsen Eemland, 2025)"
 """The regional handbook the agreement rules rest on. It has no page numbers: rules cite it by
@@ -90,7 +132,9 @@ def _source(source_lines: str) -> str:
     return "; ".join(parts)
 
 
-def _rule_section(ruleset: RuleSet, rule_id: str, spec: RuleSpec) -> list[str]:
+def _rule_section(
+    ruleset: RuleSet, rule_id: str, spec: RuleSpec, examples: Sequence[ExampleCard] | None
+) -> list[str]:
     definition = RULE_REGISTRY[rule_id]
     parameters = definition.parameters.model_validate(spec.parameters).model_dump()
     values = _Keep({**ruleset.defaults.model_dump(), **parameters})
@@ -130,8 +174,16 @@ def _rule_section(ruleset: RuleSet, rule_id: str, spec: RuleSpec) -> list[str]:
             ruleset.file.override_reasons[code].display.nl for code in spec.override_reasons
         )
         lines.append(f"- **Override reasons:** {reasons}")
+    if spec.reasons_on_prescription:
+        stated = "; ".join(f"«{reason.nl}»" for reason in spec.reasons_on_prescription)
+        lines.append(f"- **Reasons on the prescription (suggestions):** {stated}")
     lines.append(f"- **Code:** `{definition.module}`")
     lines.append("")
+    if examples is not None:
+        for example in examples:
+            lines.extend(_example_lines(example))
+        if not examples:
+            lines += ["*No fixture fires this rule yet, so there is no example card.*", ""]
     return lines
 
 
@@ -142,8 +194,11 @@ _EXCLUSIONS = {
 }
 
 
-def render_rules_markdown(ruleset: RuleSet) -> str:
-    """docs/rules.md for a rule set: every rule, when it fires, severity, parameters, source."""
+def render_rules_markdown(
+    ruleset: RuleSet, examples: Mapping[str, Sequence[ExampleCard]] | None = None
+) -> str:
+    """docs/rules.md for a rule set: every rule, when it fires, severity, parameters, source,
+    and with `examples` (per rule id) its example cards."""
     load_builtin_rules()
     source = ruleset.file.source
     ordered = sorted(ruleset.rules.items(), key=lambda item: item[1].number)
@@ -177,7 +232,8 @@ def render_rules_markdown(ruleset: RuleSet) -> str:
     )
     lines += ["", "## Rules", ""]
     for rule_id, spec in ordered:
-        lines.extend(_rule_section(ruleset, rule_id, spec))
+        rule_examples = None if examples is None else examples.get(rule_id, [])
+        lines.extend(_rule_section(ruleset, rule_id, spec, rule_examples))
     if ruleset.overlays:
         lines += [
             "## Practice, wijk and hagro overlays",

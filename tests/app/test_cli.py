@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -431,18 +432,21 @@ def test_rules_validate_names_file_and_line_of_problems(
 def test_rules_docs_prints_the_generated_rule_documentation(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    from app.rule_examples import example_cards
     from rules.rulesets import load_ruleset
     from rules.rulesets.docs import render_rules_markdown
 
     code, out, _err = run_cli(capsys, "rules", "docs")
     assert code == 0
-    assert out == render_rules_markdown(load_ruleset())
+    expected = render_rules_markdown(load_ruleset(), asyncio.run(example_cards()))
+    assert out == expected
+    assert "Example card (English)" in out
     for rule_id in load_ruleset().rules:
         assert f"`{rule_id}`" in out
     target = tmp_path / "rules.md"
     code, out, _err = run_cli(capsys, "rules", "docs", "--output", str(target))
     assert (code, out.strip()) == (0, f"wrote {target}")
-    assert target.read_text(encoding="utf-8") == render_rules_markdown(load_ruleset())
+    assert target.read_text(encoding="utf-8") == expected
 
 
 def test_rules_docs_refuses_a_broken_rule_set(

@@ -3,6 +3,7 @@ region's rule set, and the cards come out as the document says. docs/rules.md is
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import types
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.rule_examples import example_cards
 from rules.catalogue import load_catalogue
 from rules.engine import Evaluator
 from rules.registry import RULE_REGISTRY
@@ -67,7 +69,8 @@ def test_the_worked_example_of_extending_rules_md_runs(example_rule: None, tmp_p
 
 def test_docs_rules_md_is_generated_from_the_current_rule_set(ruleset: RuleSet) -> None:
     current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert current == render_rules_markdown(ruleset), (
+    examples = asyncio.run(example_cards())
+    assert current == render_rules_markdown(ruleset, examples), (
         "docs/rules.md is stale: run `opioid-cds rules docs`"
     )
 
