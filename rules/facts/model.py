@@ -10,6 +10,11 @@ from typing import Any
 
 from rules.catalogue import Quantity, ReleaseType
 
+CODEINE = "codeine"
+"""The catalogue key of codeine (`rules/catalogue/data/substances.csv`)."""
+COUGH_SET = "cough"
+"""The condition set of a cough indication (`rules/catalogue/data/condition_sets.csv`)."""
+
 
 class RecognisedBy(StrEnum):
     """How the medication was identified, in the order of docs/definitions.md §1 "Opioid"."""
@@ -99,7 +104,8 @@ class MedicationFacts:
     is_oat_product: bool
     """ATC N07BC* (methadone / buprenorphine for opioid dependence)."""
     is_antitussive_codeine: bool
-    """ATC R05DA04 (plain codeine as cough suppressant): excluded from rule 1."""
+    """ATC R05DA04 (plain codeine as cough suppressant); `OrderFacts.is_antitussive_codeine`
+    adds codeine ordered for cough."""
     strength: OpioidStrength | None
     """Weak/strong for an opioid (a combination is strong if any substance is), else None."""
     release_type: ReleaseType
@@ -229,7 +235,17 @@ class OrderFacts:
 
     @property
     def is_antitussive_codeine(self) -> bool:
-        return self.medication.is_antitussive_codeine
+        """Codeine as a cough suppressant (docs/definitions.md §1 "Antitussive codeine"): an
+        ATC R05DA04 product, or codeine (alone or with paracetamol) whose indication is in the
+        catalogue's `cough` condition set. The agreement rules (about pain) leave it alone."""
+        medication = self.medication
+        if medication.is_antitussive_codeine:
+            return True
+        return (
+            COUGH_SET in self.indication_sets
+            and bool(medication.substances)
+            and all(substance.key == CODEINE for substance in medication.substances)
+        )
 
     @property
     def strength(self) -> OpioidStrength | None:
