@@ -86,6 +86,10 @@ class SubstanceRef:
     name_nl: str  # e.g. "oxycodon" (apotheek.nl page name)
     name_en: str
     atc: str | None
+    long_acting_form_nl: str | None = None
+    """The substance's own long-acting form, e.g. "oxycodon MGA 2× daags" (rule 1); None when
+    the catalogue knows none (codeine)."""
+    long_acting_form_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,9 @@ class MedicationFacts:
     sedative_class: str | None
     """``benzodiazepine`` / ``z-drug`` / ``gabapentinoid`` for the rule-13 classes, else None."""
     is_naloxone: bool
+    once_daily: bool = False
+    """A long-acting product made for once-daily dosing (a 24-hour form; the catalogue's
+    ``once_daily.csv``): rule 2 judges it against 1× a day."""
 
     @property
     def is_sedative(self) -> bool:
@@ -258,6 +265,10 @@ class OrderFacts:
     @property
     def is_patch(self) -> bool:
         return self.medication.is_patch
+
+    @property
+    def once_daily(self) -> bool:
+        return self.medication.once_daily
 
     @property
     def substances(self) -> tuple[SubstanceRef, ...]:
