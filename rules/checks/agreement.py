@@ -282,24 +282,16 @@ def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | Non
 @rule(
     "repeat-prescription",
     placeholders={"repeats"},
-    text_variants={"suggestion_label", "suggestion_description", "continuation"},
-    needs={"medicationRequests", "encounters"},
+    text_variants={"suggestion_label", "suggestion_description"},
 )
 def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Fase 1 stap 3: «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)»."""
-    patient = ctx.facts.patient
-    prior = patient.last_prior_prescription
-    no_consult_since_prior = prior is not None and not consult_after(patient, prior.prescribed_on)
-    with_repeats = [order for order in ctx.orders if order.repeats_allowed > 0]
-    continuations = [
-        order
-        for order in ctx.orders
-        if order.repeats_allowed == 0
-        and order.course_of_therapy == "continuous"
-        and (order.prior_prescription_ref or order.based_on_refs)
-        and no_consult_since_prior
-    ]
-    concerned = with_repeats + continuations
+    """Fase 1 stap 3: «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)».
+
+    The order itself allows repeats (on the request or its MP9 dispense request). Whether there
+    was a physical consult is rule 4's (`follow-up-without-consult`) alone, so a renewal without
+    a consult (from the repeat list or by phone) gets that card, not this one as well.
+    """
+    concerned = [order for order in ctx.orders if order.repeats_allowed > 0]
     if not concerned:
         return None
 
@@ -310,7 +302,7 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
                 label=factory.rule_text("suggestion_label"),
                 description=factory.rule_text("suggestion_description"),
             )
-            for order in with_repeats
+            for order in concerned
         ]
         return [suggestion for suggestion in built if suggestion is not None]
 
@@ -326,11 +318,9 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
                 }
                 for order in concerned
             ],
-            "last_physical_consult": patient.last_physical_consult,
         },
-        values={"repeats": ", ".join(str(order.repeats_allowed) for order in with_repeats) or "0"},
-        extra_texts=["continuation"] if continuations else [],
-        suggestions=suggestions if with_repeats else None,
+        values={"repeats": ", ".join(str(order.repeats_allowed) for order in concerned)},
+        suggestions=suggestions,
         selection_behavior="any",
     )
 
