@@ -34,25 +34,37 @@ def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date]
 @rule(
     "chronic-use",
     parameters=ChronicParameters,
-    placeholders={"threshold_days", "total_days", "prior_days", "duration"},
+    placeholders={
+        "threshold_days",
+        "total_days",
+        "prior_days",
+        "order_days",
+        "prior_duration",
+        "order_duration",
+        "duration",
+    },
     text_variants={"indefinite_summary", "indefinite_detail"},
 )
 def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
-    """More than 4 weeks of opioids in the look-back, this order included (fase 3 stap 1, 3)."""
+    """A patient who already used opioids in the look-back, and with this order more than 4
+    weeks (fase 3 stap 1, 3). A new user's long order is rule 3's (`gp-duration-limit`)."""
     if not ctx.orders:
         return None
     threshold = ctx.params.threshold_days
     patient = ctx.facts.patient
-    history = list(patient.prior_opioid_intervals)
     prior_days = patient.prior_opioid_days
+    if prior_days <= 0:
+        return None
     order_intervals = [
         interval
         for order in ctx.orders
         if (interval := _order_days(order, ctx.today, threshold)) is not None
     ]
-    total = covered_days(history + order_intervals)
+    # Covered days are a union: a supply that overlaps this order counts once.
+    total = covered_days(list(patient.prior_opioid_intervals) + order_intervals)
     if total <= threshold:
         return None
+    order_days = covered_days(order_intervals)
     referral_ids = list(ctx.referrals)
     # An indefinite order counts as threshold + 1 days: the total is then a bound, not a count.
     indefinite = any(order.duration_indefinite for order in ctx.orders)
@@ -64,6 +76,7 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
         order_ids=[order.order_id for order in ctx.orders],
         facts={
             "prior_opioid_days": prior_days,
+            "order_days": None if indefinite else order_days,
             "total_opioid_days": None if indefinite else total,
             "threshold_days": threshold,
             "lookback_days": ctx.defaults.lookback_days,
@@ -80,6 +93,9 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
             "threshold_days": threshold,
             "total_days": total,
             "prior_days": prior_days,
+            "order_days": order_days,
+            "prior_duration": ctx.text("days", count=prior_days),
+            "order_duration": ctx.text("days", count=order_days),
             "duration": ctx.text("indefinite"),
         },
         variant="indefinite" if indefinite else None,

@@ -318,7 +318,7 @@ def _chronic_patient(postcode: str = "3811") -> Any:
 
 def test_chronic_use_offers_the_regional_referral_routes(evaluator: Evaluator) -> None:
     card = card_for(run(evaluator, facts(patient_facts=_chronic_patient())), "chronic-use")
-    assert "89 dagen" in card.summary  # 84 days before, and today's 5-day order
+    assert "eerder 84 dagen + dit recept 5 dagen" in card.summary
     assert card.selection_behavior == "any"
     labels = [suggestion.label for suggestion in card.suggestions]
     assert any("Consultatieteam GGZ" in label and "ZorgDomein" in label for label in labels)
@@ -542,16 +542,19 @@ def test_a_selected_sedative_with_an_unselected_drafted_opioid_fires_the_reverse
 
 def test_chronic_use_on_an_indefinite_order_does_not_invent_a_day_count(
     evaluator: Evaluator,
+    # r2: chronic use needs earlier use; the order counts as 29 days, so 84 + 29 = 113 is a bound.
 ) -> None:
     indefinite = order(duration_days=None, duration_indefinite=True, total_covered_days=None)
-    card = card_for(run(evaluator, facts(orders=[indefinite])), "chronic-use")
-    assert "onbepaalde tijd" in card.summary
-    assert card.detail is not None and "29" not in card.detail and "29" not in card.summary
+    chronic = facts(orders=[indefinite], patient_facts=_chronic_patient())
+    card = card_for(run(evaluator, chronic), "chronic-use")
+    assert "onbepaalde tijd" in card.summary and "eerder 84 dagen" in card.summary
+    assert card.detail is not None and "113" not in card.detail and "113" not in card.summary
+    assert "29" not in card.detail and "29" not in card.summary
     # No total is sent (a card carries no nulls); the threshold it was judged against is.
     assert "total_opioid_days" not in explanation(card)["facts"]
     assert explanation(card)["facts"]["threshold_days"] == 28
-    english = card_for(run(evaluator, facts(orders=[indefinite]), language="en"), "chronic-use")
+    english = card_for(run(evaluator, chronic, language="en"), "chronic-use")
     assert "indefinite" in english.summary
     # A known duration keeps the day count.
     counted = card_for(run(evaluator, facts(patient_facts=_chronic_patient())), "chronic-use")
-    assert "89 dagen" in counted.summary
+    assert "eerder 84 dagen + dit recept 5 dagen" in counted.summary
