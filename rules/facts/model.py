@@ -382,7 +382,8 @@ class PatientFacts:
     """Covered days (union of intervals, OAT excluded) in [today − lookback_days + 1, today].
     The look-back windows of this class all have that shape (90 days including today)."""
     opioid_days_new_user_window: int
-    """Covered days (OAT excluded) in the new-user window; 0 means a new user (rule 10)."""
+    """Covered days in the new-user window, OAT included (a patient on methadone is not a new
+    user); 0 means a new user (rule 10)."""
     last_prior_prescription: OpioidExposure | None
     """Most recent opioid MedicationRequest (OAT excluded) prescribed in the look-back; when the
     history has no requests there, the most recent dispense."""

@@ -290,7 +290,8 @@ def patient_facts(
         prior_opioid_intervals=prior_intervals,
         prior_opioid_days=covered_days(prior_intervals),
         opioid_days_new_user_window=covered_days(
-            exposure_intervals(pain, ctx.new_user_start, today)
+        # Any opioid use makes a patient not new, OAT included (definitions §2 Precise readings).
+            exposure_intervals(exposures, ctx.new_user_start, today)
         ),
         last_prior_prescription=max(
             prescriptions, key=lambda e: (e.prescribed_on or date.min, e.ref), default=None
