@@ -13,7 +13,7 @@ from pydantic import Field
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.checks._common import format_date, order_interval
-from rules.facts import OrderFacts, covered_days
+from rules.facts import OrderFacts, ReleaseType, covered_days
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
 
@@ -136,13 +136,17 @@ class EarlyRefillParameters(RuleParameters):
     placeholders={"supply_end", "days_left"},
 )
 def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
-    """A new order while the previous supply of the same substance lasts (fase 1 stap 3; §3)."""
-    supply_ends = ctx.facts.patient.latest_supply_end_by_substance
+    """A new order while the previous supply of the same substance and release type lasts
+    (fase 1 stap 3; §3). A short-acting breakthrough dose next to a running long-acting supply
+    is no refill (rule 1 judges it); no rule fires on an unknown release type."""
+    supply_ends = ctx.facts.patient.latest_supply_end
     tolerance = ctx.params.early_refill_tolerance_days
     concerned: list[tuple[OrderFacts, str, date]] = []
     for order in ctx.orders:
+        if order.release_type is ReleaseType.UNKNOWN:
+            continue
         for substance in order.substances:
-            end = supply_ends.get(substance.key)
+            end = supply_ends.get((substance.key, order.release_type))
             if end is not None and (end - ctx.today).days > tolerance:
                 concerned.append((order, substance.key, end))
                 break
@@ -154,7 +158,12 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
         facts={
             "tolerance_days": tolerance,
             "supplies": [
-                {"order_id": order.order_id, "substance": key, "supply_end": end}
+                {
+                    "order_id": order.order_id,
+                    "substance": key,
+                    "release_type": order.release_type,
+                    "supply_end": end,
+                }
                 for order, key, end in concerned
             ],
         },

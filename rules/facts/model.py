@@ -387,8 +387,9 @@ class PatientFacts:
     last_prior_prescription: OpioidExposure | None
     """Most recent opioid MedicationRequest (OAT excluded) prescribed in the look-back; when the
     history has no requests there, the most recent dispense."""
-    latest_supply_end_by_substance: Mapping[str, date]
-    """Last covered day per substance key (OAT excluded), any time before/after today."""
+    latest_supply_end: Mapping[tuple[str, ReleaseType], date]
+    """Last covered day per substance key and release type (OAT excluded), any time before or
+    after today: a long-acting supply says nothing about a short-acting order (rule 11)."""
     prescribers_in_lookback: frozenset[str]
     """Distinct prescriber ids in the look-back, OAT included; the rule adds the order's own."""
     pharmacies_in_lookback: frozenset[str]

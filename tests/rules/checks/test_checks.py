@@ -355,12 +355,11 @@ def test_new_user_gets_education_with_the_apotheek_page_of_the_substance(
 
 
 def test_early_refill_compares_the_same_substance(evaluator: Evaluator) -> None:
-    supply_left = patient(latest_supply_end_by_substance={"oxycodone": TODAY + timedelta(days=9)})
+    nine_days = TODAY + timedelta(days=9)
+    supply_left = patient(latest_supply_end={("oxycodone", ReleaseType.LONG_ACTING): nine_days})
     card = card_for(run(evaluator, facts(patient_facts=supply_left)), "early-refill")
     assert "9 dagen" in card.summary
-    other_substance = patient(
-        latest_supply_end_by_substance={"tramadol": TODAY + timedelta(days=9)}
-    )
+    other_substance = patient(latest_supply_end={("tramadol", ReleaseType.LONG_ACTING): nine_days})
     assert "early-refill" not in run(evaluator, facts(patient_facts=other_substance)).fired_rule_ids
 
 

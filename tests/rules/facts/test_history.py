@@ -24,7 +24,7 @@ from fhir_fixtures.builders import (
     qty,
 )
 from rules.catalogue import Catalogue
-from rules.facts import ExposureSource, FactSettings, PrescriberRole
+from rules.facts import ExposureSource, FactSettings, PrescriberRole, ReleaseType
 from tests.rules.facts.conftest import TODAY, build
 
 OXY = concept((ATC, "N02AA05"))
@@ -104,7 +104,7 @@ def test_oat_counts_for_prescribers_not_for_exposure(catalogue: Catalogue) -> No
     assert patient.prior_opioid_days == 0
     assert patient.last_prior_prescription is None
     assert patient.prescribers_in_lookback == {"agb:01999999"}
-    assert patient.latest_supply_end_by_substance == {}
+    assert patient.latest_supply_end == {}
 
 
 def test_excluded_statuses_and_the_drafts_themselves(catalogue: Catalogue) -> None:
@@ -191,9 +191,10 @@ def test_supply_end_per_substance_and_early_refill_inputs(catalogue: Catalogue) 
         _prior("tram", "2024-02-20", 5, medication=tramadol),
     ]
     patient = build(catalogue, [], history).patient
-    assert patient.latest_supply_end_by_substance == {
-        "oxycodone": date(2024, 3, 9),
-        "tramadol": date(2024, 2, 24),
+    # Keyed by substance and release type: ATC codes alone do not tell the release type.
+    assert patient.latest_supply_end == {
+        ("oxycodone", ReleaseType.UNKNOWN): date(2024, 3, 9),
+        ("tramadol", ReleaseType.UNKNOWN): date(2024, 2, 24),
     }
 
 
