@@ -541,8 +541,8 @@ def test_a_selected_sedative_with_an_unselected_drafted_opioid_fires_the_reverse
 
 def test_chronic_use_on_an_indefinite_order_does_not_invent_a_day_count(
     evaluator: Evaluator,
-    # r2: chronic use needs earlier use; the order counts as 29 days, so 84 + 29 = 113 is a bound.
 ) -> None:
+    # Chronic use needs earlier use; the order counts as 29 days, so 84 + 29 = 113 is a bound.
     indefinite = order(duration_days=None, duration_indefinite=True, total_covered_days=None)
     chronic = facts(orders=[indefinite], patient_facts=_chronic_patient())
     card = card_for(run(evaluator, chronic), "chronic-use")
