@@ -392,7 +392,7 @@ def test_an_active_supply_that_ends_before_the_draft_starts_is_not_counted(
 
 
 def test_oat_and_administration_agreements_make_a_patient_no_new_user(catalogue: Catalogue) -> None:
-    """Rule 10 [r2]: OAT counts as opioid use in the new-user window, and an MP9 administration
+    """Rule 10: OAT counts as opioid use in the new-user window, and an MP9 administration
     agreement (a MedicationDispense without a hand-over) covers its period of use."""
     methadone = concept((ATC, "N07BC02"), text="METHADON HCL DRANK 1MG/ML")
     on_oat = build(catalogue, [], [_prior("oat", "2023-12-01", 28, medication=methadone)]).patient

@@ -114,7 +114,7 @@ def test_antitussive_codeine(catalogue: Catalogue) -> None:
     assert plain.is_opioid and plain.is_antitussive_codeine
     combination = order_of(catalogue, med_request("o1", concept((ATC, "N02AJ06"))))
     assert not combination.is_antitussive_codeine
-    # [r2] codeine, alone or with paracetamol, with a cough indication (ICPC R05, SNOMED
+    # Codeine, alone or with paracetamol, with a cough indication (ICPC R05, SNOMED
     # 49727002) is antitussive too; a cough indication does not make another opioid one.
     for code in (("http://hl7.org/fhir/sid/icpc-1-nl", "R05"), (SNOMED, "49727002")):
         cough: list[Any] = [concept(code)]
@@ -146,7 +146,7 @@ def test_a_product_made_for_once_daily_dosing(
 
 
 def test_a_substance_names_its_own_long_acting_form(catalogue: Catalogue) -> None:
-    """Rule 1 [r2]: the catalogue's long-acting form of the same substance, or none."""
+    """Rule 1: the catalogue's long-acting form of the same substance, or none."""
     forms = {
         key: order_of(catalogue, med_request("o1", concept((ATC, atc)))).substances[0]
         for key, atc in (("oxycodone", "N02AA05"), ("tramadol", "N02AX02"), ("codeine", "N02AJ06"))
