@@ -4,7 +4,8 @@
 practice overlay, card statics, referral templates); `evaluate()` then builds the facts, runs
 the enabled rules of the hook, applies the exclusions, and renders one card per rule that fired.
 
-Exclusions (docs/definitions.md §1): a rule listing `oat` never judges OAT orders; a rule listing
+Exclusions (docs/definitions.md §1): a rule listing `oat` never judges OAT orders, one listing
+`antitussive-codeine` never judges codeine for cough; a rule listing
 `palliative-or-cancer` is silent for a patient with active palliative care or cancer, and never
 judges an order whose indication is cancer pain (`defaults.suppress_in_palliative_or_cancer`).
 A rule whose data is missing (the `needs` it is registered with) does not run; the cards of the
@@ -73,6 +74,7 @@ class _CompiledRule:
     definition: RuleDefinition
     default_params: RuleParameters
     excludes_oat: bool
+    excludes_antitussive_codeine: bool
     excludes_palliative_or_cancer: bool
     referrals: tuple[str, ...]
     referrals_if_opioid_use_disorder: tuple[str, ...]
@@ -96,6 +98,7 @@ class Evaluator:
                 definition=definition,
                 default_params=definition.parameters.model_validate(spec.parameters),
                 excludes_oat="oat" in spec.exclusions,
+                excludes_antitussive_codeine="antitussive-codeine" in spec.exclusions,
                 excludes_palliative_or_cancer="palliative-or-cancer" in spec.exclusions,
                 referrals=tuple(spec.referrals),
                 referrals_if_opioid_use_disorder=tuple(spec.referrals_if_opioid_use_disorder),
@@ -221,6 +224,7 @@ class Evaluator:
                 order
                 for order in opioid_orders
                 if not (compiled.excludes_oat and order.is_oat)
+                and not (compiled.excludes_antitussive_codeine and order.is_antitussive_codeine)
                 and not (
                     compiled.excludes_palliative_or_cancer
                     and suppress

@@ -7,6 +7,7 @@ substance) raise ``CatalogueError`` at start-up: better a failed boot than a sil
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -118,6 +119,7 @@ class Catalogue:
         self._units: dict[str, UnitInfo] = {}
         self._time_units: dict[str, float] = {}
         self._timing_codes: dict[str, float] = {}
+        self._once_daily_text: list[re.Pattern[str]] = []
         self._substance_text: re.Pattern[str] | None = None
         self._substance_by_name: dict[str, str] = {}
         self.condition_set_names: frozenset[str] = frozenset()
@@ -131,7 +133,9 @@ class Catalogue:
         self._load_substances(_read_csv(d / "substances.csv"))
         self._load_atc(_read_csv(d / "atc.csv"))
         self._load_units(_read_csv(d / "units.csv"), _read_csv(d / "time_units.csv"))
+        self._load_long_acting_forms(_read_csv(d / "long_acting_forms.csv"))
         self._load_products(_read_csv(d / "products.csv"))
+        self._load_once_daily(_read_csv(d / "once_daily.csv"))
         self._load_dose_forms(_read_csv(d / "dose_forms.csv"))
         self._load_release_text(_read_csv(d / "release_text.csv"))
         self._load_routes(_read_csv(d / "routes.csv"), _read_csv(d / "route_text.csv"))
@@ -190,6 +194,42 @@ class Catalogue:
         self._substance_text = re.compile(
             r"(?<![a-z])(" + "|".join(re.escape(n) for n in alternatives) + r")"
         )
+
+    def _load_long_acting_forms(self, rows: Iterable[dict[str, str]]) -> None:
+        """A substance's own long-acting form (rule 1 names it); an empty form says there is
+        none, so no other opioid is proposed."""
+        for row in rows:
+            key = row["substance"]
+            substance = self._substances.get(key)
+            if substance is None or substance.kind != "opioid":
+                raise CatalogueError(f"long_acting_forms.csv: unknown opioid {key!r}")
+            if bool(row["form_nl"]) != bool(row["form_en"]):
+                raise CatalogueError(f"long_acting_forms.csv {key}: give the form in nl and en")
+            self._substances[key] = dataclasses.replace(
+                substance,
+                long_acting_form_nl=row["form_nl"] or None,
+                long_acting_form_en=row["form_en"] or None,
+            )
+
+    def _load_once_daily(self, rows: Iterable[dict[str, str]]) -> None:
+        """Products made for once-daily dosing: by code, or by a pattern in the product name."""
+        for row in rows:
+            where = f"once_daily.csv {row['value']}"
+            if row["kind"] == "text":
+                try:
+                    self._once_daily_text.append(re.compile(row["value"], re.IGNORECASE))
+                except re.error as exc:
+                    raise CatalogueError(f"{where}: {exc}") from exc
+            elif row["kind"] == "product":
+                system = self._system(row["system"], where)
+                product = self._products.get((system, row["value"]))
+                if product is None:
+                    raise CatalogueError(f"{where}: not a product of products.csv")
+                self._products[(system, row["value"])] = dataclasses.replace(
+                    product, once_daily=True
+                )
+            else:
+                raise CatalogueError(f"{where}: kind must be text or product")
 
     def _load_atc(self, rows: Iterable[dict[str, str]]) -> None:
         for row in rows:
@@ -440,6 +480,14 @@ class Catalogue:
             if pattern.regex.search(text):
                 return pattern
         return None
+
+    def once_daily(self, product: Product | None, texts: Iterable[str]) -> bool:
+        """Made for once-daily dosing: a catalogue product marked so, or a 24-hour form named
+        in the product's texts (definitions §1 Doses per day; rule 2)."""
+        if product is not None and product.once_daily:
+            return True
+        names = [*texts, product.display] if product is not None else list(texts)
+        return any(pattern.search(name) for pattern in self._once_daily_text for name in names)
 
     def route_from_code(self, system: str, code: str) -> str | None:
         return self._routes_by_code.get((system, code.strip()))

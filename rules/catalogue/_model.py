@@ -36,6 +36,10 @@ class Substance:
     sedative_class: str | None
     rxnorm_ingredient: str | None
     snomed_substance: str | None
+    long_acting_form_nl: str | None = None
+    """The substance's own long-acting form as a GP writes it (`long_acting_forms.csv`), e.g.
+    "oxycodon MGA 2× daags"; None when there is none on the Dutch market (codeine)."""
+    long_acting_form_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,8 @@ class Product:
     route: str | None
     atc: str | None
     is_patch: bool
+    once_daily: bool = False
+    """Made for once-daily dosing (a 24-hour form, `once_daily.csv`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,22 +13,76 @@ from pydantic import Field
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.checks._common import consult_after, format_date
-from rules.facts import DurationSource, OpioidStrength, PrescriberRole, ReleaseType
+from rules.facts import DurationSource, OpioidStrength, OrderFacts, PrescriberRole, ReleaseType
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
 _NON_ORAL_ROUTES = frozenset({"transdermal", "parenteral", "rectal", "nasal", "sublingual"})
 
 
-@rule("short-acting-opioid")
-def short_acting_opioid(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Fase 1 stap 3: «ALLEEN langwerkend … Er is GEEN indicatie voor kortwerkend»."""
-    concerned = [
-        order
-        for order in ctx.orders
-        if order.release_type is ReleaseType.SHORT_ACTING and not order.is_antitussive_codeine
-    ]
+class ShortActingParameters(RuleParameters):
+    bony_pain_sets: list[str] = Field(default_factory=lambda: ["bony_musculoskeletal_pain"])
+    bony_pain_excluded_sets: list[str] = Field(default_factory=lambda: ["fracture"])
+    """The condition sets of rule 6 (`bony-musculoskeletal-pain`: `indication_sets`,
+    `excluded_sets`): where rule 6 fires on a strong opioid, rule 1 proposes no opioid."""
+
+
+def _bony_pain(order: OrderFacts, wanted: frozenset[str], excluded: frozenset[str]) -> bool:
+    """Rule 6's reading: a strong opioid for bony musculoskeletal pain, fractures aside."""
+    return (
+        order.strength is OpioidStrength.STRONG
+        and bool(order.indication_sets & wanted)
+        and not order.indication_sets & excluded
+    )
+
+
+@rule(
+    "short-acting-opioid",
+    parameters=ShortActingParameters,
+    placeholders={"alternatives", "without_long_acting_form"},
+    text_variants={"alternative", "no_long_acting_form", "bony_pain"},
+)
+def short_acting_opioid(ctx: RuleContext[ShortActingParameters]) -> Finding | None:
+    """Fase 1 stap 3: «ALLEEN langwerkend … Er is GEEN indicatie voor kortwerkend».
+
+    The advice names the long-acting form of the same substance where the catalogue knows one
+    (`long_acting_forms.csv`), so a weak opioid is never answered with a stronger one; it names
+    no opioid where there is none (codeine) or where rule 6 fires on the order (bony pain).
+    """
+    concerned = [order for order in ctx.orders if order.release_type is ReleaseType.SHORT_ACTING]
     if not concerned:
         return None
+    wanted = frozenset(ctx.params.bony_pain_sets)
+    excluded = frozenset(ctx.params.bony_pain_excluded_sets)
+    english = ctx.language == "en"
+    alternatives: dict[str, None] = {}
+    without_form: dict[str, None] = {}
+    advice: dict[str, tuple[str, str | None]] = {}
+    for order in concerned:
+        if _bony_pain(order, wanted, excluded):
+            advice[order.order_id] = ("bony_pain", None)
+            continue
+        forms = [
+            substance.long_acting_form_en if english else substance.long_acting_form_nl
+            for substance in order.substances
+        ]
+        if order.substances and all(forms):
+            form = " / ".join(f for f in forms if f)
+            alternatives[form] = None
+            advice[order.order_id] = ("long_acting_form", form)
+        else:
+            for substance in order.substances:
+                without_form[substance.name_en if english else substance.name_nl] = None
+            advice[order.order_id] = ("no_long_acting_form", None)
+    kinds = {kind for kind, _ in advice.values()}
+    extra_texts = [
+        text
+        for kind, text in (
+            ("long_acting_form", "alternative"),
+            ("no_long_acting_form", "no_long_acting_form"),
+            ("bony_pain", "bony_pain"),
+        )
+        if kind in kinds
+    ]
     return Finding(
         order_ids=[order.order_id for order in concerned],
         facts={
@@ -38,10 +92,18 @@ def short_acting_opioid(ctx: RuleContext[RuleParameters]) -> Finding | None:
                     "release_type": order.release_type,
                     "release_type_basis": order.medication.release_type_basis,
                     "coded": order.coded,
+                    "strength": order.strength,
+                    "advice": advice[order.order_id][0],
+                    "long_acting_form": advice[order.order_id][1],
                 }
                 for order in concerned
             ]
         },
+        values={
+            "alternatives": "; ".join(alternatives),
+            "without_long_acting_form": ", ".join(without_form) or "-",
+        },
+        extra_texts=extra_texts,
     )
 
 
@@ -50,17 +112,28 @@ class DosingFrequencyParameters(RuleParameters):
     max_doses_per_day: int = Field(default=3, ge=1, le=6)
 
 
+_ONCE_DAILY = 1
+"""A product made for once-daily dosing (a 24-hour form) is dosed once a day."""
+
+
 @rule(
     "dosing-frequency",
     parameters=DosingFrequencyParameters,
     placeholders={"min_doses_per_day", "max_doses_per_day", "schedule"},
-    text_variants={"as_needed_summary", "frequency_summary"},
+    text_variants={
+        "as_needed_summary",
+        "frequency_summary",
+        "once_daily_summary",
+        "once_daily_detail",
+    },
 )
 def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | None:
-    """Fase 1 stap 3: «ALLEEN langwerkend opioïden 2-3 maal daags». Patches are out of scope."""
+    """Fase 1 stap 3: «ALLEEN langwerkend opioïden 2-3 maal daags». Patches are out of scope.
+    A product made for once-daily dosing is judged against once a day: twice doubles the dose."""
     params = ctx.params
     as_needed = []
     off_schedule = []
+    once_daily = []
     for order in ctx.orders:
         if order.release_type is not ReleaseType.LONG_ACTING or order.is_patch:
             continue
@@ -68,11 +141,14 @@ def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | N
             continue
         if order.as_needed:
             as_needed.append(order)
-        elif order.doses_per_day is not None and not (
-            params.min_doses_per_day <= order.doses_per_day <= params.max_doses_per_day
-        ):
+        elif order.doses_per_day is None:
+            continue
+        elif order.once_daily:
+            if order.doses_per_day != _ONCE_DAILY:
+                once_daily.append(order)
+        elif not params.min_doses_per_day <= order.doses_per_day <= params.max_doses_per_day:
             off_schedule.append(order)
-    concerned = as_needed + off_schedule
+    concerned = as_needed + once_daily + off_schedule
     if not concerned:
         return None
     schedule = ", ".join(
@@ -81,6 +157,7 @@ def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | N
         else ctx.text("times_a_day", count=order.doses_per_day)
         for order in concerned
     )
+    variant = "as_needed" if as_needed else "once_daily" if once_daily else "frequency"
     return Finding(
         order_ids=[order.order_id for order in concerned],
         facts={
@@ -88,6 +165,7 @@ def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | N
                 {
                     "order_id": order.order_id,
                     "release_type": order.release_type,
+                    "once_daily_product": order.once_daily,
                     "doses_per_day": order.doses_per_day,
                     "as_needed": order.as_needed,
                 }
@@ -100,7 +178,7 @@ def dosing_frequency(ctx: RuleContext[DosingFrequencyParameters]) -> Finding | N
             "schedule": schedule,
         },
         indicator="warning" if as_needed else "info",
-        variant="as_needed" if as_needed else "frequency",
+        variant=variant,
     )
 
 
@@ -204,24 +282,16 @@ def follow_up_without_consult(ctx: RuleContext[RuleParameters]) -> Finding | Non
 @rule(
     "repeat-prescription",
     placeholders={"repeats"},
-    text_variants={"suggestion_label", "suggestion_description", "continuation"},
-    needs={"medicationRequests", "encounters"},
+    text_variants={"suggestion_label", "suggestion_description"},
 )
 def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
-    """Fase 1 stap 3: «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)»."""
-    patient = ctx.facts.patient
-    prior = patient.last_prior_prescription
-    no_consult_since_prior = prior is not None and not consult_after(patient, prior.prescribed_on)
-    with_repeats = [order for order in ctx.orders if order.repeats_allowed > 0]
-    continuations = [
-        order
-        for order in ctx.orders
-        if order.repeats_allowed == 0
-        and order.course_of_therapy == "continuous"
-        and (order.prior_prescription_ref or order.based_on_refs)
-        and no_consult_since_prior
-    ]
-    concerned = with_repeats + continuations
+    """Fase 1 stap 3: «fysiek consult nodig … voor een herhaalrecept (niet de herhaallijn)».
+
+    The order itself allows repeats (on the request or its MP9 dispense request). Whether there
+    was a physical consult is rule 4's (`follow-up-without-consult`) alone, so a renewal without
+    a consult (from the repeat list or by phone) gets that card, not this one as well.
+    """
+    concerned = [order for order in ctx.orders if order.repeats_allowed > 0]
     if not concerned:
         return None
 
@@ -232,7 +302,7 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
                 label=factory.rule_text("suggestion_label"),
                 description=factory.rule_text("suggestion_description"),
             )
-            for order in with_repeats
+            for order in concerned
         ]
         return [suggestion for suggestion in built if suggestion is not None]
 
@@ -248,11 +318,9 @@ def repeat_prescription(ctx: RuleContext[RuleParameters]) -> Finding | None:
                 }
                 for order in concerned
             ],
-            "last_physical_consult": patient.last_physical_consult,
         },
-        values={"repeats": ", ".join(str(order.repeats_allowed) for order in with_repeats) or "0"},
-        extra_texts=["continuation"] if continuations else [],
-        suggestions=suggestions if with_repeats else None,
+        values={"repeats": ", ".join(str(order.repeats_allowed) for order in concerned)},
+        suggestions=suggestions,
         selection_behavior="any",
     )
 

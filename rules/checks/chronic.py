@@ -14,7 +14,7 @@ from pydantic import Field
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.checks._common import format_date, order_interval
-from rules.facts import OrderFacts, covered_days
+from rules.facts import OrderFacts, ReleaseType, covered_days
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
 
@@ -61,26 +61,38 @@ def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date]
 @rule(
     "chronic-use",
     parameters=ChronicParameters,
-    placeholders={"threshold_days", "total_days", "prior_days", "duration"},
+    placeholders={
+        "threshold_days",
+        "total_days",
+        "prior_days",
+        "order_days",
+        "prior_duration",
+        "order_duration",
+        "duration",
+    },
     text_variants={"indefinite_summary", "indefinite_detail"},
 )
 def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
-    """More than 4 weeks of opioids in the look-back, this order included (fase 3 stap 1, 3)."""
+    """A patient who already used opioids in the look-back, and with this order more than 4
+    weeks (fase 3 stap 1, 3). A new user's long order is rule 3's (`gp-duration-limit`)."""
     if not ctx.orders:
         return None
     threshold = ctx.params.threshold_days
     patient = ctx.facts.patient
-    history = list(patient.prior_opioid_intervals)
     prior_days = patient.prior_opioid_days
+    if prior_days <= 0:
+        return None
     order_intervals = [
         interval
         for order in ctx.orders
         if (interval := _order_days(order, ctx.today, threshold)) is not None
     ]
-    total = covered_days(history + order_intervals)
+    # Covered days are a union: a supply that overlaps this order counts once.
+    total = covered_days(list(patient.prior_opioid_intervals) + order_intervals)
     if total <= threshold:
         return None
     choice = _referral_choice(ctx)
+    order_days = covered_days(order_intervals)
     # An indefinite order counts as threshold + 1 days: the total is then a bound, not a count.
     indefinite = any(order.duration_indefinite for order in ctx.orders)
 
@@ -91,6 +103,7 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
         order_ids=[order.order_id for order in ctx.orders],
         facts={
             "prior_opioid_days": prior_days,
+            "order_days": None if indefinite else order_days,
             "total_opioid_days": None if indefinite else total,
             "opioid_use_disorder": choice.opioid_use_disorder,
             "on_oat": choice.on_oat,
@@ -109,6 +122,9 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
             "threshold_days": threshold,
             "total_days": total,
             "prior_days": prior_days,
+            "order_days": order_days,
+            "prior_duration": ctx.text("days", count=prior_days),
+            "order_duration": ctx.text("days", count=order_days),
             "duration": ctx.text("indefinite"),
         },
         variant="indefinite" if indefinite else None,
@@ -149,13 +165,17 @@ class EarlyRefillParameters(RuleParameters):
     placeholders={"supply_end", "days_left"},
 )
 def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
-    """A new order while the previous supply of the same substance lasts (fase 1 stap 3; §3)."""
-    supply_ends = ctx.facts.patient.latest_supply_end_by_substance
+    """A new order while the previous supply of the same substance and release type lasts
+    (fase 1 stap 3; §3). A short-acting breakthrough dose next to a running long-acting supply
+    is no refill (rule 1 judges it); no rule fires on an unknown release type."""
+    supply_ends = ctx.facts.patient.latest_supply_end
     tolerance = ctx.params.early_refill_tolerance_days
     concerned: list[tuple[OrderFacts, str, date]] = []
     for order in ctx.orders:
+        if order.release_type is ReleaseType.UNKNOWN:
+            continue
         for substance in order.substances:
-            end = supply_ends.get(substance.key)
+            end = supply_ends.get((substance.key, order.release_type))
             if end is not None and (end - ctx.today).days > tolerance:
                 concerned.append((order, substance.key, end))
                 break
@@ -167,7 +187,12 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
         facts={
             "tolerance_days": tolerance,
             "supplies": [
-                {"order_id": order.order_id, "substance": key, "supply_end": end}
+                {
+                    "order_id": order.order_id,
+                    "substance": key,
+                    "release_type": order.release_type,
+                    "supply_end": end,
+                }
                 for order, key, end in concerned
             ],
         },

@@ -1,10 +1,13 @@
-"""Safety rules 12-16 (Internationale normen; Handleiding Eemland), even in palliative care/cancer.
+"""Safety rules 12-17 (Internationale normen; Handleiding Eemland; product information), even
+in palliative care/cancer.
 
 On hooks with draft orders they judge the drafted opioid orders; on a hook without them (the
 patient view, rules 12-14) they judge the active medication from the history.
 """
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 from pydantic import Field
 
@@ -222,4 +225,66 @@ def pregnancy(ctx: RuleContext[RuleParameters]) -> Finding | None:
     return Finding(
         order_ids=[order.order_id for order in ctx.orders],
         facts={"pregnant": True, "oat": [o.order_id for o in ctx.orders if o.is_oat]},
+    )
+
+
+class FentanylPatchParameters(RuleParameters):
+    naive_window_days: int = Field(default=30, ge=1, le=365)
+    """No opioid use (OAT included) in this many days, today included: opioid-naive."""
+
+
+_FENTANYL = "fentanyl"
+
+
+def _is_fentanyl_patch(order: OrderFacts) -> bool:
+    """Transdermal fentanyl; sublingual, buccal and nasal fentanyl are not patches."""
+    return any(substance.key == _FENTANYL for substance in order.substances) and (
+        order.is_patch or order.route == "transdermal"
+    )
+
+
+def _used_between(exposure: OpioidExposure, first: date, last: date) -> bool:
+    """The exposure is in use today, or covers a day in [first, last]."""
+    if exposure.is_active:
+        return True
+    start = exposure.start or exposure.prescribed_on
+    if start is None:
+        return False
+    return start <= last and (exposure.end or start) >= first
+
+
+@rule(
+    "fentanyl-patch-opioid-naive",
+    parameters=FentanylPatchParameters,
+    placeholders={"naive_window_days"},
+    needs={"medicationRequests", "medicationDispenses", "medicationStatements"},
+)
+def fentanyl_patch_opioid_naive(ctx: RuleContext[FentanylPatchParameters]) -> Finding | None:
+    """A fentanyl patch for an opioid-naive patient: contra-indicated by the product information
+    (respiratory depression). Any opioid use in the window counts, OAT included; the other
+    drafts of this call do not (they start together with the patch)."""
+    patches = [order for order in ctx.orders if _is_fentanyl_patch(order)]
+    if not patches:
+        return None
+    window = ctx.params.naive_window_days
+    first = ctx.today - timedelta(days=window - 1)
+    used = [e for e in ctx.facts.patient.history if _used_between(e, first, ctx.today)]
+    if used:
+        return None
+    return Finding(
+        order_ids=[order.order_id for order in patches],
+        facts={
+            "naive_window_days": window,
+            "opioid_use_in_window": False,
+            "orders": [
+                {
+                    "order_id": order.order_id,
+                    "route": order.route,
+                    "is_patch": order.is_patch,
+                    "ome_mg_per_day": order.ome_mg_per_day,
+                }
+                for order in patches
+            ],
+        },
+        values={"naive_window_days": window},
     )

@@ -11,6 +11,7 @@ from typing import Any
 from rules.facts.durations import (
     dispense_supply,
     interval_end,
+    period_of_use,
     statement_period,
 )
 from rules.facts.fhir_access import (
@@ -106,6 +107,14 @@ def read_dispense(
     dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
     supply = dispense_supply(cat, resource, dosage, medication)
     start, days = supply.start, supply.days
+    indefinite = False
+    if start is None:
+        # An MP9 administration agreement hands nothing over: its period of use is the use
+        # (definitions §1 History); only a start means use for an indefinite period.
+        use = period_of_use(cat, resource)
+        if use is not None and use.start is not None:
+            start, indefinite = use.start, use.indefinite
+            days = use.days if use.days is not None else days
     prescription: RequestReading | None = None
     for item in dicts(resource.get("authorizingPrescription")):
         request = ctx.index.resolve(reference_of(item), resource)
@@ -120,7 +129,11 @@ def read_dispense(
             break
     if pharmacy is None and resource.get("location") is not None:
         pharmacy = ctx.actor(resource.get("location"), resource).person_id
-    end = interval_end(start, days if days is not None else 1)
+    end = (
+        max(ctx.today, start)
+        if indefinite and start is not None
+        else interval_end(start, days if days is not None else 1)
+    )
     return OpioidExposure(
         source=ExposureSource.MEDICATION_DISPENSE,
         ref=resource_ref(resource, "MedicationDispense", fallback_id),
@@ -129,7 +142,7 @@ def read_dispense(
         prescribed_on=start,
         start=start,
         end=end,
-        indefinite=False,
+        indefinite=indefinite,
         prescriber_id=prescription.requester.person_id if prescription else None,
         prescriber_role=prescription.requester.role if prescription else PrescriberRole.UNKNOWN,
         pharmacy_id=pharmacy,

@@ -224,7 +224,15 @@ def _recognise(catalogue: Catalogue, source: MedicationInput) -> MedicationFacts
         codes=tuple(dict.fromkeys(all_codes)),
         product_display=display,
         substances=tuple(
-            SubstanceRef(s.key, s.name_nl, s.name_en, _atc_of(identity)) for s in relevant
+            SubstanceRef(
+                s.key,
+                s.name_nl,
+                s.name_en,
+                _atc_of(identity),
+                s.long_acting_form_nl,
+                s.long_acting_form_en,
+            )
+            for s in relevant
         ),
         is_opioid=is_opioid,
         is_oat_product=is_opioid and any(e.is_oat_product for e in identity.atc_entries),
@@ -238,6 +246,9 @@ def _recognise(catalogue: Catalogue, source: MedicationInput) -> MedicationFacts
         route_hint=route_hint,
         sedative_class=sedative_class,
         is_naloxone=kind == "naloxone",
+        once_daily=is_opioid
+        and release is ReleaseType.LONG_ACTING
+        and catalogue.once_daily(product, texts),
     )
 
 

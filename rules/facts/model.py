@@ -10,6 +10,11 @@ from typing import Any
 
 from rules.catalogue import Quantity, ReleaseType
 
+CODEINE = "codeine"
+"""The catalogue key of codeine (`rules/catalogue/data/substances.csv`)."""
+COUGH_SET = "cough"
+"""The condition set of a cough indication (`rules/catalogue/data/condition_sets.csv`)."""
+
 
 class RecognisedBy(StrEnum):
     """How the medication was identified, in the order of docs/definitions.md §1 "Opioid"."""
@@ -81,6 +86,10 @@ class SubstanceRef:
     name_nl: str  # e.g. "oxycodon" (apotheek.nl page name)
     name_en: str
     atc: str | None
+    long_acting_form_nl: str | None = None
+    """The substance's own long-acting form, e.g. "oxycodon MGA 2× daags" (rule 1); None when
+    the catalogue knows none (codeine)."""
+    long_acting_form_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +108,8 @@ class MedicationFacts:
     is_oat_product: bool
     """ATC N07BC* (methadone / buprenorphine for opioid dependence)."""
     is_antitussive_codeine: bool
-    """ATC R05DA04 (plain codeine as cough suppressant): excluded from rule 1."""
+    """ATC R05DA04 (plain codeine as cough suppressant); `OrderFacts.is_antitussive_codeine`
+    adds codeine ordered for cough."""
     strength: OpioidStrength | None
     """Weak/strong for an opioid (a combination is strong if any substance is), else None."""
     release_type: ReleaseType
@@ -115,6 +125,9 @@ class MedicationFacts:
     sedative_class: str | None
     """``benzodiazepine`` / ``z-drug`` / ``gabapentinoid`` for the rule-13 classes, else None."""
     is_naloxone: bool
+    once_daily: bool = False
+    """A long-acting product made for once-daily dosing (a 24-hour form; the catalogue's
+    ``once_daily.csv``): rule 2 judges it against 1× a day."""
 
     @property
     def is_sedative(self) -> bool:
@@ -229,7 +242,17 @@ class OrderFacts:
 
     @property
     def is_antitussive_codeine(self) -> bool:
-        return self.medication.is_antitussive_codeine
+        """Codeine as a cough suppressant (docs/definitions.md §1 "Antitussive codeine"): an
+        ATC R05DA04 product, or codeine (alone or with paracetamol) whose indication is in the
+        catalogue's `cough` condition set. The agreement rules (about pain) leave it alone."""
+        medication = self.medication
+        if medication.is_antitussive_codeine:
+            return True
+        return (
+            COUGH_SET in self.indication_sets
+            and bool(medication.substances)
+            and all(substance.key == CODEINE for substance in medication.substances)
+        )
 
     @property
     def strength(self) -> OpioidStrength | None:
@@ -242,6 +265,10 @@ class OrderFacts:
     @property
     def is_patch(self) -> bool:
         return self.medication.is_patch
+
+    @property
+    def once_daily(self) -> bool:
+        return self.medication.once_daily
 
     @property
     def substances(self) -> tuple[SubstanceRef, ...]:
@@ -355,12 +382,14 @@ class PatientFacts:
     """Covered days (union of intervals, OAT excluded) in [today − lookback_days + 1, today].
     The look-back windows of this class all have that shape (90 days including today)."""
     opioid_days_new_user_window: int
-    """Covered days (OAT excluded) in the new-user window; 0 means a new user (rule 10)."""
+    """Covered days in the new-user window, OAT included (a patient on methadone is not a new
+    user); 0 means a new user (rule 10)."""
     last_prior_prescription: OpioidExposure | None
     """Most recent opioid MedicationRequest (OAT excluded) prescribed in the look-back; when the
     history has no requests there, the most recent dispense."""
-    latest_supply_end_by_substance: Mapping[str, date]
-    """Last covered day per substance key (OAT excluded), any time before/after today."""
+    latest_supply_end: Mapping[tuple[str, ReleaseType], date]
+    """Last covered day per substance key and release type (OAT excluded), any time before or
+    after today: a long-acting supply says nothing about a short-acting order (rule 11)."""
     prescribers_in_lookback: frozenset[str]
     """Distinct prescriber ids in the look-back, OAT included; the rule adds the order's own."""
     pharmacies_in_lookback: frozenset[str]

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from cds_hooks.references import reference_key
-from rules.catalogue import CodeRef
+from rules.catalogue import CodeRef, ReleaseType
 from rules.facts.exposure import covered_days, exposure_intervals
 from rules.facts.fhir_access import (
     as_dict,
@@ -264,13 +264,14 @@ def patient_facts(
     prescriptions = [
         e for e in window if not e.is_oat and e.source is ExposureSource.MEDICATION_REQUEST
     ] or [e for e in window if not e.is_oat and e.source is ExposureSource.MEDICATION_DISPENSE]
-    latest_end: dict[str, date] = {}
+    latest_end: dict[tuple[str, ReleaseType], date] = {}
     for exposure in pain:
         if exposure.indefinite or exposure.end is None:
             continue
         for substance in exposure.substances:
-            if substance not in latest_end or exposure.end > latest_end[substance]:
-                latest_end[substance] = exposure.end
+            key = (substance, exposure.release_type)
+            if key not in latest_end or exposure.end > latest_end[key]:
+                latest_end[key] = exposure.end
     sedatives = list(history.sedatives)
     sedatives.extend(
         active_medication(o.order_id, o.medication, is_draft=True, selected=o.selected)
@@ -289,13 +290,14 @@ def patient_facts(
         history=tuple(exposures),
         prior_opioid_intervals=prior_intervals,
         prior_opioid_days=covered_days(prior_intervals),
+        # Any opioid use makes a patient not new, OAT included (definitions §2 Precise readings).
         opioid_days_new_user_window=covered_days(
-            exposure_intervals(pain, ctx.new_user_start, today)
+            exposure_intervals(exposures, ctx.new_user_start, today)
         ),
         last_prior_prescription=max(
             prescriptions, key=lambda e: (e.prescribed_on or date.min, e.ref), default=None
         ),
-        latest_supply_end_by_substance=latest_end,
+        latest_supply_end=latest_end,
         prescribers_in_lookback=frozenset(e.prescriber_id for e in window if e.prescriber_id),
         pharmacies_in_lookback=frozenset(e.pharmacy_id for e in window if e.pharmacy_id),
         physical_consult_dates=tuple(consult_dates),

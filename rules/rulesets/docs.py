@@ -191,6 +191,7 @@ _VARIABLE = {"dosing-frequency", "opioid-sedative-combination"}
 _EXCLUSIONS = {
     "palliative-or-cancer": "palliative care / cancer (setting `suppress_in_palliative_or_cancer`)",
     "oat": "opioid agonist treatment (methadone/buprenorphine for opioid dependence)",
+    "antitussive-codeine": "codeine for cough (ATC R05DA04, or a cough indication)",
 }
 
 

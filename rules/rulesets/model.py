@@ -32,7 +32,7 @@ DEFAULT_RULESET_PATH = RULESETS_DIR / "eemland.yaml"
 DEFAULT_OVERLAYS_PATH = RULESETS_DIR / "practices.yaml"
 
 Indicator = Literal["info", "warning", "critical"]
-Exclusion = Literal["palliative-or-cancer", "oat"]
+Exclusion = Literal["palliative-or-cancer", "oat", "antitussive-codeine"]
 ParameterValue = int | float | bool | str | list[str]
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 AgbCode = Annotated[str, Field(pattern=r"^[0-9]{8}$")]

@@ -177,7 +177,7 @@ def patient(**changes: Any) -> PatientFacts:
         prior_opioid_days=0,
         opioid_days_new_user_window=5,
         last_prior_prescription=None,
-        latest_supply_end_by_substance={"oxycodone": old.end} if old.end else {},
+        latest_supply_end=({("oxycodone", ReleaseType.LONG_ACTING): old.end} if old.end else {}),
         prescribers_in_lookback=frozenset(),
         pharmacies_in_lookback=frozenset(),
         physical_consult_dates=(TODAY,),

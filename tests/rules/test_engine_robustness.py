@@ -85,7 +85,9 @@ patients = st.builds(
         condition_sets=frozenset(sets),
         pregnant=pregnant,
         total_ome_mg_per_day=ome,
-        latest_supply_end_by_substance={"oxycodone": TODAY + timedelta(days=supply_left)},
+        latest_supply_end={
+            ("oxycodone", ReleaseType.LONG_ACTING): TODAY + timedelta(days=supply_left)
+        },
         postcode=postcode,
         opioid_days_new_user_window=sum(history_days),
     ),

@@ -327,7 +327,7 @@ def test_chronic_use_offers_the_three_routes_that_fit_a_patient_without_addictio
     evaluator: Evaluator,
 ) -> None:
     card = card_for(run(evaluator, facts(patient_facts=_chronic_patient())), "chronic-use")
-    assert "89 dagen" in card.summary  # 84 days before, and today's 5-day order
+    assert "eerder 84 dagen + dit recept 5 dagen" in card.summary
     assert card.selection_behavior == "any"
     labels = [suggestion.label for suggestion in card.suggestions]
     assert any("Consultatieteam GGZ" in label and "ZorgDomein" in label for label in labels)
@@ -399,12 +399,11 @@ def test_new_user_gets_education_with_the_apotheek_page_of_the_substance(
 
 
 def test_early_refill_compares_the_same_substance(evaluator: Evaluator) -> None:
-    supply_left = patient(latest_supply_end_by_substance={"oxycodone": TODAY + timedelta(days=9)})
+    nine_days = TODAY + timedelta(days=9)
+    supply_left = patient(latest_supply_end={("oxycodone", ReleaseType.LONG_ACTING): nine_days})
     card = card_for(run(evaluator, facts(patient_facts=supply_left)), "early-refill")
     assert "9 dagen" in card.summary
-    other_substance = patient(
-        latest_supply_end_by_substance={"tramadol": TODAY + timedelta(days=9)}
-    )
+    other_substance = patient(latest_supply_end={("tramadol", ReleaseType.LONG_ACTING): nine_days})
     assert "early-refill" not in run(evaluator, facts(patient_facts=other_substance)).fired_rule_ids
 
 
@@ -587,15 +586,18 @@ def test_a_selected_sedative_with_an_unselected_drafted_opioid_fires_the_reverse
 def test_chronic_use_on_an_indefinite_order_does_not_invent_a_day_count(
     evaluator: Evaluator,
 ) -> None:
+    # Chronic use needs earlier use; the order counts as 29 days, so 84 + 29 = 113 is a bound.
     indefinite = order(duration_days=None, duration_indefinite=True, total_covered_days=None)
-    card = card_for(run(evaluator, facts(orders=[indefinite])), "chronic-use")
-    assert "onbepaalde tijd" in card.summary
-    assert card.detail is not None and "29" not in card.detail and "29" not in card.summary
+    chronic = facts(orders=[indefinite], patient_facts=_chronic_patient())
+    card = card_for(run(evaluator, chronic), "chronic-use")
+    assert "onbepaalde tijd" in card.summary and "eerder 84 dagen" in card.summary
+    assert card.detail is not None and "113" not in card.detail and "113" not in card.summary
+    assert "29" not in card.detail and "29" not in card.summary
     # No total is sent (a card carries no nulls); the threshold it was judged against is.
     assert "total_opioid_days" not in explanation(card)["facts"]
     assert explanation(card)["facts"]["threshold_days"] == 28
-    english = card_for(run(evaluator, facts(orders=[indefinite]), language="en"), "chronic-use")
+    english = card_for(run(evaluator, chronic, language="en"), "chronic-use")
     assert "indefinite" in english.summary
     # A known duration keeps the day count.
     counted = card_for(run(evaluator, facts(patient_facts=_chronic_patient())), "chronic-use")
-    assert "89 dagen" in counted.summary
+    assert "eerder 84 dagen + dit recept 5 dagen" in counted.summary

@@ -13,6 +13,7 @@ from fhir_fixtures.builders import (
     AGB_SPECIALISM,
     ATC,
     NEXT_PRACTITIONER,
+    PERIOD_OF_USE,
     PRK,
     RXNORM,
     concept,
@@ -23,7 +24,7 @@ from fhir_fixtures.builders import (
     qty,
 )
 from rules.catalogue import Catalogue
-from rules.facts import ExposureSource, FactSettings, PrescriberRole
+from rules.facts import ExposureSource, FactSettings, PrescriberRole, ReleaseType
 from tests.rules.facts.conftest import TODAY, build
 
 OXY = concept((ATC, "N02AA05"))
@@ -103,7 +104,7 @@ def test_oat_counts_for_prescribers_not_for_exposure(catalogue: Catalogue) -> No
     assert patient.prior_opioid_days == 0
     assert patient.last_prior_prescription is None
     assert patient.prescribers_in_lookback == {"agb:01999999"}
-    assert patient.latest_supply_end_by_substance == {}
+    assert patient.latest_supply_end == {}
 
 
 def test_excluded_statuses_and_the_drafts_themselves(catalogue: Catalogue) -> None:
@@ -190,9 +191,10 @@ def test_supply_end_per_substance_and_early_refill_inputs(catalogue: Catalogue) 
         _prior("tram", "2024-02-20", 5, medication=tramadol),
     ]
     patient = build(catalogue, [], history).patient
-    assert patient.latest_supply_end_by_substance == {
-        "oxycodone": date(2024, 3, 9),
-        "tramadol": date(2024, 2, 24),
+    # Keyed by substance and release type: ATC codes alone do not tell the release type.
+    assert patient.latest_supply_end == {
+        ("oxycodone", ReleaseType.UNKNOWN): date(2024, 3, 9),
+        ("tramadol", ReleaseType.UNKNOWN): date(2024, 2, 24),
     }
 
 
@@ -387,3 +389,38 @@ def test_an_active_supply_that_ends_before_the_draft_starts_is_not_counted(
         "MedicationRequest/current",
     ]
     assert patient.total_ome_mg_per_day == pytest.approx(120.0)
+
+
+def test_oat_and_administration_agreements_make_a_patient_no_new_user(catalogue: Catalogue) -> None:
+    """Rule 10: OAT counts as opioid use in the new-user window, and an MP9 administration
+    agreement (a MedicationDispense without a hand-over) covers its period of use."""
+    methadone = concept((ATC, "N07BC02"), text="METHADON HCL DRANK 1MG/ML")
+    on_oat = build(catalogue, [], [_prior("oat", "2023-12-01", 28, medication=methadone)]).patient
+    assert on_oat.history[0].is_oat
+    assert on_oat.prior_opioid_days == 0  # not prior pain medication (rules 4, 5, 8, 9, 11)
+    assert on_oat.opioid_days_new_user_window == 28
+
+    agreement = {
+        "resourceType": "MedicationDispense",
+        "id": "aa-1",
+        "meta": {
+            "profile": ["http://nictiz.nl/fhir/StructureDefinition/mp-AdministrationAgreement"]
+        },
+        "extension": [{"url": PERIOD_OF_USE, "valuePeriod": {"start": "2023-09-01"}}],
+        "status": "in-progress",
+        "medicationCodeableConcept": methadone,
+        "subject": {"reference": "Patient/p1"},
+    }
+    patient = build(catalogue, [], [agreement]).patient
+    [exposure] = patient.history
+    assert exposure.start == date(2023, 9, 1) and exposure.indefinite
+    assert exposure.end == TODAY and exposure.is_active
+    assert patient.opioid_days_new_user_window > 0
+
+    ended = dict(agreement, id="aa-2")
+    ended["extension"] = [
+        {"url": PERIOD_OF_USE, "valuePeriod": {"start": "2024-01-01", "end": "2024-01-10"}}
+    ]
+    [finished] = build(catalogue, [], [ended]).patient.history
+    assert (finished.start, finished.end) == (date(2024, 1, 1), date(2024, 1, 10))
+    assert not finished.indefinite and not finished.is_active

@@ -114,6 +114,48 @@ def test_antitussive_codeine(catalogue: Catalogue) -> None:
     assert plain.is_opioid and plain.is_antitussive_codeine
     combination = order_of(catalogue, med_request("o1", concept((ATC, "N02AJ06"))))
     assert not combination.is_antitussive_codeine
+    # Codeine, alone or with paracetamol, with a cough indication (ICPC R05, SNOMED
+    # 49727002) is antitussive too; a cough indication does not make another opioid one.
+    for code in (("http://hl7.org/fhir/sid/icpc-1-nl", "R05"), (SNOMED, "49727002")):
+        cough: list[Any] = [concept(code)]
+        for medication, antitussive in (
+            (concept((ATC, "N02AJ06")), True),
+            (concept(text="Codeïne drank"), True),
+            (concept((ATC, "N02AX02")), False),  # tramadol
+        ):
+            found = order_of(catalogue, med_request("o1", medication, reasonCode=cough))
+            assert found.is_antitussive_codeine is antitussive
+
+
+@pytest.mark.parametrize(
+    ("medication", "once_daily"),
+    [
+        (concept((RXNORM, "833709")), True),  # 24 HR tramadol ER, marked in the catalogue
+        (concept((ATC, "N02AX02"), text="TRAMADOL HCL 24-UURS TABLET MGA 200MG"), True),
+        (concept((ATC, "N02AA03"), text="HYDROMORFON HCL OROS TABLET MGA 8MG"), True),
+        (concept((ATC, "N02AX02"), text="TRAMADOL HCL RETARD 1X DAAGS TABLET 200MG"), True),
+        (concept((PRK, "50431")), False),  # tramadol retard MGA: twice a day
+        (concept((RXNORM, "1049683")), False),  # short-acting: never once-daily
+        (concept((ATC, "N02AA05"), text="Oxycodone 12 HR 10 mg"), False),
+    ],
+)
+def test_a_product_made_for_once_daily_dosing(
+    catalogue: Catalogue, medication: dict[str, Any], once_daily: bool
+) -> None:
+    assert order_of(catalogue, med_request("o1", medication)).once_daily is once_daily
+
+
+def test_a_substance_names_its_own_long_acting_form(catalogue: Catalogue) -> None:
+    """Rule 1: the catalogue's long-acting form of the same substance, or none."""
+    forms = {
+        key: order_of(catalogue, med_request("o1", concept((ATC, atc)))).substances[0]
+        for key, atc in (("oxycodone", "N02AA05"), ("tramadol", "N02AX02"), ("codeine", "N02AJ06"))
+    }
+    assert forms["oxycodone"].long_acting_form_nl == "oxycodon MGA 2× daags"
+    assert forms["tramadol"].long_acting_form_nl == "tramadol MGA 2× daags"
+    assert forms["tramadol"].long_acting_form_en == "tramadol modified-release twice a day"
+    assert forms["codeine"].long_acting_form_nl is None
+    assert forms["codeine"].long_acting_form_en is None
 
 
 @pytest.mark.parametrize(
