@@ -119,3 +119,14 @@ def test_no_patient_identifiers_reach_the_explanation(api: TestClient) -> None:
             text = str(card["extension"])
             assert "999908510" not in text  # BSN
             assert "Testpatiënt" not in text  # name
+
+
+def test_the_pregnancy_warning_is_the_first_card(api: TestClient) -> None:
+    [path] = [p for p in FIXTURES if p.stem == "pregnancy-tramadol"]
+    body, fired, _ = _post(api, path)
+    assert fired[0] == "pregnancy"
+    assert "short-acting-opioid" in fired[1:]
+    short_acting = body["cards"][fired.index("short-acting-opioid")]
+    # Tramadol's own long-acting form, never a stronger opioid.
+    assert "tramadol" in short_acting["detail"].lower()
+    assert "oxycodon" not in short_acting["detail"].lower()
