@@ -16,7 +16,7 @@ import pytest
 from app.services import SERVICES
 from cds_hooks.contexts import validate_context
 from cds_hooks.models import HookRequest
-from rules.fixtures import ANCHOR_DATE, FIXTURES_DIR, list_fixtures, load_expectation, load_fixture
+from rules.fixtures import ANCHOR_DATE, FIXTURES_DIR, list_fixtures, load_fixture
 from rules.rulesets import RuleSet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,20 +68,6 @@ def test_each_fixture_is_a_request_for_its_sidecars_service(path: Path, ruleset:
     assert not unknown, f"{name}: no rules called {sorted(unknown)}"
     both = set(expectation.must_fire) & set(expectation.must_not_fire)
     assert not both, f"{name}: must and must not fire {sorted(both)}"
-
-
-def test_the_readme_table_lists_every_fixture_as_its_sidecar_says() -> None:
-    rows: dict[str, tuple[str, str]] = {}
-    for line in (FIXTURES_DIR / "README.md").read_text(encoding="utf-8").splitlines():
-        row = re.fullmatch(r"\| `([^`]+)` \| ([a-z-]+) \| (.+) \|", line)
-        if row:
-            rows[row[1]] = (row[2], row[3])
-    expected = {}
-    for path in FIXTURES:
-        expectation = load_expectation(path)
-        fire = ", ".join(expectation.must_fire) or "–"
-        expected[path.name.removesuffix(REQUEST)] = (expectation.hook, fire)
-    assert rows == expected
 
 
 def test_the_fixture_paths_in_the_docs_exist() -> None:
