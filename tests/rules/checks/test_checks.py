@@ -370,6 +370,21 @@ def test_barneveld_gets_the_zorgprogrammacoordinator_instead_of_addiction_care(
     assert explanation(card)["notes"]["postcode_route"] == "Barneveld"
 
 
+def test_de_glind_belongs_to_barneveld_and_amersfoort_does_not(evaluator: Evaluator) -> None:
+    def first_route(postcode: str) -> str:
+        addicted = replace(
+            _chronic_patient(postcode=postcode), condition_sets=frozenset({"opioid_use_disorder"})
+        )
+        return _route_names(card_for(run(evaluator, facts(patient_facts=addicted)), "chronic-use"))[
+            0
+        ]
+
+    coordinator = "Zorgprogrammacoördinator GGZ van Huisartsen Eemland"
+    assert first_route("3794 AB") == coordinator  # De Glind, gemeente Barneveld
+    assert first_route("3925") == coordinator  # Scherpenzeel
+    assert first_route("3811").startswith("Gespecialiseerde verslavingszorg")  # Amersfoort
+
+
 def test_addiction_care_is_not_suggested_to_a_patient_it_already_treats(
     evaluator: Evaluator,
 ) -> None:
