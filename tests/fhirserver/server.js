@@ -104,7 +104,7 @@ async function handleFhir(req, res, url, fhirPath) {
       query[name] = value;
     }
   }
-  // Gotcha (ecosystem.md §3): FhirRouter matches on `url`, a relative path plus query.
+  // Gotcha (seen with @medplum/fhir-router 4.5.2): FhirRouter matches on `url`, a relative path plus query.
   const relative = fhirPath + (url.search || '');
   const [outcome, resource] = await router.handleRequest(
     { method: req.method, url: relative, pathname: '', body, params: {}, query, headers: req.headers },

@@ -18,7 +18,7 @@ def _order(
     return order_of(catalogue, med_request("o1", medication, dosages=dosages))
 
 
-# --- CDC MME oracles where the Dutch factors agree (reference/opioid-cds.md §1.6 C) ---------
+# --- CDC MME oracles where the Dutch factors agree (cqframework/opioid-mme-r4 OMTKLogicTests) --
 @pytest.mark.parametrize(("every_days", "frequency"), [(3, 1), (1, 1), (2, 1), (1, 3)])
 def test_fentanyl_25_patch_is_60_whatever_the_change_interval(
     catalogue: Catalogue, every_days: int, frequency: int

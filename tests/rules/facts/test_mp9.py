@@ -1,4 +1,4 @@
-"""Dutch Nictiz MP9-shaped prescriptions (reference/opioid-cds.md §3.2, §3.4).
+"""Dutch Nictiz MP9-shaped prescriptions (Nictiz MP9 3.0 profiles; Nictiz/HL7-mappings test data).
 
 The resources follow the MP9 3.0 profiles (MedicationAgreement + DispenseRequest +
 PharmaceuticalProduct + nl-core PractitionerRole) with the facts of the Nictiz test cases;
