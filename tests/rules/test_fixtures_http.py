@@ -108,7 +108,7 @@ def test_barneveld_patients_are_routed_to_the_zorgprogrammacoordinator(api: Test
     assert labels(barneveld).startswith("Verwijzen/consulteren: Zorgprogrammacoördinator GGZ")
     assert "Gespecialiseerde verslavingszorg" not in labels(barneveld)
     # No use disorder in Amersfoort: the practice's own POH-GGZ first, no addiction care.
-    assert labels(amersfoort).startswith("Verwijzen/consulteren: POH-GGZ van de praktijk")
+    assert labels(amersfoort).startswith("Verwijzen/consulteren: POH-GGZ (in de eigen praktijk)")
     assert "verslavingszorg" not in labels(amersfoort).lower()
 
 

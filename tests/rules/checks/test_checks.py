@@ -332,8 +332,8 @@ def test_chronic_use_offers_the_three_routes_that_fit_a_patient_without_addictio
     labels = [suggestion.label for suggestion in card.suggestions]
     assert any("Consultatieteam GGZ" in label and "ZorgDomein" in label for label in labels)
     assert _route_names(card) == [
-        "POH-GGZ van de praktijk",
-        "Consultatieteam GGZ (met verslavingsarts Jellinek)",
+        "POH-GGZ",
+        "Consultatieteam GGZ, verslavingsarts Jellinek",
         "Psychosomatisch fysiotherapeut",
     ]
     for suggestion in card.suggestions:
@@ -417,7 +417,7 @@ def test_early_refill_compares_the_same_substance(evaluator: Evaluator) -> None:
     nine_days = TODAY + timedelta(days=9)
     supply_left = patient(latest_supply_end={("oxycodone", ReleaseType.LONG_ACTING): nine_days})
     card = card_for(run(evaluator, facts(patient_facts=supply_left)), "early-refill")
-    assert "9 dagen" in card.summary
+    assert f"strekt nog tot {nine_days:%d-%m-%Y}" in card.summary
     other_substance = patient(latest_supply_end={("tramadol", ReleaseType.LONG_ACTING): nine_days})
     assert "early-refill" not in run(evaluator, facts(patient_facts=other_substance)).fired_rule_ids
 

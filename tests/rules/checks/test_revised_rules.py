@@ -323,7 +323,8 @@ def test_rule_17_warns_for_a_fentanyl_patch_in_an_opioid_naive_patient(
     assert "opioïd-naïeve" in card.summary and "ademdepressie" in card.summary
     assert card.detail is not None
     assert "afgelopen 30 dagen geen opioïd" in card.detail
-    assert "gecontra-indiceerd bij opioïd-naïeve patiënten" in card.detail
+    assert "bedoeld voor opioïd-tolerante patiënten" in card.detail
+    assert "levensbedreigende ademdepressie" in card.detail
     assert "FENTANYL PLEISTER 12UG/UUR" in card.detail
     assert explanation(card)["facts"]["naive_window_days"] == 30
     english = card_for(
