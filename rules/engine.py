@@ -201,9 +201,12 @@ class Evaluator:
         shared_texts = self.ruleset.file.shared_texts
 
         def texts(key: str, **values: Any) -> str:
-            # `<key>_one` is the singular ("1 dag", "once a day") where the rule set has one.
-            if values.get("count") == 1 and f"{key}_one" in shared_texts:
-                key = f"{key}_one"
+            # `<key>_one` / `<key>_zero` where the rule set has them: "1 dag", "once a day",
+            # "een onbekende apotheek" (no dispensing known is not "0 apotheken").
+            count = values.get("count")
+            if isinstance(count, (int, float)) and count in (0, 1):
+                variant = f"{key}_zero" if count == 0 else f"{key}_one"
+                key = variant if variant in shared_texts else key
             return shared_texts[key].get(language).format(**values)
 
         evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)

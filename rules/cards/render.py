@@ -156,7 +156,8 @@ class CardRenderer:
         built = []
         for reason in spec.reasons_on_prescription:
             # The note is for the Dutch pharmacy, whatever language the GP reads.
-            note = shared["reason_note"].nl.format(reason=reason.nl, agreement=spec.title.nl)
+            template = spec.reason_note or shared["reason_note"]
+            note = template.nl.format(reason=reason.nl, agreement=spec.title.nl)
             values = {"reason": reason.get(language), "note": note}
             built.append(
                 factory.add_note(

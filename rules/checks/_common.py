@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 from rules.facts import PatientFacts
+from rules.registry import RuleContext
 
-__all__ = ["consult_after", "format_date", "order_interval"]
+__all__ = ["consult_after", "format_date", "on_oat", "order_interval"]
 
 
 def format_date(value: date | None, text: Callable[..., str]) -> str:
@@ -28,3 +30,12 @@ def consult_after(patient: PatientFacts, day: date | None) -> bool:
 
 def order_interval(start: date, days: int) -> tuple[date, date]:
     return start, start + timedelta(days=max(days, 1) - 1)
+
+
+def on_oat(ctx: RuleContext[Any]) -> bool:
+    """Opioid agonist treatment drafted now or used in the look-back: addiction care is in place."""
+    since = ctx.today - timedelta(days=ctx.defaults.lookback_days)
+    return any(order.is_oat for order in ctx.facts.opioid_orders) or any(
+        exposure.is_oat and (exposure.end is None or exposure.end >= since)
+        for exposure in ctx.facts.patient.history
+    )

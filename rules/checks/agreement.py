@@ -35,11 +35,29 @@ def _bony_pain(order: OrderFacts, wanted: frozenset[str], excluded: frozenset[st
     )
 
 
+def _long_acting_running(ctx: RuleContext[Any], order: OrderFacts) -> bool:
+    """A long-acting form of the order's substance is supplied today or drafted beside it: the
+    short-acting order is breakthrough medication, and proposing that form again is no help."""
+    keys = {substance.key for substance in order.substances}
+    supply_ends = ctx.facts.patient.latest_supply_end
+    if any(
+        (end := supply_ends.get((key, ReleaseType.LONG_ACTING))) is not None and end >= ctx.today
+        for key in keys
+    ):
+        return True
+    return any(
+        other.order_id != order.order_id
+        and other.release_type is ReleaseType.LONG_ACTING
+        and keys & {substance.key for substance in other.substances}
+        for other in ctx.facts.opioid_orders
+    )
+
+
 @rule(
     "short-acting-opioid",
     parameters=ShortActingParameters,
     placeholders={"alternatives", "without_long_acting_form"},
-    text_variants={"alternative", "no_long_acting_form", "bony_pain"},
+    text_variants={"alternative", "no_long_acting_form", "bony_pain", "breakthrough"},
 )
 def short_acting_opioid(ctx: RuleContext[ShortActingParameters]) -> Finding | None:
     """Fase 1 stap 3: «ALLEEN langwerkend … Er is GEEN indicatie voor kortwerkend».
@@ -61,6 +79,9 @@ def short_acting_opioid(ctx: RuleContext[ShortActingParameters]) -> Finding | No
         if _bony_pain(order, wanted, excluded):
             advice[order.order_id] = ("bony_pain", None)
             continue
+        if _long_acting_running(ctx, order):
+            advice[order.order_id] = ("breakthrough", None)
+            continue
         forms = [
             substance.long_acting_form_en if english else substance.long_acting_form_nl
             for substance in order.substances
@@ -80,6 +101,7 @@ def short_acting_opioid(ctx: RuleContext[ShortActingParameters]) -> Finding | No
             ("long_acting_form", "alternative"),
             ("no_long_acting_form", "no_long_acting_form"),
             ("bony_pain", "bony_pain"),
+            ("breakthrough", "breakthrough"),
         )
         if kind in kinds
     ]

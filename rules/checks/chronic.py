@@ -7,13 +7,13 @@ as prior opioid exposure here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from pydantic import Field
 
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
-from rules.checks._common import format_date, order_interval
+from rules.checks._common import format_date, on_oat, order_interval
 from rules.facts import OrderFacts, ReleaseType, covered_days
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
@@ -40,13 +40,8 @@ class _ReferralChoice:
 def _referral_choice(ctx: RuleContext[ChronicParameters]) -> _ReferralChoice:
     patient = ctx.facts.patient
     disorder = bool(patient.condition_sets & frozenset(ctx.params.opioid_use_disorder_sets))
-    since = ctx.today - timedelta(days=ctx.defaults.lookback_days)
-    on_oat = any(order.is_oat for order in ctx.facts.opioid_orders) or any(
-        exposure.is_oat and (exposure.end is None or exposure.end >= since)
-        for exposure in patient.history
-    )
     routes = ctx.referrals_if_opioid_use_disorder if disorder else ()
-    return _ReferralChoice(list(routes or ctx.referrals), disorder, on_oat)
+    return _ReferralChoice(list(routes or ctx.referrals), disorder, on_oat(ctx))
 
 
 def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date] | None:
@@ -95,6 +90,8 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     order_days = covered_days(order_intervals)
     # An indefinite order counts as threshold + 1 days: the total is then a bound, not a count.
     indefinite = any(order.duration_indefinite for order in ctx.orders)
+    # An order of unknown duration adds nothing to the count; its days are not "0".
+    unknown = len(order_intervals) < len(ctx.orders) and not indefinite
 
     def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         return choice.suggestions(factory, ctx.defaults.referral_suggestions)
@@ -103,7 +100,7 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
         order_ids=[order.order_id for order in ctx.orders],
         facts={
             "prior_opioid_days": prior_days,
-            "order_days": None if indefinite else order_days,
+            "order_days": None if indefinite or unknown else order_days,
             "total_opioid_days": None if indefinite else total,
             "opioid_use_disorder": choice.opioid_use_disorder,
             "on_oat": choice.on_oat,
@@ -124,7 +121,9 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
             "prior_days": prior_days,
             "order_days": order_days,
             "prior_duration": ctx.text("days", count=prior_days),
-            "order_duration": ctx.text("days", count=order_days),
+            "order_duration": (
+                ctx.text("unknown_duration") if unknown else ctx.text("days", count=order_days)
+            ),
             "duration": ctx.text("indefinite"),
         },
         variant="indefinite" if indefinite else None,

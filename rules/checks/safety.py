@@ -13,6 +13,7 @@ from pydantic import Field
 
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
+from rules.checks._common import on_oat
 from rules.facts import OpioidExposure, OrderFacts, PatientFacts
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
@@ -150,6 +151,7 @@ def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Findin
     elif not ctx.orders:
         return None
     referral_ids = list(ctx.referrals)
+    in_addiction_care = on_oat(ctx)
 
     def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         naloxone = factory.naloxone_order(
@@ -157,7 +159,7 @@ def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Findin
             description=factory.rule_text("naloxone_description"),
             instruction=factory.rule_text("naloxone_instruction"),
         )
-        referrals = factory.referrals(referral_ids)
+        referrals = factory.referrals(referral_ids, on_oat=in_addiction_care)
         return [naloxone, *referrals] if naloxone is not None else referrals
 
     return Finding(

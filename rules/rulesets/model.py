@@ -151,6 +151,9 @@ class RuleSpec(_Strict):
     )
     """Common reasons to deviate from this agreement, offered as suggestions that write the
     reason into the drafted order's note, so the pharmacy sees it and need not phone."""
+    reason_note: LocalizedText | None = None
+    """The note such a suggestion writes ({reason}, {agreement}); default the shared
+    `reason_note` ("Reden afwijking werkafspraak …"), which does not fit every rule."""
 
 
 class DirectoryFiles(_Strict):
@@ -393,6 +396,9 @@ REQUIRED_SHARED_TEXTS = (
     "days",
     "indefinite",
     "unknown",
+    "unknown_duration",
+    "prescribers",
+    "pharmacies",
     "date_format",
 )
 
