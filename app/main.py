@@ -23,6 +23,7 @@ from app.evaluation import load_evaluator
 from app.logging import configure_logging, get_logger
 from app.middleware import RequestLogMiddleware
 from app.openapi import install_openapi
+from app.reporting.records import ReportRecorder
 from app.routes import cds, docs, health, playground
 from app.security import build_jwt_verifier
 from app.settings import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 http_client=http_client,
                 evaluator=evaluator,
                 audit=AuditWriter(session_factory),
+                recorder=ReportRecorder(evaluator.ruleset, settings.audit_secret),
             )
             fired = await warm_up(evaluator)
             # What lives as long as the process (rule set, catalogue, validators, modules) is
