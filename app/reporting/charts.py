@@ -71,7 +71,8 @@ def trend_chart(points: Sequence[MonthPoint], title: str) -> str:
         )
         body.append(_text(left - 6, y + 4, str(round(peak * fraction)), "end", GREY))
         body.append(_text(left + plot_w + 6, y + 4, f"{fraction:.0%}", "start", GREY))
-    lines: dict[str, list[tuple[float, float]]] = {GREEN: [], ORANGE: []}
+    # A month without a share drawn breaks the line: a line across it would invent a trend.
+    lines: dict[str, list[list[tuple[float, float]]]] = {GREEN: [[]], ORANGE: [[]]}
     for index, point in enumerate(points):
         x = left + index * step
         centre = x + step / 2
@@ -87,7 +88,9 @@ def trend_chart(points: Sequence[MonthPoint], title: str) -> str:
         for colour, (part, whole) in ((GREEN, point.within), (ORANGE, point.long_acting)):
             share = visible(part, whole)
             if share is not None:
-                lines[colour].append((centre, base - share * plot_h))
+                lines[colour][-1].append((centre, base - share * plot_h))
+            elif lines[colour][-1]:
+                lines[colour].append([])
         if len(points) <= 18 or index % 2 == 0:
             body.append(_text(centre, base + 16, point.label[2:], "middle", GREY))
         if point.marker:
@@ -96,15 +99,16 @@ def trend_chart(points: Sequence[MonthPoint], title: str) -> str:
                 f'stroke-dasharray="4 3"/>'
             )
             body.append(_text(x + 3, top - 10, point.marker, "start", "#9b2c2c"))
-    for colour, coordinates in lines.items():
-        if len(coordinates) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coordinates)
-            body.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
+    for colour, segments in lines.items():
+        for coordinates in segments:
+            if len(coordinates) > 1:
+                path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coordinates)
+                body.append(
+                    f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
+                )
+            body.extend(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coordinates
             )
-        body.extend(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coordinates
-        )
     legend_y = height - 14
     for offset, colour, label in (
         (0, BLUE, "orders evaluated"),
@@ -131,7 +135,7 @@ def bar_chart(
     dashed line (the region's share) to compare each bar with."""
     row_h, label_w, plot_w = 24, 170, 440
     width = label_w + plot_w + 80
-    height = max(1, len(bars)) * row_h + 40
+    height = max(1, len(bars)) * row_h + (40 if reference is not None else 16)
     body: list[str] = []
     if not bars:
         return _svg(width, 60, title, [_text(10, 30, "No data in this period.")])
