@@ -618,7 +618,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="last day before the agreements were implemented: compares before and after, "
         "and marks the evaluation points 4 months and 1 year after",
     )
-    report.add_argument("--format", choices=("json", "csv", "html"), default="json")
+    report.add_argument(
+        "--format",
+        choices=("json", "csv", "html"),
+        default="json",
+        help="json: exact numbers (default); csv: scope,period,metric,key,value; html: the "
+        "report page as one file. csv and html show counts of 1 to 4 as <5",
+    )
     report.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     report.set_defaults(handler=_report)
 
