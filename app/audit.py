@@ -19,13 +19,16 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import CardEvent
+from app.db import CardEvent, ReportCard, ReportOrder
 from app.logging import get_logger
+from app.reporting.records import ReportRows
 
 __all__ = ["AuditEvent", "AuditWriter"]
 
 log = get_logger(__name__)
 _CARD_EVENTS = CardEvent.metadata.tables[CardEvent.__tablename__]
+_REPORT_ORDERS = ReportOrder.metadata.tables[ReportOrder.__tablename__]
+_REPORT_CARDS = ReportCard.metadata.tables[ReportCard.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,35 @@ class AuditEvent:
     card_uuids: list[str]
     duration_ms: float
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    report: ReportRows = ((), ())
+    """The call's rows for the report (`app.reporting.records`), stored in the same
+    transaction as the event."""
+
+
+@dataclass
+class _Rows:
+    """One transaction's rows, per table."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    cards: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, event: AuditEvent) -> None:
+        self.events.append(
+            {
+                "created_at": event.created_at,
+                "service_id": event.service_id,
+                "hook": event.hook,
+                "hook_instance": _storable(event.hook_instance),
+                "patient_pseudonym": event.patient_pseudonym,
+                "rule_ids": event.rule_ids,
+                "card_uuids": event.card_uuids,
+                "duration_ms": event.duration_ms,
+            }
+        )
+        orders, cards = event.report
+        self.orders.extend({**row, "evaluated_at": event.created_at} for row in orders)
+        self.cards.extend({**row, "evaluated_at": event.created_at} for row in cards)
 
 
 def _storable(hook_instance: str) -> str:
@@ -104,35 +136,31 @@ class AuditWriter:
             batch = [first, *self._drain()]
             await self._write(batch)
 
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+    async def _insert(self, events: list[AuditEvent]) -> None:
+        rows = _Rows()
+        for event in events:
+            rows.add(event)
         async with self._session_factory() as session:
-            await session.execute(insert(_CARD_EVENTS), rows)
+            # Core executemany per table: the ORM's bulk insert would cost the loop more.
+            for table, table_rows in (
+                (_CARD_EVENTS, rows.events),
+                (_REPORT_ORDERS, rows.orders),
+                (_REPORT_CARDS, rows.cards),
+            ):
+                if table_rows:
+                    await session.execute(insert(table), table_rows)
             await session.commit()
 
     async def _write(self, batch: list[AuditEvent]) -> None:
         if not batch:
             return
-        rows = [
-            {
-                "created_at": event.created_at,
-                "service_id": event.service_id,
-                "hook": event.hook,
-                "hook_instance": _storable(event.hook_instance),
-                "patient_pseudonym": event.patient_pseudonym,
-                "rule_ids": event.rule_ids,
-                "card_uuids": event.card_uuids,
-                "duration_ms": event.duration_ms,
-            }
-            for event in batch
-        ]
         try:
-            # A Core executemany on the table: the ORM's bulk insert would cost the loop more.
-            await self._insert(rows)
+            await self._insert(batch)
         except Exception as exc:  # the audit must never take the service down
             log.warning("audit batch failed; storing one by one", error_type=type(exc).__name__)
-            for row in rows:  # one bad row must not cost the others
+            for event in batch:  # one bad event must not cost the others
                 try:
-                    await self._insert([row])
+                    await self._insert([event])
                 except Exception as row_exc:
                     self.dropped += 1
                     log.error("audit event dropped", error_type=type(row_exc).__name__)

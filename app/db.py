@@ -24,6 +24,8 @@ __all__ = [
     "Base",
     "CardEvent",
     "FeedbackRecord",
+    "ReportCard",
+    "ReportOrder",
     "SeenJwtId",
     "check_database",
     "create_engine_for",
@@ -58,7 +60,7 @@ class FeedbackRecord(Base):
     override_reason_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
     has_user_comment: Mapped[bool] = mapped_column(default=False)
     outcome_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class CardEvent(Base):
@@ -75,6 +77,52 @@ class CardEvent(Base):
     rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     card_uuids: Mapped[list[str]] = mapped_column(JSON, default=list)
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class ReportOrder(Base):
+    """One evaluated draft opioid order, for the report of docs/reports.md.
+
+    What the order is, never who it is for: no patient reference at all (the audit trail has
+    the pseudonym), the prescriber only as a keyed pseudonym, the practice as its AGB code
+    (an organisation's, public). `call_id` is a random id that ties an order to the cards of
+    the same call; it is not the client's hookInstance.
+    """
+
+    __tablename__ = "report_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    call_id: Mapped[str] = mapped_column(String(32), index=True)
+    hook: Mapped[str] = mapped_column(String(50))
+    practice_agb: Mapped[str | None] = mapped_column(String(20), index=True, nullable=True)
+    prescriber_pseudonym: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prescriber_role: Mapped[str] = mapped_column(String(20))
+    substance: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    strength: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    release_type: Mapped[str] = mapped_column(String(20))
+    route: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    duration_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_indefinite: Mapped[bool] = mapped_column(default=False)
+    doses_per_day: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ome_mg_per_day: Mapped[float | None] = mapped_column(Float, nullable=True)
+    has_indication: Mapped[bool] = mapped_column(default=False)
+    repeats_allowed: Mapped[int] = mapped_column(Integer, default=0)
+    gp_max_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class ReportCard(Base):
+    """One card the service returned: its uuid (what feedback names) and its rule."""
+
+    __tablename__ = "report_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    call_id: Mapped[str] = mapped_column(String(32))
+    hook: Mapped[str] = mapped_column(String(50))
+    practice_agb: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    card_uuid: Mapped[str] = mapped_column(String(100), index=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
 
 
 class SeenJwtId(Base):

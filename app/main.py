@@ -7,6 +7,8 @@ engine) are opened in the lifespan and closed on shutdown. Uvicorn runs it with
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +25,9 @@ from app.evaluation import load_evaluator
 from app.logging import configure_logging, get_logger
 from app.middleware import RequestLogMiddleware
 from app.openapi import install_openapi
-from app.routes import cds, docs, health, playground
+from app.reporting.prune import prune_forever
+from app.reporting.records import ReportRecorder
+from app.routes import cds, docs, health, playground, reports
 from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 http_client=http_client,
                 evaluator=evaluator,
                 audit=AuditWriter(session_factory),
+                recorder=ReportRecorder(evaluator.ruleset, settings.audit_secret),
             )
             fired = await warm_up(evaluator)
             # What lives as long as the process (rule set, catalogue, validators, modules) is
@@ -64,9 +69,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.freeze()
             log.info("warmed up", rule_ids=fired, compiled=compiled_modules())
             app.state.cds.audit.start()
+            # Retention of the report rows: now and daily, in the background (a slow delete
+            # must not hold up start-up, a failing one must not stop it).
+            pruning = asyncio.create_task(
+                prune_forever(engine, settings.report_retention_days), name="report-pruning"
+            )
             try:
                 yield
             finally:
+                pruning.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruning
                 await app.state.cds.audit.stop()
                 await engine.dispose()
                 gc.unfreeze()  # for a process that goes on (tests start many apps)
@@ -87,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs.router)
     if settings.playground_enabled:
         app.include_router(playground.router)
+    app.include_router(reports.router)
+    if settings.environment == "production" and settings.reports_token is None:
+        log.warning("OPIOID_CDS_REPORTS_TOKEN is not set: /reports answers 401 to everyone")
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_cors_origins,

@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     # The playground page (/playground) is for integrators; off in production unless asked.
     playground: bool | None = None
 
+    # Reporting (docs/reports.md). Rows older than the retention are deleted on start-up and
+    # daily after (and by `opioid-cds report-prune`); the default keeps the one-year
+    # evaluation of the agreements and a year of baseline before it.
+    report_retention_days: int = Field(default=800, ge=30, le=3660)
+    reports_token: str | None = None
+    """Bearer token of /reports (not a CDS client JWT). Production refuses the page without
+    one; development serves it open when it is not set."""
+
     log_level: str = "INFO"
 
     @field_validator("clinical_timezone")
@@ -109,6 +117,8 @@ class Settings(BaseSettings):
             )
         if self.environment == "production" and len(self.audit_secret) < 16:
             raise ValueError("OPIOID_CDS_AUDIT_SECRET must be at least 16 characters")
+        if self.reports_token is not None and len(self.reports_token) < 16:
+            raise ValueError("OPIOID_CDS_REPORTS_TOKEN must be at least 16 characters")
         return self
 
     @property

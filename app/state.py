@@ -1,4 +1,5 @@
-"""What the service holds for its lifetime: settings, database, HTTP client, rule engine."""
+"""What the service holds for its lifetime: settings, database, HTTP client, rule engine,
+the audit writer and what builds the report rows."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.audit import AuditWriter
 from app.evaluation import Evaluator
 from app.logging import get_logger
+from app.reporting.records import ReportRecorder
 from app.settings import Settings
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import HookRequest
@@ -27,6 +29,7 @@ class AppState:
     http_client: httpx.AsyncClient
     evaluator: Evaluator
     audit: AuditWriter
+    recorder: ReportRecorder
 
     def fhir_client_for(self, request: HookRequest) -> FhirClient | None:
         """A client for the caller's FHIR server with its short-lived token, when it sent one

@@ -120,6 +120,7 @@ async def call_service(service_id: str, request: Request) -> Response:
             rule_ids=evaluation.fired_rule_ids,
             card_uuids=[card.uuid for card in evaluation.cards],
             duration_ms=outcome.duration_ms,
+            report=state.recorder.rows(service.hook, evaluation),
         )
     )
     return CardsResponse(outcome)
