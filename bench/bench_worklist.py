@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -81,6 +82,13 @@ class PeakRss:
         self._thread.join()
 
 
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for children, theirs included: the command and its workers
+    (the figure the machine's other load does not change much)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _export(patients: int) -> Path:
     directory = ROOT / "var" / f"bench-worklist-{patients}"
     done = directory / ".complete"
@@ -109,11 +117,13 @@ def _round(directory: Path, patients: int, workers: int | None) -> None:
     ]
     if workers:
         command += ["--workers", str(workers)]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     sampler = PeakRss(process.pid)
     _, err = process.communicate()
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     sampler.stop()
     if process.returncode != 0:
         sys.exit(f"the command failed ({process.returncode}): {err}")
@@ -121,6 +131,7 @@ def _round(directory: Path, patients: int, workers: int | None) -> None:
     print(
         f"wall {wall:.1f} s, {patients / wall:,.0f} patients/s, peak RSS "
         f"{sampler.peak_kib / 1024:.0f} MiB over {sampler.peak_processes} processes, "
+        f"CPU {cpu:.1f} s (user + system, all processes), "
         f"load average {os.getloadavg()[0]:.1f}"
     )
 

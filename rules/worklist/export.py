@@ -145,7 +145,8 @@ def patient_key(resource: dict[str, Any], kind: str) -> str | None:
         ref = holder.get("reference") if isinstance(holder, dict) else None
         if not isinstance(ref, str):
             return None
-        key = reference_key(ref)
+        # Most references are plain `Patient/<id>`: no need for the general reading.
+        key = ref if ref.startswith("Patient/") and ref.count("/") == 1 else reference_key(ref)
         if not key.startswith("Patient/"):
             return None
         ident = key[len("Patient/") :]

@@ -40,9 +40,11 @@ from rules.worklist.practice import practice_of
 
 __all__ = ["Summary", "Worklist", "build_worklist", "default_workers"]
 
-MAX_CHUNK_BYTES = 128 << 20
 PARTITION_BYTES = 8 << 20
 """About this much NDJSON per partition: what one worker holds in memory at a time."""
+MAX_PARTITIONS = 512
+"""Each chunk writes up to this many files at once (open file limits are often 1024); beyond
+512 × 8 MiB of export (some 1.5 million patients) partitions grow instead."""
 MAX_REPORTED_LINES = 20
 
 _T = TypeVar("_T")
@@ -201,9 +203,11 @@ def build_worklist(
     if "fork" not in multiprocessing.get_all_start_methods():
         workers = 1  # workers inherit the loaded rule set; without fork, run in this process
     total = sum(path.stat().st_size for path in files)
-    chunk_bytes = min(MAX_CHUNK_BYTES, max(1 << 20, total // (workers * 4) + 1))
+    # Chunks are streamed, so their size costs no memory; four per worker balance the load,
+    # and few chunks keep the partition files (chunks × partitions) few.
+    chunk_bytes = max(1 << 20, total // (workers * 4) + 1)
     chunks = plan_chunks(files, chunk_bytes)
-    partitions = max(workers * 4, math.ceil(total / PARTITION_BYTES))
+    partitions = min(MAX_PARTITIONS, max(workers * 4, math.ceil(total / PARTITION_BYTES)))
     summary = Summary(as_of=as_of, practice=practice, workers=workers, files=len(files))
     with tempfile.TemporaryDirectory(prefix="opioid-cds-worklist-", dir=work_dir) as tmp:
         state = _Worker(
