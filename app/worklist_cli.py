@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.evaluation import load_evaluator
 from app.settings import Settings
-from rules.worklist import FORMATS, ExportError, Summary, build_worklist, render
+from rules.worklist import FORMATS, SECTIONS, ExportError, Summary, build_worklist, render
 
 __all__ = ["add_chronic_users_parser"]
 
@@ -56,9 +56,7 @@ def _write(text: str, output: str | None) -> None:
 
 def _report(summary: Summary) -> None:
     """What was read and skipped, on standard error: counts and locations, no content."""
-    listed = ", ".join(
-        f"{summary.sections.get(s, 0)} {s}" for s in ("chronic", "oat", "palliative")
-    )
+    listed = ", ".join(f"{summary.sections.get(s, 0)} {s}" for s in SECTIONS)
     print(
         f"chronic-users: {summary.files} files, {summary.lines} lines, {summary.patients} "
         f"patients read in {summary.seconds:.1f} s; listed: {listed}",

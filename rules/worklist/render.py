@@ -62,6 +62,11 @@ def _value(row: WorklistRow, column: str) -> Any:
     return value
 
 
+def _json_value(row: WorklistRow, column: str) -> Any:
+    value = getattr(row, column)
+    return list(value) if isinstance(value, tuple) else _value(row, column)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -103,7 +108,7 @@ def _json(worklist: Worklist, _ruleset: RuleSet) -> str:
     body = {
         "sections": {
             section: [
-                {column: _value(row, column) for column in COLUMNS if column != "section"}
+                {column: _json_value(row, column) for column in COLUMNS if column != "section"}
                 for row in worklist.rows
                 if row.section == section
             ]

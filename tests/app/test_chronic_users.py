@@ -205,6 +205,7 @@ def test_cli_csv_json_and_html(
     body = json.loads(out)
     assert len(body["sections"]["chronic"]) == 60
     assert body["sections"]["oat"][0]["on_oat"] is True
+    assert body["sections"]["oat"][0]["substances"] == ["methadone"]
     assert body["summary"]["resources"]["Patient"] == 1000
 
     target = tmp_path / "list.html"
