@@ -149,7 +149,7 @@ class PatientJudge:
             oat_days=covered_days(oat_intervals),
             substances=tuple(sorted({s for e in in_window for s in e.substances})),
             ome_mg_per_day=round(patient.total_ome_mg_per_day, 1)
-            if patient.ome_contributions
+            if any(c.ome_mg_per_day is not None for c in patient.ome_contributions)
             else None,
             last_prescription=last.prescribed_on if last else None,
             last_physical_consult=patient.last_physical_consult,
