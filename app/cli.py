@@ -8,6 +8,7 @@
     opioid-cds fixtures run --base URL       post every fixture to a running service
     opioid-cds rules validate [FILE]         check a rule set (or overlay) file
     opioid-cds rules docs                    the rule set as Markdown
+    opioid-cds chronic-users DIR             the chronic-user worklist of a Bulk Data export
 
 Exit codes: 0 success; 1 a check failed (expectations, rule set problems) or an internal
 error; 2 the input or the command line is wrong, or the service cannot be reached.
@@ -35,6 +36,7 @@ from pydantic import ValidationError
 
 from app.db import migrate
 from app.settings import Settings
+from app.worklist_cli import add_chronic_users_parser
 from rules.hooks import HOOK_SPECS
 
 __all__ = ["build_parser", "main"]
@@ -571,6 +573,7 @@ examples:
   opioid-cds evaluate --format json request.json | jq '.cards[].summary'
   opioid-cds fixtures run --base http://127.0.0.1:8000
   opioid-cds rules validate rules/rulesets/eemland.yaml
+  opioid-cds chronic-users export/ --format html -o chronic-users.html
 """
 
 
@@ -775,6 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     docs.set_defaults(handler=_rules_docs)
+    add_chronic_users_parser(commands)
     return parser
 
 

@@ -21,9 +21,9 @@ from rules.rulesets import RuleSet
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST, SIDECAR = ".json", ".expect.yaml"
-# Besides the fixtures the folder holds its README, the package's __init__.py and the builders
-# of FHIR test data, nothing else.
-NOT_FIXTURES = {"README.md", "__init__.py", "builders.py"}
+# Besides the fixtures the folder holds its README, the package's __init__.py, the builders
+# of FHIR test data and the generated Bulk Data population made with them, nothing else.
+NOT_FIXTURES = {"README.md", "__init__.py", "builders.py", "population.py"}
 FIXTURES = list_fixtures()
 FILES = {path.name for path in FIXTURES_DIR.iterdir() if path.is_file()}
 
