@@ -199,6 +199,9 @@ class ReadingContext:
         # Each MedicationRequest read once (orders.read_request), by identity while it lives.
         self.requests_read: dict[tuple[int, str | None, bool], RequestReading] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
+        # Dosages by their JSON and the product's identity: a history repeats both, and the
+        # cross-call cache would hash the whole product each time.
+        self._regimens: dict[tuple[bytes, int], tuple[MedicationFacts, Regimen]] = {}
         self.window_start = add_days(today, 1 - max(settings.lookback_days, 1))
         self.new_user_start = add_days(today, 1 - max(settings.new_user_lookback_days, 1))
         self.user_ref = as_str(context.get("userId"))
@@ -397,7 +400,13 @@ class ReadingContext:
         key = json_key(instructions)
         if key is None:
             return regimen(self.catalogue, instructions, medication)
-        return cached_regimen(self.catalogue, key, medication)
+        memo_key = (key, id(medication))
+        found = self._regimens.get(memo_key)
+        if found is not None and found[0] is medication:
+            return found[1]
+        result = cached_regimen(self.catalogue, key, medication)
+        self._regimens[memo_key] = (medication, result)
+        return result
 
     def substance_keys(self, medication: MedicationFacts) -> tuple[str, ...]:
         found = self._substance_keys.get(id(medication))
