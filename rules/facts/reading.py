@@ -339,12 +339,7 @@ class ReadingContext:
     # -- medication
     def medication_of(self, resource: JsonDict) -> tuple[MedicationInput, bool]:
         """The medication of a request/dispense/statement: (input, resolved)."""
-        concept = resource.get("medicationCodeableConcept")
-        reference_node = resource.get("medicationReference")
-        r5 = as_dict(resource.get("medication"))  # R5 CodeableReference, seen in the wild
-        if concept is None and r5:
-            concept = r5.get("concept")
-            reference_node = reference_node or r5.get("reference")
+        concept, reference_node = medication_elements(resource)
         if concept is not None:
             return medication_input(concept, None, resolved=True), True
         if reference_node is None:
@@ -387,8 +382,13 @@ class ReadingContext:
         cached = self._medications.get(key) if content is not None else None
         found = cached if isinstance(cached, tuple) else None
         if found is None:
-            source, resolved = self.medication_of(resource)
-            found = (recognise(self.catalogue, source), resolved)
+            concept = medication_elements(resource)[0]
+            concept_key = json_key(concept) if concept is not None else None
+            if concept_key is not None:
+                found = (cached_concept_medication(self.catalogue, concept_key), True)
+            else:
+                source, resolved = self.medication_of(resource)
+                found = (recognise(self.catalogue, source), resolved)
             if content is not None:
                 self._medications[key] = found
         self._medication_of_resource[id(resource)] = (resource, found)
@@ -443,6 +443,25 @@ class ReadingContext:
                 if code in stop_codes:
                     return True
         return False
+
+
+def medication_elements(resource: JsonDict) -> tuple[object, object]:
+    """(concept, reference) of a request/dispense/statement's medication; R5's
+    CodeableReference (``medication.concept`` / ``.reference``) where R4's are absent."""
+    concept = resource.get("medicationCodeableConcept")
+    reference_node = resource.get("medicationReference")
+    r5 = as_dict(resource.get("medication"))  # R5 CodeableReference, seen in the wild
+    if concept is None and r5:
+        concept = r5.get("concept")
+        reference_node = reference_node or r5.get("reference")
+    return concept, reference_node
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_concept_medication(catalogue: Catalogue, concept: bytes) -> MedicationFacts:
+    """The medication a coded concept names (what `medication_of` reads from a
+    medicationCodeableConcept, recognised): keyed by the concept's JSON, the whole of it."""
+    return recognise(catalogue, medication_input(orjson.loads(concept), None, resolved=True))
 
 
 @functools.lru_cache(maxsize=4096)
