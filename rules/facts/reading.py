@@ -78,7 +78,8 @@ class ResourceIndex:
             kind = as_str(resource.get("resourceType"))
             if kind:
                 self.history.setdefault(kind, []).append((position, resource))
-            self._add_role(resource)
+                if kind == "PractitionerRole":  # what _add_role looks for, without the call
+                    self._add_role(resource)
         # Deterministic whatever the order of Bundle entries.
         for roles in self.roles_by_practitioner.values():
             roles.sort(key=lambda role: as_str(role.get("id")) or "")
