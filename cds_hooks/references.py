@@ -54,7 +54,7 @@ class References:
     fetched resources (which come without fullUrls); `add` takes resources that arrive
     later (prefetch reads them as the call goes)."""
 
-    __slots__ = ("_by_full_url", "_by_id", "_by_key")
+    __slots__ = ("_by_full_url", "_by_id", "_by_key", "_identified")
 
     def __init__(
         self,
@@ -63,16 +63,29 @@ class References:
     ) -> None:
         self._by_full_url: dict[str, Resource] = {}
         self._by_key: dict[str, Resource] = {}
-        # id -> the resource, or None when two resources share the id (then it names neither).
-        self._by_id: dict[str, Resource | None] = {}
+        # Every resource with a type and an id, in order. The map by id (only `urn:` references
+        # that are no fullUrl need it, seldom) is made from it when first asked for.
+        self._identified: list[tuple[str, Resource]] = []
+        self._by_id: dict[str, Resource | None] | None = None
         for resource, full_url in entries:
             self._add(resource, full_url)
         self.add(resources)
 
     def add(self, resources: Iterable[object]) -> None:
+        # `_add` inlined for resources without a fullUrl: a history has dozens per call.
+        by_key = self._by_key
+        identified = self._identified
         for resource in resources:
-            if isinstance(resource, Mapping):
-                self._add(resource, None)
+            if type(resource) is not dict and not isinstance(resource, Mapping):
+                continue
+            kind = resource.get("resourceType")
+            ident = resource.get("id")
+            if isinstance(kind, str) and isinstance(ident, str) and kind and ident:
+                key = f"{kind}/{ident}"
+                if key not in by_key:
+                    by_key[key] = resource
+                identified.append((ident, resource))
+        self._by_id = None
 
     def _add(self, resource: Resource, full_url: str | None) -> None:
         kind = resource.get("resourceType")
@@ -81,14 +94,24 @@ class References:
             self._by_full_url.setdefault(full_url, resource)
         if isinstance(kind, str) and kind and isinstance(ident, str) and ident:
             self._by_key.setdefault(f"{kind}/{ident}", resource)
-            if ident in self._by_id:
-                if self._by_id[ident] is not resource:
-                    self._by_id[ident] = None
-            else:
-                self._by_id[ident] = resource
+            self._identified.append((ident, resource))
+            self._by_id = None
         if full_url and "://" in full_url:
             # A relative reference resolves against the base of an absolute fullUrl.
             self._by_key.setdefault(reference_key(full_url), resource)
+
+    def _resource_with_id(self, ident: str) -> Resource | None:
+        """The one resource with this id; None when there is none, or two share the id."""
+        by_id = self._by_id
+        if by_id is None:
+            by_id = self._by_id = {}
+            for known, resource in self._identified:
+                if known in by_id:
+                    if by_id[known] is not resource:
+                        by_id[known] = None
+                else:
+                    by_id[known] = resource
+        return by_id.get(ident)
 
     def resolve(self, reference: object, *containers: Resource) -> Resource | None:
         """The resource `reference` points at, or None.
@@ -107,7 +130,7 @@ class References:
             if found is not None:
                 return found
             if reference.startswith(("urn:uuid:", "urn:oid:")):
-                return self._by_id.get(reference.rsplit(":", 1)[-1])
+                return self._resource_with_id(reference.rsplit(":", 1)[-1])
             return None
         if "://" in reference:
             found = self._by_full_url.get(reference)

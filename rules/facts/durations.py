@@ -161,18 +161,30 @@ def quantity_days(
     return None
 
 
-@dataclass(frozen=True, slots=True)
 class Durations:
-    """A prescription's duration: every source that gave one, and the first that applies."""
+    """A prescription's duration: every source that gave one, and the first that applies.
 
-    by_source: Mapping[DurationSource, int]
-    days: int | None
-    """Days of ONE supply (without repeats); None when unknown or indefinite."""
-    source: DurationSource
-    indefinite: bool
-    start: date | None
-    unreadable: tuple[DurationSource, ...] = ()
-    """Sources that were there but could not be read (docs/definitions.md, duration [r2])."""
+    A plain class, never changed after it is built: compiled, a dataclass's generated
+    ``__init__`` still runs as Python, and one is built for every opioid request of a history."""
+
+    def __init__(
+        self,
+        by_source: Mapping[DurationSource, int],
+        days: int | None,
+        source: DurationSource,
+        indefinite: bool,
+        start: date | None,
+        unreadable: tuple[DurationSource, ...] = (),
+    ) -> None:
+        self.by_source = by_source
+        self.days = days
+        """Days of ONE supply (without repeats); None when unknown or indefinite."""
+        self.source = source
+        self.indefinite = indefinite
+        self.start = start
+        self.unreadable = unreadable
+        """Sources that were there but could not be read (docs/definitions.md, duration
+        [r2])."""
 
 
 def request_durations(
@@ -194,17 +206,15 @@ def request_durations(
     if use is not None and use.days is not None:
         by_source[DurationSource.PERIOD_OF_USE] = use.days
     dispense = as_dict(request.get("dispenseRequest"))
-
-    def still_reading() -> bool:
-        return every_source or not (indefinite or by_source)
-
-    if still_reading():
+    # Read on while every source is wanted or none has given a duration yet (no closure:
+    # compiled, a nested function is an object built on every call).
+    if every_source or not (indefinite or by_source):
         supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
         if supply is not None:
             by_source[DurationSource.EXPECTED_SUPPLY_DURATION] = whole_days(supply)
-    if still_reading() and dosage.bounds_days is not None:
+    if (every_source or not (indefinite or by_source)) and dosage.bounds_days is not None:
         by_source[DurationSource.TIMING_BOUNDS] = whole_days(dosage.bounds_days)
-    if still_reading():
+    if every_source or not (indefinite or by_source):
         by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
         if by_quantity is not None:
             by_source[DurationSource.QUANTITY] = by_quantity

@@ -8,7 +8,7 @@ and returns a well-typed value or an empty/None result; none of them raises.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, TypeGuard
 
@@ -126,15 +126,18 @@ def nested_deeper_than(value: object, limit: int) -> bool:
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, Mapping):
-            children: Sequence[object] = list(node.values())
-        elif isinstance(node, list):
-            children = node
+        if isinstance(node, (dict, list)):
+            children: Iterable[object] = node.values() if isinstance(node, dict) else node
+        elif isinstance(node, Mapping):
+            children = list(node.values())
         else:
             continue
         if depth >= limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        for child in children:
+            # Only what can nest is visited: a scalar leaf never costs the Mapping check.
+            if not isinstance(child, (str, int, float)) and child is not None:
+                stack.append((child, depth + 1))
     return False
 
 

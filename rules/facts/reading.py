@@ -78,7 +78,8 @@ class ResourceIndex:
             kind = as_str(resource.get("resourceType"))
             if kind:
                 self.history.setdefault(kind, []).append((position, resource))
-            self._add_role(resource)
+                if kind == "PractitionerRole":  # what _add_role looks for, without the call
+                    self._add_role(resource)
         # Deterministic whatever the order of Bundle entries.
         for roles in self.roles_by_practitioner.values():
             roles.sort(key=lambda role: as_str(role.get("id")) or "")
@@ -199,6 +200,9 @@ class ReadingContext:
         # Each MedicationRequest read once (orders.read_request), by identity while it lives.
         self.requests_read: dict[tuple[int, str | None, bool], RequestReading] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
+        # Dosages by their JSON and the product's identity: a history repeats both, and the
+        # cross-call cache would hash the whole product each time.
+        self._regimens: dict[tuple[bytes, int], tuple[MedicationFacts, Regimen]] = {}
         self.window_start = add_days(today, 1 - max(settings.lookback_days, 1))
         self.new_user_start = add_days(today, 1 - max(settings.new_user_lookback_days, 1))
         self.user_ref = as_str(context.get("userId"))
@@ -336,12 +340,7 @@ class ReadingContext:
     # -- medication
     def medication_of(self, resource: JsonDict) -> tuple[MedicationInput, bool]:
         """The medication of a request/dispense/statement: (input, resolved)."""
-        concept = resource.get("medicationCodeableConcept")
-        reference_node = resource.get("medicationReference")
-        r5 = as_dict(resource.get("medication"))  # R5 CodeableReference, seen in the wild
-        if concept is None and r5:
-            concept = r5.get("concept")
-            reference_node = reference_node or r5.get("reference")
+        concept, reference_node = medication_elements(resource)
         if concept is not None:
             return medication_input(concept, None, resolved=True), True
         if reference_node is None:
@@ -384,8 +383,13 @@ class ReadingContext:
         cached = self._medications.get(key) if content is not None else None
         found = cached if isinstance(cached, tuple) else None
         if found is None:
-            source, resolved = self.medication_of(resource)
-            found = (recognise(self.catalogue, source), resolved)
+            concept = medication_elements(resource)[0]
+            concept_key = json_key(concept) if concept is not None else None
+            if concept_key is not None:
+                found = (cached_concept_medication(self.catalogue, concept_key), True)
+            else:
+                source, resolved = self.medication_of(resource)
+                found = (recognise(self.catalogue, source), resolved)
             if content is not None:
                 self._medications[key] = found
         self._medication_of_resource[id(resource)] = (resource, found)
@@ -397,7 +401,13 @@ class ReadingContext:
         key = json_key(instructions)
         if key is None:
             return regimen(self.catalogue, instructions, medication)
-        return cached_regimen(self.catalogue, key, medication)
+        memo_key = (key, id(medication))
+        found = self._regimens.get(memo_key)
+        if found is not None and found[0] is medication:
+            return found[1]
+        result = cached_regimen(self.catalogue, key, medication)
+        self._regimens[memo_key] = (medication, result)
+        return result
 
     def substance_keys(self, medication: MedicationFacts) -> tuple[str, ...]:
         found = self._substance_keys.get(id(medication))
@@ -434,6 +444,25 @@ class ReadingContext:
                 if code in stop_codes:
                     return True
         return False
+
+
+def medication_elements(resource: JsonDict) -> tuple[object, object]:
+    """(concept, reference) of a request/dispense/statement's medication; R5's
+    CodeableReference (``medication.concept`` / ``.reference``) where R4's are absent."""
+    concept = resource.get("medicationCodeableConcept")
+    reference_node = resource.get("medicationReference")
+    r5 = as_dict(resource.get("medication"))  # R5 CodeableReference, seen in the wild
+    if concept is None and r5:
+        concept = r5.get("concept")
+        reference_node = reference_node or r5.get("reference")
+    return concept, reference_node
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_concept_medication(catalogue: Catalogue, concept: bytes) -> MedicationFacts:
+    """The medication a coded concept names (what `medication_of` reads from a
+    medicationCodeableConcept, recognised): keyed by the concept's JSON, the whole of it."""
+    return recognise(catalogue, medication_input(orjson.loads(concept), None, resolved=True))
 
 
 @functools.lru_cache(maxsize=4096)

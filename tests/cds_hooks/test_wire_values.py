@@ -17,7 +17,7 @@ from app.pipeline import HookOutcome, evaluate_hook_request
 from app.services import SERVICES
 from app.settings import Settings
 from app.warmup import warm_up_request
-from cds_hooks.models import Card, CdsResponse, Source, Suggestion, json_value
+from cds_hooks.models import Action, Card, CdsResponse, Source, Suggestion, json_value
 from rules.fixtures import list_fixtures, load_fixture
 from rules.language import SUPPORTED_LANGUAGES, Language
 
@@ -77,6 +77,15 @@ def test_the_models_leave_out_empty_values_but_always_send_cards() -> None:
     assert CdsResponse().to_json() == b'{"cards":[]}'
 
 
+def test_what_orjson_cannot_write_is_written_by_pydantic_as_before() -> None:
+    action = Action(type="create", description="d", resource={"value": 2**70, "n": {1: "x"}})
+    suggestion = Suggestion(label="x", actions=[action])
+    assert suggestion.to_json() == suggestion.__pydantic_serializer__.to_json(
+        suggestion, by_alias=True
+    )
+    assert orjson.loads(suggestion.to_json())["actions"][0]["resource"]["value"] == 2**70
+
+
 def _outcome(
     request: dict[str, Any], service_id: str, today: date, language: Language
 ) -> HookOutcome:
@@ -113,6 +122,11 @@ def test_the_json_sent_is_valid_cds_hooks_that_the_models_read_back_unchanged(
         outcome = _outcome(request, service_id, today, language)
         sent = orjson.loads(outcome.body_json)
         assert orjson.loads(CdsResponse.model_validate(sent).to_json()) == sent
+        # to_json writes with orjson what pydantic's own serialiser would, byte for byte.
+        response = CdsResponse(cards=outcome.evaluation.cards)
+        assert outcome.body_json == response.__pydantic_serializer__.to_json(
+            response, by_alias=True
+        )
         assert sent["cards"] == [card.to_json_dict() for card in outcome.evaluation.cards]
         card_count += len(sent["cards"])
     assert card_count >= 40  # most fixtures fire cards; with update and referral suggestions
