@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from rules.cards.render import EXPLANATION_KEY
 from rules.fixtures import list_fixtures, load_fixture
@@ -130,3 +131,17 @@ def test_the_pregnancy_warning_is_the_first_card(api: TestClient) -> None:
     # Tramadol's own long-acting form, never a stronger opioid.
     assert "tramadol" in short_acting["detail"].lower()
     assert "oxycodon" not in short_acting["detail"].lower()
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[path.stem for path in FIXTURES])
+def test_every_update_suggestion_is_a_valid_r4_medication_request(
+    api: TestClient, path: Path
+) -> None:
+    """The service validates a draft once per call and trusts its own changes to it: here
+    every changed order of every fixture is validated."""
+    body, _, _ = _post(api, path)
+    for card in body["cards"]:
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion["actions"]:
+                if action["type"] == "update":
+                    MedicationRequest.model_validate(action["resource"])

@@ -244,6 +244,7 @@ def test_repeats_get_a_suggestion_to_remove_them(evaluator: Evaluator) -> None:
     [suggestion] = [s for s in card.suggestions if s.is_recommended]
     assert suggestion.actions[0].resource is not None
     assert suggestion.actions[0].resource["dispenseRequest"]["numberOfRepeatsAllowed"] == 0
+    MedicationRequest.model_validate(suggestion.actions[0].resource)
 
 
 def test_bony_pain_only_for_strong_opioids_and_not_for_fractures(evaluator: Evaluator) -> None:
