@@ -98,8 +98,8 @@ class ReferralTemplates:
             template = self._template(referral_id, referral)
             ServiceRequest.model_validate(template)  # a broken directory fails at start-up
             self._templates[referral_id] = template
-            contact = referral.contact.route
             for language in SUPPORTED_LANGUAGES:
+                contact = referral.contact.route_in(language)
                 label = label_text.get(language).format(name=referral.name, route=contact)
                 description = f"{referral.purpose.get(language)} ({contact})"
                 self._texts[(referral_id, language)] = (label[:200], description)
@@ -116,7 +116,10 @@ class ReferralTemplates:
     @staticmethod
     def _template(referral_id: str, referral: Referral) -> dict[str, Any]:
         contact = referral.contact
-        how = "; ".join(part for part in (contact.route, contact.phone, contact.url) if part)
+        # The ServiceRequest goes to a Dutch care provider: its note is Dutch.
+        how = "; ".join(
+            part for part in (contact.route_in("nl"), contact.phone, contact.url) if part
+        )
         return {
             "resourceType": "ServiceRequest",
             "status": "draft",

@@ -78,7 +78,7 @@ class SedativeParameters(RuleParameters):
     "opioid-sedative-combination",
     parameters=SedativeParameters,
     placeholders={"sedatives"},
-    text_variants={"alcohol", "reverse_summary"},
+    text_variants={"alcohol", "reverse_summary", "opioid_use_disorder"},
 )
 def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding | None:
     """Opioid + benzodiazepine/Z-drug/gabapentinoid or alcohol (Internationale normen §4.2.4-5)."""
@@ -123,7 +123,10 @@ def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding
         values={"sedatives": ", ".join(names) or ("alcohol" if alcohol else "-")},
         indicator="critical" if oud else None,
         variant="reverse" if reverse else None,
-        extra_texts=["alcohol"] if alcohol else [],
+        # The critical card says why it is critical.
+        extra_texts=[
+            text for text, on in (("opioid_use_disorder", oud), ("alcohol", alcohol)) if on
+        ],
     )
 
 

@@ -191,9 +191,13 @@ class LinkCatalogue(_Strict):
 
 
 class Contact(_Strict):
-    route: Annotated[str, Field(min_length=1)]
+    route: Annotated[str, Field(min_length=1)] | LocalizedText
+    """How to reach it; a plain string is the same in every language (e.g. "ZorgDomein")."""
     url: str | None = None
     phone: str | None = None
+
+    def route_in(self, language: str) -> str:
+        return self.route if isinstance(self.route, str) else self.route.get(language)
 
 
 class Referral(_Strict):

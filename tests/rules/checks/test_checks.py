@@ -465,6 +465,10 @@ def test_oat_orders_are_out_of_the_pain_rules_but_count_for_sedatives(
     card = card_for(evaluation, "opioid-sedative-combination")
     assert card.indicator == "critical"  # opioid use disorder on record
     assert "OXAZEPAM" in card.summary
+    # ... and the card says why it is critical.
+    assert card.detail is not None and "**Kritiek:** er is een **opioïdgebruiksstoornis**" in (
+        card.detail
+    )
 
 
 def test_opioid_use_disorder_suggests_naloxone_and_addiction_care(evaluator: Evaluator) -> None:
