@@ -4,16 +4,13 @@ comparison with its evaluation points, and retention."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from app.cli import main
@@ -26,26 +23,15 @@ from tests.app.reports.scenario import (
     Posted,
     feed_history,
 )
-from tests.conftest import POSTGRES_ADMIN_DSN, _admin, _require
+from tests.conftest import fresh_postgres_database
 
 
 @pytest.fixture(scope="module")
 def postgres_report_url() -> Iterator[str]:
     """A PostgreSQL database of this module's own: other tests post to the session's, and
     the counts here must be exactly what this module posted."""
-    name = f"opioid_cds_report_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL at {POSTGRES_ADMIN_DSN} is not usable: {exc}"
-        if _require("OPIOID_CDS_REQUIRE_POSTGRES"):
-            pytest.fail(message)
-        pytest.skip(message)
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database("opioid_cds_report") as url:
+        yield url
 
 
 _FED: dict[str, Posted] = {}
