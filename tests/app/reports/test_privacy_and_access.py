@@ -155,3 +155,36 @@ def test_development_serves_reports_open_unless_a_token_is_set(sqlite_url: str) 
 def test_a_short_reports_token_is_refused() -> None:
     with pytest.raises(ValueError, match="OPIOID_CDS_REPORTS_TOKEN"):
         Settings(reports_token="short")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=9999-12-31",
+        "baseline_until=9999-12-31",
+        "since=0001-01-01&until=9999-12-30",
+        "since=0001-01-01",
+        "since=1999-12-31",
+        "baseline_until=2100-01-01",
+    ],
+)
+def test_dates_out_of_range_are_a_bad_request_not_a_server_error(
+    sqlite_url: str, query: str
+) -> None:
+    """9999-12-31 overflowed the day arithmetic (500); 0001-01-01 built a 4 MB page with a
+    row per month for 2,000 years."""
+    migrate(sqlite_url)
+    with TestClient(create_app(Settings(database_url=sqlite_url, trusted_clients=None))) as client:
+        response = client.get(f"/reports?{query}")
+    assert response.status_code == 400
+    assert "between 2000-01-01 and 2099-12-31" in response.text
+
+
+def test_the_widest_period_allowed_is_answered(sqlite_url: str) -> None:
+    migrate(sqlite_url)
+    with TestClient(create_app(Settings(database_url=sqlite_url, trusted_clients=None))) as client:
+        response = client.get(
+            "/reports?since=2000-01-01&until=2099-12-31&baseline_until=2099-12-31"
+        )
+    assert response.status_code == 200
+    assert "2099-12" in response.text
