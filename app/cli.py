@@ -96,17 +96,18 @@ def _report(args: argparse.Namespace) -> int:
 
     from app.db import create_engine_for
     from app.reporting.render import render
-    from app.reporting.service import ReportRequest, make_report
+    from app.reporting.service import ReportRequest, make_report, period_problem
 
-    if args.since and args.until and args.since > args.until:
-        raise CliError("--since lies after --until")
-    settings = Settings()
     request = ReportRequest(
         since=args.since,
         until=args.until,
         practice=args.practice,
         baseline_until=args.baseline_until,
     )
+    problem = period_problem(request)
+    if problem is not None:
+        raise CliError(problem)
+    settings = Settings()
 
     async def run() -> bytes:
         engine = create_engine_for(settings.database_url)

@@ -50,6 +50,9 @@ def _write(text: str, output: str | None) -> None:
         return
     # Owner-only from the start: the list names patients.
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode above applies only to a file it creates: an existing list, world-readable,
+    # would keep its mode, so it is set here too (before a byte is written).
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
 

@@ -210,19 +210,25 @@ class Evaluator:
             return shared_texts[key].get(language).format(**values)
 
         evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
-        for rule_id in self._by_hook.get(hook, []):
+        # A rule that raises loses its card. Silence would read as "nothing wrong", so every
+        # failed check is named on the incomplete-check card, which therefore runs after all
+        # the others (and, when a check failed, also where it is not enabled for the hook or
+        # the practice: the GP must be told).
+        failed: list[Problem] = []
+
+        def run_rule(rule_id: str, rule_facts: Facts, *, forced: bool = False) -> None:
             compiled = self._rules[rule_id]
             enabled = self._overlay_enabled.get((rule_id, agb or ""), compiled.enabled)
-            if not enabled:
+            if not enabled and not forced:
                 evaluation.skipped_rule_ids[rule_id] = "disabled"
-                continue
+                return
             lacking = compiled.definition.needs & missing
             if lacking:
                 evaluation.skipped_rule_ids[rule_id] = "missing data: " + ", ".join(sorted(lacking))
-                continue
+                return
             if compiled.excludes_palliative_or_cancer and patient_excluded:
                 evaluation.skipped_rule_ids[rule_id] = "palliative care or cancer"
-                continue
+                return
             targets = [
                 order
                 for order in opioid_orders
@@ -236,7 +242,7 @@ class Evaluator:
             ]
             params = self._overlay_params.get((rule_id, agb or ""), compiled.default_params)
             context: RuleContext[Any] = RuleContext(
-                facts=facts,
+                facts=rule_facts,
                 orders=targets,
                 params=params,
                 hook=hook_spec,
@@ -250,7 +256,7 @@ class Evaluator:
             try:
                 finding = compiled.definition.check(context)
                 if finding is None:
-                    continue
+                    return
                 card = self.renderer.render(
                     rule_id=rule_id,
                     finding=finding,
@@ -261,12 +267,25 @@ class Evaluator:
                 )
             except Exception:
                 # A defect in one rule must not cost the GP the other cards (nor give a 500);
-                # it is logged with its traceback and reported as skipped.
+                # it is logged with its traceback, reported as skipped, and named on the
+                # incomplete-check card (the rule's title only: no patient data).
                 _log.exception("rule %s failed on hook %s", rule_id, hook)
                 evaluation.skipped_rule_ids[rule_id] = "error"
-                continue
+                title = compiled.spec.title.get(language)
+                failed.append(Problem(f"check '{title}'", "failed (service error)"))
+                return
             evaluation.fired_rule_ids.append(rule_id)
             evaluation.cards.append(card)
+
+        hook_rules = self._by_hook.get(hook, [])
+        for rule_id in hook_rules:
+            if rule_id != _INCOMPLETE_CHECK:
+                run_rule(rule_id, facts)
+        if failed and _INCOMPLETE_CHECK in self._rules:
+            with_failures = replace(facts, problems=(*facts.problems, *failed))
+            run_rule(_INCOMPLETE_CHECK, with_failures, forced=True)
+        elif _INCOMPLETE_CHECK in hook_rules:
+            run_rule(_INCOMPLETE_CHECK, facts)
         # Critical first, then warning, then info; the sort is stable, so within one
         # indicator the cards keep the order the rules ran in.
         evaluation.cards.sort(key=lambda card: _INDICATOR_RANK[card.indicator])
@@ -274,6 +293,8 @@ class Evaluator:
 
 
 _INDICATOR_RANK = {"critical": 0, "warning": 1, "info": 2}
+_INCOMPLETE_CHECK = "incomplete-check"
+"""The rule that names what could not be checked, failed rules included; it runs last."""
 
 
 def _listing_position(spec: RuleSpec) -> tuple[int, int]:

@@ -4,14 +4,17 @@ March" means "of the cards shown in March"."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import FeedbackRecord, ReportCard, ReportOrder
+from rules.cards import OVERRIDE_REASON_SYSTEM
 
 __all__ = ["CardRow", "FeedbackRow", "OrderRow", "Rows", "load_rows"]
 
@@ -60,6 +63,22 @@ def day_bounds(since: date | None, until: date | None, zone: ZoneInfo) -> tuple[
     return start, end
 
 
+_REASON_CODE: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+UNRECOGNISED_REASON: Final = "(not one of the card's reasons)"
+
+
+def _reason_code(system: str | None, code: str | None) -> str | None:
+    """A feedback's override reason as the report may name it. A client may post any code of
+    up to 100 characters (free text about the patient, "=HYPERLINK(...)" for a spreadsheet);
+    only a code of the cards' own reason system and shape is shown, anything else is counted
+    under one fixed label."""
+    if code is None:
+        return None
+    if system == OVERRIDE_REASON_SYSTEM and _REASON_CODE.fullmatch(code):
+        return code
+    return UNRECOGNISED_REASON
+
+
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; they were stored in UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -89,6 +108,7 @@ async def load_rows(
             ReportCard.practice_agb,
             ReportCard.rule_id,
             FeedbackRecord.outcome,
+            FeedbackRecord.override_reason_system,
             FeedbackRecord.override_reason_code,
         )
         .join(FeedbackRecord, FeedbackRecord.card_uuid == ReportCard.card_uuid)
@@ -102,7 +122,7 @@ async def load_rows(
             CardRow(_aware(row[0]), row[1], row[2]) for row in await connection.execute(cards_query)
         ]
         feedback = [
-            FeedbackRow(_aware(row[0]), row[1], row[2], row[3], row[4])
+            FeedbackRow(_aware(row[0]), row[1], row[2], row[3], _reason_code(row[4], row[5]))
             for row in await connection.execute(feedback_query)
         ]
     return Rows(orders, cards, feedback)

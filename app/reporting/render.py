@@ -69,9 +69,23 @@ def _scopes(report: Report) -> Iterator[tuple[str, Scope]]:
     yield from sorted(report.practices.items())
 
 
+class _SafeCells:
+    """A spreadsheet runs a cell that starts with = + - @ (or a tab or CR) as a formula; the
+    report's labels are ours, but a cell is quoted as text rather than trusted to stay so."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def writerow(self, row: list[str]) -> None:
+        self._writer.writerow(["'" + cell if cell[:1] in _FORMULA_START else cell for cell in row])
+
+
+_FORMULA_START: Final = frozenset("=+-@\t\r")
+
+
 def render_csv(report: Report) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeCells(csv.writer(out, lineterminator="\n"))
     writer.writerow(["scope", "period", "metric", "key", "value"])
     for name, scope in _scopes(report):
         for metric, key, value in _metric_rows(scope.total):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.reporting.query import load_rows
 from app.reporting.summary import Report, build_report
 
-__all__ = ["ReportRequest", "make_report"]
+__all__ = ["FIRST_DAY", "LAST_DAY", "ReportRequest", "make_report", "period_problem"]
+
+FIRST_DAY: Final = date(2000, 1, 1)
+LAST_DAY: Final = date(2099, 12, 31)
+"""The dates a report accepts. Without bounds, 9999-12-31 overflows the day arithmetic (a
+500) and 0001-01-01 asks for a table row per month for 2,000 years."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,21 @@ class ReportRequest:
     until: date | None = None
     practice: str | None = None
     baseline_until: date | None = None
+
+
+def period_problem(request: ReportRequest) -> str | None:
+    """Why the request's dates cannot make a report, or None."""
+    named = (
+        ("since", request.since),
+        ("until", request.until),
+        ("baseline_until", request.baseline_until),
+    )
+    for name, day in named:
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            return f"{name} must lie between {FIRST_DAY} and {LAST_DAY}"
+    if request.since and request.until and request.since > request.until:
+        return "since lies after until"
+    return None
 
 
 async def make_report(engine: AsyncEngine, request: ReportRequest, zone: ZoneInfo) -> Report:

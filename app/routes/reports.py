@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from app.openapi import responses
 from app.reporting.render import STYLE_HASH, render_html
-from app.reporting.service import ReportRequest, make_report
+from app.reporting.service import ReportRequest, make_report, period_problem
 from app.settings import Settings
 
 __all__ = ["router"]
@@ -75,11 +75,11 @@ async def reports(
             detail="the report needs Authorization: Bearer <OPIOID_CDS_REPORTS_TOKEN>",
             headers={"WWW-Authenticate": 'Bearer realm="reports"'},
         )
-    if since and until and since > until:
-        raise HTTPException(status_code=400, detail="since lies after until")
-    report = await make_report(
-        state.engine,
-        ReportRequest(since=since, until=until, practice=practice, baseline_until=baseline_until),
-        ZoneInfo(settings.clinical_timezone),
+    wanted = ReportRequest(
+        since=since, until=until, practice=practice, baseline_until=baseline_until
     )
+    problem = period_problem(wanted)
+    if problem is not None:
+        raise HTTPException(status_code=400, detail=problem)
+    report = await make_report(state.engine, wanted, ZoneInfo(settings.clinical_timezone))
     return Response(render_html(report), media_type="text/html; charset=utf-8", headers=_HEADERS)

@@ -222,6 +222,21 @@ def test_cli_csv_json_and_html(
     assert "<script" not in page and "http" not in page
 
 
+def test_an_existing_output_file_becomes_owner_only(
+    export: tuple[Path, Population], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The list names patients: writing it over a world-readable file must not leave it so."""
+    target = tmp_path / "list.csv"
+    target.write_text("old list\n", encoding="utf-8")
+    target.chmod(0o644)
+    code, _, err = _cli(
+        capsys, "chronic-users", str(export[0]), "--as-of", "2026-11-01", "-o", str(target)
+    )
+    assert code == 0, err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "old list" not in target.read_text(encoding="utf-8")
+
+
 def test_the_email_is_the_rule_sets_quoted_template(evaluator: Evaluator) -> None:
     email = invitation_email(evaluator.ruleset)
     source = evaluator.ruleset.rules[CHRONIC_RULE].texts["email"].nl

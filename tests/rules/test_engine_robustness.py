@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,16 @@ from rules.hooks import HOOK_NAMES
 from rules.language import SUPPORTED_LANGUAGES, Language
 from rules.registry import RULE_REGISTRY, Finding, RuleContext
 from rules.rulesets import RuleSet
-from tests.rules.conftest import TODAY, exposure, facts, order, oxycodone_mga, patient, run
+from tests.rules.conftest import (
+    TODAY,
+    card_for,
+    exposure,
+    facts,
+    order,
+    oxycodone_mga,
+    patient,
+    run,
+)
 
 
 def _order(
@@ -150,4 +160,53 @@ def test_a_failing_rule_costs_only_its_own_card(
     evaluator = Evaluator(ruleset, load_catalogue())
     evaluation = run(evaluator, facts(orders=[order(total_covered_days=14)]))
     assert evaluation.skipped_rule_ids["short-acting-opioid"] == "error"
-    assert evaluation.fired_rule_ids == ["gp-duration-limit"]
+    assert evaluation.fired_rule_ids == ["gp-duration-limit", "incomplete-check"]
+
+
+@pytest.mark.parametrize(
+    ("hook", "rule_id"),
+    [("order-sign", "short-acting-opioid"), ("patient-view", "chronic-user-review")],
+)
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_a_card_lost_to_a_defect_is_named_to_the_gp(
+    ruleset: RuleSet,
+    monkeypatch: pytest.MonkeyPatch,
+    hook: str,
+    rule_id: str,
+    language: Language,
+) -> None:
+    """A rule whose check or card raises must not vanish silently: no card reads as "all
+    is well", so the incomplete-check card names the check that failed (also on
+    patient-view, where incomplete-check does not otherwise run)."""
+
+    def broken(ctx: RuleContext[object]) -> Finding | None:  # type: ignore[type-var]
+        raise RuntimeError("defect")
+
+    monkeypatch.setitem(RULE_REGISTRY, rule_id, replace(RULE_REGISTRY[rule_id], check=broken))
+    evaluator = Evaluator(ruleset, load_catalogue())
+    evaluation = run(
+        evaluator, facts(hook, orders=[order(total_covered_days=14)]), language=language
+    )
+    assert evaluation.skipped_rule_ids[rule_id] == "error"
+    card = card_for(evaluation, "incomplete-check")
+    assert card.detail is not None
+    assert ruleset.rules[rule_id].title.get(language) in card.detail
+    assert "defect" not in card.detail  # the error itself is for the log, not the card
+
+
+def test_a_card_whose_rendering_fails_is_named_to_the_gp(
+    ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluator = Evaluator(ruleset, load_catalogue())
+    render = evaluator.renderer.render
+
+    def render_failing_for_one_rule(**kwargs: Any) -> Card:
+        if kwargs["rule_id"] == "gp-duration-limit":
+            raise KeyError("placeholder")
+        return render(**kwargs)
+
+    monkeypatch.setattr(evaluator.renderer, "render", render_failing_for_one_rule)
+    evaluation = run(evaluator, facts(orders=[order(total_covered_days=14)]), language="en")
+    assert "gp-duration-limit" not in evaluation.fired_rule_ids
+    detail = card_for(evaluation, "incomplete-check").detail or ""
+    assert ruleset.rules["gp-duration-limit"].title.en in detail

