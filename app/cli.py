@@ -31,34 +31,20 @@ from typing import Any, TextIO
 
 import httpx
 import orjson
-import structlog
 from pydantic import ValidationError
 
+from app.cli_support import EXIT_FAILED, EXIT_INPUT, EXIT_OK, CliError
+from app.cli_support import err as _err
+from app.cli_support import quiet_service_logs as _quiet_service_logs
 from app.db import migrate
+from app.report_cli import add_report_parsers
 from app.settings import Settings
 from app.worklist_cli import add_chronic_users_parser
 from rules.hooks import HOOK_SPECS
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INPUT = 2
-
 _HOOK_HELP = ", ".join(f"{spec.hook} → {spec.service_id}" for spec in HOOK_SPECS)
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed without a traceback."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_INPUT) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
-
-def _err(message: str) -> None:
-    print(f"opioid-cds: {message}", file=sys.stderr)
 
 
 def _terminal_width() -> int:
@@ -72,77 +58,6 @@ def _migrate(_args: argparse.Namespace) -> int:
     settings = Settings()
     migrate(settings.database_url)
     print("database schema is up to date")
-    return EXIT_OK
-
-
-# --- report --------------------------------------------------------------------------------
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _agb(value: str) -> str:
-    if value != "unknown" and not (len(value) == 8 and value.isdigit()):
-        raise argparse.ArgumentTypeError(f"{value!r} is not an AGB code (8 digits)")
-    return value
-
-
-def _report(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
-    from app.db import create_engine_for
-    from app.reporting.render import render
-    from app.reporting.service import ReportRequest, make_report, period_problem
-
-    request = ReportRequest(
-        since=args.since,
-        until=args.until,
-        practice=args.practice,
-        baseline_until=args.baseline_until,
-    )
-    problem = period_problem(request)
-    if problem is not None:
-        raise CliError(problem)
-    settings = Settings()
-
-    async def run() -> bytes:
-        engine = create_engine_for(settings.database_url)
-        try:
-            report = await make_report(engine, request, ZoneInfo(settings.clinical_timezone))
-        finally:
-            await engine.dispose()
-        return render(report, args.format)
-
-    _quiet_service_logs()
-    content = asyncio.run(run())
-    if args.output:
-        Path(args.output).write_bytes(content)
-        _err(f"wrote {args.output}")
-    else:
-        sys.stdout.buffer.write(content)
-    return EXIT_OK
-
-
-def _report_prune(_args: argparse.Namespace) -> int:
-    from app.db import create_engine_for
-    from app.reporting.prune import prune_report_rows
-
-    settings = Settings()
-
-    async def run() -> dict[str, int]:
-        engine = create_engine_for(settings.database_url)
-        try:
-            return await prune_report_rows(engine, settings.report_retention_days)
-        finally:
-            await engine.dispose()
-
-    deleted = asyncio.run(run())
-    summary = ", ".join(f"{table}: {n}" for table, n in deleted.items())
-    print(f"deleted rows older than {settings.report_retention_days} days ({summary})")
     return EXIT_OK
 
 
@@ -193,16 +108,6 @@ def _service_id_for(payload: Any, explicit: str | None) -> str:
     raise CliError(
         f"no service answers hook {hook!r}; this server offers {_HOOK_HELP} "
         "(or name one with --service)"
-    )
-
-
-def _quiet_service_logs() -> None:
-    import logging
-
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level="ERROR", force=True)
-    structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
     )
 
 
@@ -600,45 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate_parser.set_defaults(handler=_migrate)
 
-    report = commands.add_parser(
-        "report",
-        help="the agreements report: orders, cards and feedback per region, practice, month",
-        description="Count what the service recorded (OPIOID_CDS_DATABASE_URL) per region, "
-        "practice and month: orders evaluated, shares long-acting, within the GP's maximum "
-        "days, with an indication, with repeats; chronic-use cards; cards and accepted / "
-        "overridden feedback per rule; override reasons. Dates are days where the GPs are "
-        "(OPIOID_CDS_CLINICAL_TIMEZONE), both ends included. csv and html show counts of 1 "
-        "to 4 as <5; json has exact numbers. See docs/reports.md.",
-    )
-    report.add_argument("--since", type=_date, metavar="DATE", help="first day (default: all)")
-    report.add_argument("--until", type=_date, metavar="DATE", help="last day (default: today)")
-    report.add_argument(
-        "--practice", type=_agb, metavar="AGB", help="only this practice (the region stays)"
-    )
-    report.add_argument(
-        "--baseline-until",
-        type=_date,
-        metavar="DATE",
-        help="last day before the agreements were implemented: compares before and after, "
-        "and marks the evaluation points 4 months and 1 year after",
-    )
-    report.add_argument(
-        "--format",
-        choices=("json", "csv", "html"),
-        default="json",
-        help="json: exact numbers (default); csv: scope,period,metric,key,value; html: the "
-        "report page as one file. csv and html show counts of 1 to 4 as <5",
-    )
-    report.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
-    report.set_defaults(handler=_report)
-
-    prune = commands.add_parser(
-        "report-prune",
-        help="delete report rows older than OPIOID_CDS_REPORT_RETENTION_DAYS",
-        description="Delete recorded orders, cards and feedback older than the retention "
-        "(OPIOID_CDS_REPORT_RETENTION_DAYS). The service also does this on start-up and daily.",
-    )
-    prune.set_defaults(handler=_report_prune)
+    add_report_parsers(commands)
 
     evaluate = commands.add_parser(
         "evaluate",

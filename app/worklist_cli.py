@@ -14,14 +14,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from app.cli_support import EXIT_INPUT, EXIT_OK
 from app.evaluation import load_evaluator
 from app.settings import Settings
 from rules.worklist import FORMATS, SECTIONS, ExportError, Summary, build_worklist, render
 
 __all__ = ["add_chronic_users_parser"]
 
-EXIT_OK = 0
-EXIT_INPUT = 2
 
 _PRIVACY = (
     "It runs where the data is (the practice or pharmacy): it reads the export from local "

@@ -1,0 +1,36 @@
+"""What every `opioid-cds` command shares: exit codes, the user's error, quiet logs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "CliError", "err", "quiet_service_logs"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_INPUT) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def err(message: str) -> None:
+    print(f"opioid-cds: {message}", file=sys.stderr)
+
+
+def quiet_service_logs() -> None:
+    """Only errors from the service's own loggers: a command's output is its answer."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level="ERROR", force=True)
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+    )
