@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import orjson
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import FeedbackRecord
 from cds_hooks.models import Feedback
+from rules.cards import OVERRIDE_REASON_SYSTEM
 
 __all__ = ["pseudonymise_patient", "store_feedback"]
 
@@ -57,16 +58,36 @@ def _insert_ignoring_duplicates(dialect_name: str) -> Insert:
     return sqlite.insert(FeedbackRecord).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
+UNKNOWN_REASON_CODE = "(not one of the card's reasons)"
+"""Stored instead of an override reason code the cards never offer: a client may send any
+text there, and free text about a patient must not be stored."""
+
+
+def _storable_reason(
+    system: str | None, code: str | None, known_codes: Collection[str]
+) -> tuple[str | None, str | None]:
+    if code is None:
+        return None, None
+    if system == OVERRIDE_REASON_SYSTEM and code in known_codes:
+        return system, code
+    return None, UNKNOWN_REASON_CODE
+
+
 async def store_feedback(
     session_factory: async_sessionmaker[AsyncSession],
     service_id: str,
     items: Sequence[Feedback],
+    known_reason_codes: Collection[str],
 ) -> int:
-    """Store the items not stored before; return how many were new."""
+    """Store the items not stored before; return how many were new. An override reason is
+    stored only as one of `known_reason_codes` (the rule set's), or as unknown."""
     received_at = datetime.now(UTC)
     rows = []
     for item in items:
         reason = item.override_reason.reason if item.override_reason else None
+        reason_system, reason_code = _storable_reason(
+            reason.system if reason else None, reason.code if reason else None, known_reason_codes
+        )
         rows.append(
             {
                 "dedup_key": _dedup_key(service_id, item),
@@ -74,8 +95,8 @@ async def store_feedback(
                 "card_uuid": item.card,
                 "outcome": item.outcome,
                 "accepted_suggestions": [s.id for s in item.accepted_suggestions],
-                "override_reason_system": reason.system if reason else None,
-                "override_reason_code": reason.code if reason else None,
+                "override_reason_system": reason_system,
+                "override_reason_code": reason_code,
                 "has_user_comment": bool(
                     item.override_reason and item.override_reason.user_comment
                 ),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import FeedbackRecord, ReportCard, ReportOrder
+from app.store import UNKNOWN_REASON_CODE
 from rules.cards import OVERRIDE_REASON_SYSTEM
 
 __all__ = ["CardRow", "FeedbackRow", "OrderRow", "Rows", "load_rows"]
@@ -64,7 +65,7 @@ def day_bounds(since: date | None, until: date | None, zone: ZoneInfo) -> tuple[
 
 
 _REASON_CODE: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-UNRECOGNISED_REASON: Final = "(not one of the card's reasons)"
+UNRECOGNISED_REASON: Final = UNKNOWN_REASON_CODE  # what the store keeps for such a code
 
 
 def _reason_code(system: str | None, code: str | None) -> str | None:

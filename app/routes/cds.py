@@ -175,7 +175,9 @@ def _feedback_items(payload: Any) -> list[Feedback]:
 async def feedback(service_id: str, request: Request) -> JsonResponse:
     service_for(service_id, SERVICES)
     items = _feedback_items(parse_json(await _body(request)))
-    stored = await store_feedback(_state(request).session_factory, service_id, items)
+    state = _state(request)
+    known_reasons = state.evaluator.ruleset.file.override_reasons.keys()
+    stored = await store_feedback(state.session_factory, service_id, items, known_reasons)
     structlog.contextvars.bind_contextvars(
         service_id=service_id, feedback_received=len(items), feedback_stored=stored
     )

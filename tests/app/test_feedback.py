@@ -209,3 +209,18 @@ def test_feedback_for_an_unknown_service_is_a_404(client: TestClient) -> None:
     response = client.post("/cds-services/nope/feedback", json={"feedback": []})
 
     assert response.status_code == 404
+
+
+def test_an_override_reason_code_the_cards_never_offer_is_not_stored(
+    store_client: TestClient, database_url: str
+) -> None:
+    card_uuid = str(uuid.uuid4())
+    made_up = _overridden(card_uuid)
+    made_up["overrideReason"]["reason"]["code"] = "mevr-zwartkop-wil-liever-14-dagen"
+
+    store_client.post(FEEDBACK_URL, json={"feedback": [made_up]})
+
+    (row,) = _rows(database_url, card_uuid)
+    assert row.override_reason_code == "(not one of the card's reasons)"
+    assert row.override_reason_system is None
+    assert "zwartkop" not in repr(row).lower()
