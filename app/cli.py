@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import shutil
@@ -483,6 +484,13 @@ examples:
 """
 
 
+def _installed_version() -> str:
+    try:
+        return importlib.metadata.version("opioid-cds")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opioid-cds",
@@ -492,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"opioid-cds {_installed_version()}")
     parser.add_argument(
         "--traceback", action="store_true", help="show the Python traceback of internal errors"
     )

@@ -13,8 +13,9 @@ down that tree to the deepest node that exists, and its line is reported.
 
 from __future__ import annotations
 
+import difflib
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -411,6 +412,13 @@ REASON_SHARED_TEXTS = ("reason_label", "reason_description", "reason_note")
 """Needed once a rule offers `reasons_on_prescription`."""
 
 
+def _nearest(name: str, known: Iterable[str]) -> str:
+    """ "; did you mean 'x'?" for a misspelt id, else the ids there are."""
+    ids = sorted(known)
+    close = difflib.get_close_matches(name, ids, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(ids)})"
+
+
 def _check_references(
     document: _Document,
     ruleset: RuleSetFile,
@@ -431,9 +439,10 @@ def _check_references(
         where: list[int | str] = ["rules", rule_id]
         definition = RULE_REGISTRY.get(rule_id)
         if definition is None:
-            known = ", ".join(sorted(RULE_REGISTRY))
             problems.append(
-                document.problem(where, f"no rule is registered with this id ({known})")
+                document.problem(
+                    where, f"no rule is registered with this id{_nearest(rule_id, RULE_REGISTRY)}"
+                )
             )
             continue
         problems.extend(_check_parameters(document, where, definition.parameters, spec.parameters))
@@ -526,7 +535,10 @@ def _check_overlays(
         for rule_id, override in overlay.rules.items():
             where: list[int | str] = ["overlays", agb, "rules", rule_id]
             if rule_id not in ruleset.rules or rule_id not in RULE_REGISTRY:
-                problems.append(document.problem(where, "unknown rule id"))
+                known = [known_id for known_id in ruleset.rules if known_id in RULE_REGISTRY]
+                problems.append(
+                    document.problem(where, f"unknown rule id{_nearest(rule_id, known)}")
+                )
                 continue
             merged = {**ruleset.rules[rule_id].parameters, **override.parameters}
             problems.extend(

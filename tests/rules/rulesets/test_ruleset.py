@@ -106,6 +106,7 @@ def test_unknown_rule_ids_links_and_missing_texts_are_reported(tmp_path: Path) -
     problems = validate_ruleset_file(path)
     assert [p.field for p in problems] == ["rules.pregnancy-typo"]
     assert "no rule is registered" in problems[0].message
+    assert problems[0].message.endswith("did you mean 'pregnancy'?")
 
     path = _copy_ruleset(tmp_path, ("links: [regional-page]\n", "links: [regional-pagee]\n"))
     [problem] = validate_ruleset_file(path)
@@ -178,3 +179,15 @@ def test_the_service_refuses_to_start_with_a_broken_rule_set(tmp_path: Path) -> 
         create_app(settings)
     assert f"{path}:" in str(raised.value)
     assert "rules.gp-duration-limit.parameters.max_days" in str(raised.value)
+
+
+def test_a_misspelt_rule_id_in_an_overlay_gets_the_nearest_one(tmp_path: Path) -> None:
+    overlays = tmp_path / "practices.yaml"
+    overlays.write_text(
+        'overlays:\n  "01234567":\n    name: Praktijk\n    rules:\n'
+        "      gp-duration-limt:\n        parameters: {max_days: 5}\n",
+        encoding="utf-8",
+    )
+    [problem] = validate_ruleset_file(overlays)
+    assert problem.file == str(overlays)
+    assert problem.message == "unknown rule id; did you mean 'gp-duration-limit'?"
