@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from datetime import date
 
 import structlog
 
-__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "CliError", "err", "quiet_service_logs"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "CliError",
+    "err",
+    "iso_date",
+    "quiet_service_logs",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,3 +44,11 @@ def quiet_service_logs() -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
     )
+
+
+def iso_date(value: str) -> date:
+    """An argparse type: a day as YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None

@@ -6,22 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import date
 from pathlib import Path
 
-from app.cli_support import EXIT_OK, CliError
+from app.cli_support import EXIT_OK, CliError, iso_date
 from app.cli_support import err as _err
 from app.cli_support import quiet_service_logs as _quiet_service_logs
 from app.settings import Settings
 
 __all__ = ["add_report_parsers"]
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _agb(value: str) -> str:
@@ -96,14 +88,14 @@ def add_report_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "(OPIOID_CDS_CLINICAL_TIMEZONE), both ends included. csv and html show counts of 1 "
         "to 4 as <5; json has exact numbers. See docs/reports.md.",
     )
-    report.add_argument("--since", type=_date, metavar="DATE", help="first day (default: all)")
-    report.add_argument("--until", type=_date, metavar="DATE", help="last day (default: today)")
+    report.add_argument("--since", type=iso_date, metavar="DATE", help="first day (default: all)")
+    report.add_argument("--until", type=iso_date, metavar="DATE", help="last day (default: today)")
     report.add_argument(
         "--practice", type=_agb, metavar="AGB", help="only this practice (the region stays)"
     )
     report.add_argument(
         "--baseline-until",
-        type=_date,
+        type=iso_date,
         metavar="DATE",
         help="last day before the agreements were implemented: compares before and after, "
         "and marks the evaluation points 4 months and 1 year after",

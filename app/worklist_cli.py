@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date
 from pathlib import Path
 
-from app.cli_support import EXIT_INPUT, EXIT_OK
+from app.cli_support import EXIT_INPUT, EXIT_OK, iso_date
 from app.evaluation import load_evaluator
 from app.settings import Settings
 from rules.worklist import FORMATS, SECTIONS, ExportError, Summary, build_worklist, render
@@ -28,13 +27,6 @@ _PRIVACY = (
     "afterwards) and sends nothing anywhere; the list it writes identifies patients, so keep "
     "it on this machine."
 )
-
-
-def _as_of(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
 def _workers(value: str) -> int:
@@ -125,7 +117,7 @@ def add_chronic_users_parser(commands: argparse._SubParsersAction[argparse.Argum
     parser.add_argument("export", metavar="DIR", help="the Bulk Data export's directory")
     parser.add_argument(
         "--as-of",
-        type=_as_of,
+        type=iso_date,
         metavar="DATE",
         help="the day to look back from, YYYY-MM-DD (default: today, OPIOID_CDS_CLINICAL_TIMEZONE)",
     )

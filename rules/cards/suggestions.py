@@ -291,13 +291,19 @@ class SuggestionFactory:
         several cards start from it); None when there is no such draft or it is not valid R4."""
         if order_id not in self._valid_drafts:
             draft = self._drafts.get(order_id)
+            reason = "draft order is not valid FHIR R4"
             try:
                 order = _normalised_order(draft) if draft is not None else None
-            except ValueError:  # nested too deep to copy
-                order = {}
+            except ValueError as exc:  # nested too deep to copy
+                _log.warning(
+                    "rule %s: a suggestion could not be built (%s)",
+                    self._rule_id,
+                    type(exc).__name__,
+                )
+                order, reason = {}, "draft order nested too deep"
             if order is not None and not (order and _valid_medication_request(order)):
                 self._notes.setdefault("suggestions_omitted", []).append(
-                    {"order_id": order_id, "reason": "draft order is not valid FHIR R4"}
+                    {"order_id": order_id, "reason": reason}
                 )
                 order = None
             self._valid_drafts[order_id] = order

@@ -155,6 +155,14 @@ def _html(worklist: Worklist, ruleset: RuleSet) -> str:
         '<p class="notice">Bevat herleidbare patiëntgegevens: alleen op deze computer gebruiken '
         "en niet doorsturen. (Identifiable patient data: keep it on this machine.)</p>",
     ]
+    not_evaluated = sum(summary.not_evaluated.values())
+    if not_evaluated:
+        # A patient whose data could not be judged may be a chronic user: the list says so.
+        parts.append(
+            f'<p class="notice">{not_evaluated} patiënt(en) konden niet worden beoordeeld en '
+            "staan niet op deze lijst; controleer hen zelf. "
+            f"({not_evaluated} patient(s) could not be evaluated and are not listed.)</p>"
+        )
     for section in SECTIONS:
         rows = [row for row in worklist.rows if row.section == section]
         parts.append(f"<h2>{html.escape(_TITLES[section])} ({len(rows)})</h2>")

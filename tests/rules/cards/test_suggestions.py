@@ -49,10 +49,17 @@ def test_a_suggestion_that_cannot_be_built_is_left_off_but_its_card_is_sent(
     reasons = [s for s in card.suggestions if not s.is_recommended]
     assert len(reasons) == 3
     assert all([a.resource["id"] for a in r.actions if a.resource] == ["b"] for r in reasons)
-    [record] = [r for r in caplog.records if r.name.startswith("rules.cards")]
-    assert "gp-duration-limit" in record.getMessage()
-    assert "ValueError" in record.getMessage()
-    assert "secret" not in record.getMessage()  # the rule and error type only, never data
+    # The limit and the reasons each tried a's draft: each failure is logged, with the rule
+    # and the error type only, never data; the explanation says why a's reasons are missing.
+    records = [r for r in caplog.records if r.name.startswith("rules.cards")]
+    assert len(records) == 2
+    for record in records:
+        assert "gp-duration-limit" in record.getMessage()
+        assert "ValueError" in record.getMessage()
+        assert "secret" not in record.getMessage()
+    assert {"order_id": "MedicationRequest/a", "reason": "draft order nested too deep"} in (
+        explanation(card)["notes"]["suggestions_omitted"]
+    )
 
 
 def test_a_suggestion_builder_that_raises_costs_the_card_only_its_suggestions(

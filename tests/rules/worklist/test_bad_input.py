@@ -110,3 +110,18 @@ def test_bad_dates_and_worker_counts_are_usage_errors(tmp_path: Path) -> None:
         with pytest.raises(SystemExit) as exit_info:
             main(["chronic-users", str(tmp_path), *argv])
         assert exit_info.value.code == 2
+
+
+def test_the_html_list_says_how_many_patients_could_not_be_evaluated() -> None:
+    from collections import Counter
+
+    from rules.rulesets import load_ruleset
+    from rules.worklist import render
+    from rules.worklist.run import Summary, Worklist
+
+    summary = Summary(as_of=date(2026, 11, 1), practice=None, workers=1, patients=5)
+    summary.not_evaluated = Counter({"KeyError": 2})
+    page = render(Worklist(rows=[], summary=summary), "html", load_ruleset())
+    assert "2 patiënt(en) konden niet worden beoordeeld en staan niet op deze lijst" in page
+    clean = Summary(as_of=date(2026, 11, 1), practice=None, workers=1, patients=5)
+    assert "niet worden beoordeeld" not in render(Worklist([], clean), "html", load_ruleset())
