@@ -32,14 +32,13 @@ from typing import Any, TextIO
 
 import httpx
 import orjson
-from pydantic import ValidationError
 
 from app.cli_support import EXIT_FAILED, EXIT_INPUT, EXIT_OK, CliError
 from app.cli_support import err as _err
 from app.cli_support import quiet_service_logs as _quiet_service_logs
 from app.db import migrate
 from app.report_cli import add_report_parsers
-from app.settings import Settings
+from app.settings import ConfigurationError, settings_from_environment
 from app.worklist_cli import add_chronic_users_parser
 from rules.hooks import HOOK_SPECS
 
@@ -56,7 +55,7 @@ def _terminal_width() -> int:
 
 
 def _migrate(_args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = settings_from_environment()
     migrate(settings.database_url)
     print("database schema is up to date")
     return EXIT_OK
@@ -666,8 +665,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         _err(exc.message)
         return exc.exit_code
-    except ValidationError as exc:  # settings from the environment
-        _err(f"invalid configuration: {exc}")
+    except ConfigurationError as exc:  # settings from the environment
+        _err(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130

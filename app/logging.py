@@ -1,7 +1,8 @@
-"""Structured JSON logs (structlog), one line per request, on stdout.
+"""Structured logs (structlog), one line per request, on stdout: JSON for a log collector,
+readable lines when a person watches a terminal (`OPIOID_CDS_LOG_FORMAT`, default `auto`).
 
 Standard-library loggers (uvicorn, the FHIR client, the rule engine) go through the same
-JSON formatter, so every line an operator sees has one shape. Only protocol metadata is
+formatter, so every line an operator sees has one shape. Only protocol metadata is
 logged: service id, hookInstance, status, duration, rule ids — never tokens, patient ids,
 names, BSNs or request bodies.
 """
@@ -42,14 +43,21 @@ _SHARED_PROCESSORS: list[Any] = [
 ]
 
 
-def configure_logging(level: str = "INFO") -> None:
+def _renderer(log_format: str) -> Any:
+    console = log_format == "console" or (log_format == "auto" and sys.stdout.isatty())
+    if console:
+        return structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+    return structlog.processors.JSONRenderer()
+
+
+def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 _exception_type_only,
-                structlog.processors.JSONRenderer(),
+                _renderer(log_format),
             ],
             foreign_pre_chain=_SHARED_PROCESSORS,
         )

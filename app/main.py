@@ -2,7 +2,9 @@
 
 `create_app(settings)` builds a service whose resources (database engine, HTTP client, rule
 engine) are opened in the lifespan and closed on shutdown. Uvicorn runs it with
-`--factory app.main:create_app`.
+`--factory app.main:create_app`: then the settings come from the environment, and settings,
+trust file and rule set are checked together before anything starts, so a misconfigured
+deployment prints one list of what to fix and exits with status 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,29 +24,56 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from app.audit import AuditWriter
 from app.db import create_engine_for
 from app.errors import install_error_handlers
-from app.evaluation import load_evaluator
+from app.evaluation import Evaluator, load_evaluator
 from app.logging import configure_logging, get_logger
 from app.middleware import RequestLogMiddleware
 from app.openapi import install_openapi
 from app.reporting.prune import prune_forever
 from app.reporting.records import ReportRecorder
 from app.routes import cds, docs, health, playground, reports
-from app.security import build_jwt_verifier
-from app.settings import Settings
+from app.security import build_jwt_verifier, load_trusted_clients
+from app.settings import ConfigurationError, Settings, settings_from_environment
 from app.state import AppState
 from app.warmup import warm_up
+from cds_hooks.auth import TrustConfig
 from cds_hooks.models import Feedback, FeedbackBatch, HookRequest
 from rules.native import compiled_modules
+from rules.rulesets import RuleSetError
 
 __all__ = ["create_app"]
 
 log = get_logger(__name__)
 
 
+def _checked_start(settings: Settings) -> tuple[TrustConfig, Evaluator]:
+    """The trust file and the rule set, or one `ConfigurationError` naming every problem."""
+    problems: list[str] = []
+    trust = TrustConfig()
+    evaluator = None
+    try:
+        trust = load_trusted_clients(settings)
+    except ValueError as error:
+        problems.append(str(error))
+    try:
+        evaluator = load_evaluator(settings)
+    except RuleSetError as error:
+        problems.extend(f"rule set: {problem}" for problem in error.problems)
+    if problems or evaluator is None:
+        raise ConfigurationError(problems)
+    return trust, evaluator
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    configure_logging(settings.log_level)
-    evaluator = load_evaluator(settings)  # a broken rule set stops start-up here
+    from_environment = settings is None
+    try:
+        settings = settings or settings_from_environment()
+        configure_logging(settings.log_level, settings.log_format)
+        trust, evaluator = _checked_start(settings)
+    except ConfigurationError as error:
+        if not from_environment:
+            raise
+        print(f"opioid-cds: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_factory = async_sessionmaker(engine, expire_on_commit=False)
         async with httpx.AsyncClient(follow_redirects=False) as http_client:
             app.state.settings = settings
-            app.state.jwt_verifier = build_jwt_verifier(settings, session_factory, http_client)
+            app.state.jwt_verifier = build_jwt_verifier(
+                settings, session_factory, http_client, trust
+            )
             app.state.cds = AppState(
                 settings=settings,
                 engine=engine,

@@ -11,7 +11,7 @@ from pathlib import Path
 from app.cli_support import EXIT_OK, CliError, iso_date
 from app.cli_support import err as _err
 from app.cli_support import quiet_service_logs as _quiet_service_logs
-from app.settings import Settings
+from app.settings import settings_from_environment
 
 __all__ = ["add_report_parsers"]
 
@@ -38,7 +38,7 @@ def _report(args: argparse.Namespace) -> int:
     problem = period_problem(request)
     if problem is not None:
         raise CliError(problem)
-    settings = Settings()
+    settings = settings_from_environment()
 
     async def run() -> bytes:
         engine = create_engine_for(settings.database_url)
@@ -62,7 +62,7 @@ def _report_prune(_args: argparse.Namespace) -> int:
     from app.db import create_engine_for
     from app.reporting.prune import prune_report_rows
 
-    settings = Settings()
+    settings = settings_from_environment()
 
     async def run() -> dict[str, int]:
         engine = create_engine_for(settings.database_url)

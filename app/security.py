@@ -40,19 +40,16 @@ __all__ = [
     "ClientDep",
     "build_jwt_verifier",
     "endpoint_url",
+    "load_trusted_clients",
     "verify_client",
 ]
 
 log = structlog.get_logger(__name__)
 
 
-def build_jwt_verifier(
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    http_client: httpx.AsyncClient,
-) -> JwtVerifier:
-    """The verifier for this deployment. Raises ValueError when production has no trusted
-    clients."""
+def load_trusted_clients(settings: Settings) -> TrustConfig:
+    """The CDS clients this deployment accepts. Raises ValueError when production has none, or
+    when the trust file cannot be read (the message names the file)."""
     path = settings.trusted_clients
     production = settings.environment == "production"
     if path is None:
@@ -66,14 +63,26 @@ def build_jwt_verifier(
             "no trusted CDS clients (OPIOID_CDS_TRUSTED_CLIENTS is not set): requests without "
             "a token are let through, any token sent is refused"
         )
-        trust = TrustConfig()
-    else:
-        trust = load_trust_config(path)
+        return TrustConfig()
+    trust = load_trust_config(path)
     if production and not trust.clients:
         raise ValueError(
             f"production requires client authentication: the trust file {path} lists no clients"
         )
-    if production and not settings.public_base_url:
+    return trust
+
+
+def build_jwt_verifier(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    http_client: httpx.AsyncClient,
+    trust: TrustConfig | None = None,
+) -> JwtVerifier:
+    """The verifier for this deployment, with `trust` as read at start-up (read now when not
+    given). Raises ValueError as `load_trusted_clients` does."""
+    if trust is None:
+        trust = load_trusted_clients(settings)
+    if settings.environment == "production" and not settings.public_base_url:
         log.warning(
             "OPIOID_CDS_PUBLIC_BASE_URL is not set: the JWT audience is taken from the request's "
             "Host header; set it to the URL clients call"
@@ -88,7 +97,7 @@ def build_jwt_verifier(
         "client JWT verification on",
         issuers=[client.iss for client in trust.clients],
         algorithms=list(verifier.algorithms),
-        token_required=production,
+        token_required=settings.environment == "production",
     )
     return verifier
 

@@ -1,7 +1,8 @@
 """Service settings, read from the environment with the prefix `OPIOID_CDS_`.
 
 Production refuses settings that are only safe on a developer's machine: the default audit
-secret, and (checked when the JWT verifier is built) running without trusted clients.
+secret here, running without trusted clients where the service starts (`app.startup`).
+`settings_from_environment()` turns every problem into one readable `ConfigurationError`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,32 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.language import DEFAULT_LANGUAGE, Language
 
-__all__ = ["DEFAULT_AUDIT_SECRET", "Settings"]
+__all__ = [
+    "DEFAULT_AUDIT_SECRET",
+    "ENV_PREFIX",
+    "ConfigurationError",
+    "Settings",
+    "settings_from_environment",
+]
 
 DEFAULT_AUDIT_SECRET = "development-only-audit-secret"  # noqa: S105 - refused in production
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "OPIOID_CDS_"
+
+
+class ConfigurationError(Exception):
+    """Settings the service cannot start with; `.problems` lists every one, each a sentence
+    naming the environment variable or file to fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"the service cannot start with these settings:\n{listed}")
 
 
 _Server = tuple[str, str, int, str]
@@ -55,7 +73,7 @@ def _within(candidate: _Server, allowed: _Server) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OPIOID_CDS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
@@ -95,6 +113,9 @@ class Settings(BaseSettings):
     one; development serves it open when it is not set."""
 
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    """`auto`: readable lines when stdout is a terminal, JSON lines otherwise (a container's
+    log collector)."""
 
     @field_validator("clinical_timezone")
     @classmethod
@@ -109,17 +130,24 @@ class Settings(BaseSettings):
         """Today's date where the GPs are (`now` for tests; default: this moment)."""
         return (now or datetime.now(UTC)).astimezone(ZoneInfo(self.clinical_timezone)).date()
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        if self.environment == "production" and self.audit_secret == DEFAULT_AUDIT_SECRET:
-            raise ValueError(
-                "OPIOID_CDS_AUDIT_SECRET must be set to a secret of your own in production"
-            )
-        if self.environment == "production" and len(self.audit_secret) < 16:
-            raise ValueError("OPIOID_CDS_AUDIT_SECRET must be at least 16 characters")
-        if self.reports_token is not None and len(self.reports_token) < 16:
-            raise ValueError("OPIOID_CDS_REPORTS_TOKEN must be at least 16 characters")
-        return self
+    # Field validators rather than one model validator: pydantic then reports these together
+    # with every other invalid field, so an operator meets them all in one start.
+    @field_validator("audit_secret")
+    @classmethod
+    def _own_secret_in_production(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("environment") == "production":
+            if value == DEFAULT_AUDIT_SECRET:
+                raise ValueError("must be set to a secret of your own in production")
+            if len(value) < 16:
+                raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("reports_token")
+    @classmethod
+    def _long_reports_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
     @property
     def playground_enabled(self) -> bool:
@@ -145,3 +173,21 @@ class Settings(BaseSettings):
         if self.cors_origins:
             return self.cors_origins
         return ["*"] if self.environment == "development" else []
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """One sentence per problem, naming the variable; never the value (it may be a secret)."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in item["loc"]).upper()
+        problems.append(f"{ENV_PREFIX}{field}: {message}")
+    return problems
+
+
+def settings_from_environment() -> Settings:
+    """The settings of this process; `ConfigurationError` lists everything wrong with them."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigurationError(_problems(error)) from None

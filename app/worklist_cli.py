@@ -15,7 +15,7 @@ from pathlib import Path
 
 from app.cli_support import EXIT_INPUT, EXIT_OK, iso_date
 from app.evaluation import load_evaluator
-from app.settings import Settings
+from app.settings import settings_from_environment
 from rules.worklist import FORMATS, SECTIONS, ExportError, Summary, build_worklist, render
 
 __all__ = ["add_chronic_users_parser"]
@@ -76,7 +76,7 @@ def _report(summary: Summary) -> None:
 
 
 def _chronic_users(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = settings_from_environment()
     as_of = args.as_of or settings.clinical_today()
     evaluator = load_evaluator(settings)
     try:

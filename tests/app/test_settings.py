@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import json
+import logging
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,13 +15,67 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from app.db import migrate
+from app.logging import configure_logging, get_logger
 from app.main import create_app
-from app.settings import PROJECT_ROOT, Settings
+from app.settings import PROJECT_ROOT, ConfigurationError, Settings, settings_from_environment
 
 
 def test_production_refuses_the_default_audit_secret() -> None:
-    with pytest.raises(ValidationError, match="AUDIT_SECRET"):
+    with pytest.raises(ValidationError, match="audit_secret"):
         Settings(environment="production")
+
+
+def test_every_settings_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPIOID_CDS_ENVIRONMENT", "production")
+    monkeypatch.setenv("OPIOID_CDS_PORT", "99999")
+    monkeypatch.setenv("OPIOID_CDS_REPORTS_TOKEN", "short-secret")
+    monkeypatch.setenv("OPIOID_CDS_CLINICAL_TIMEZONE", "Europe/Amersfoort")
+
+    with pytest.raises(ConfigurationError) as raised:
+        settings_from_environment()
+
+    named = [problem.split(":")[0] for problem in raised.value.problems]
+    assert named == [
+        "OPIOID_CDS_PORT",
+        "OPIOID_CDS_AUDIT_SECRET",
+        "OPIOID_CDS_CLINICAL_TIMEZONE",
+        "OPIOID_CDS_REPORTS_TOKEN",
+    ]
+    assert "short-secret" not in str(raised.value)  # a secret is never echoed
+
+
+def _start_service(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`uvicorn --factory app.main:create_app` as `make serve` and the image run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", "1"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": os.environ["PATH"], "OPIOID_CDS_DATABASE_URL": "sqlite+aiosqlite://", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_misconfigured_production_start_prints_one_list_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    broken_rules = tmp_path / "rules.yaml"
+    broken_rules.write_text("id: x\nrules: not-a-list\n")
+
+    started = _start_service(
+        {
+            "OPIOID_CDS_ENVIRONMENT": "production",
+            "OPIOID_CDS_AUDIT_SECRET": "a-secret-of-our-own-0123",
+            "OPIOID_CDS_RULESET_PATH": str(broken_rules),
+        }
+    )
+
+    assert started.returncode == 2
+    assert "Traceback" not in started.stderr
+    assert "the service cannot start with these settings:" in started.stderr
+    assert "OPIOID_CDS_TRUSTED_CLIENTS" in started.stderr  # the missing trust file ...
+    assert f"rule set: {broken_rules}" in started.stderr  # ... and the rule set, together
 
 
 def test_environment_variables_are_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,3 +266,27 @@ def test_today_is_the_date_where_the_gps_are() -> None:
 def test_an_unknown_time_zone_is_refused_at_start_up() -> None:
     with pytest.raises(ValidationError, match="not a known time zone"):
         Settings(clinical_timezone="Europe/Amersfoort")
+
+
+@pytest.mark.parametrize(
+    ("log_format", "is_json"), [("auto", True), ("json", True), ("console", False)]
+)
+def test_logs_are_json_for_a_collector_and_readable_lines_for_a_person(
+    log_format: str, is_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under pytest stdout is not a terminal, so `auto` means JSON here."""
+    root = logging.getLogger()
+    handlers, level = root.handlers, root.level
+    try:
+        configure_logging("INFO", log_format)
+        get_logger("opioid-test").info("service started", port=8000)
+    finally:
+        root.handlers, root.level = handlers, level
+
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    if is_json:
+        assert json.loads(line)["event"] == "service started"
+    else:
+        assert "service started" in line and "port=8000" in line
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(line)
