@@ -4,17 +4,26 @@ region's rule set, and the cards come out as the document says. docs/rules.md is
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import shlex
 import sys
 import types
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from app.cli import main
+from app.db import migrate
+from app.main import create_app
 from app.rule_examples import example_cards
+from app.settings import Settings
 from rules.catalogue import load_catalogue
 from rules.engine import Evaluator
+from rules.fixtures import FIXTURES_DIR, load_fixture
 from rules.registry import RULE_REGISTRY
 from rules.rulesets import DEFAULT_RULESET_PATH, RuleSet, load_ruleset
 from rules.rulesets.docs import render_rules_markdown
@@ -91,3 +100,53 @@ def test_docs_rules_md_names_each_rule_its_severity_parameters_and_handbook_sect
         " 2-3 maal daags"
     ) in text
     assert "| 01999002 | Huisartsenpraktijk De Voorbeeldhof (voorbeeld) |" in text
+
+
+def _use_it_commands() -> list[str]:
+    """The `$ ` lines of the «Use it» block of docs/extending-rules.md."""
+    text = EXTENDING.read_text(encoding="utf-8")
+    block = re.search(r"### 3\. Use it\n.*?```console\n(.*?)```", text, flags=re.DOTALL)
+    assert block is not None
+    return [line[2:] for line in block.group(1).splitlines() if line.startswith("$ ")]
+
+
+def test_the_use_it_commands_run_as_written(
+    example_rule: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each command of «Use it», from a checkout holding the new files: `opioid-cds` through
+    its entry point, `make serve` as the service it starts (the rule module is registered in
+    this process, as the new module would be in a checkout)."""
+    (tmp_path / "rules" / "rulesets").mkdir(parents=True)
+    (tmp_path / "rules" / "directory").symlink_to(DEFAULT_RULESET_PATH.parent.parent / "directory")
+    (tmp_path / "rules" / "rulesets" / "voorbeeld.yaml").write_text(_example_blocks()["yaml"])
+    request, _ = load_fixture(
+        FIXTURES_DIR / "short-acting-oxycodon-tablet.json", today=date.today()
+    )
+    request["prefetch"]["patient"]["birthDate"] = f"{date.today().year - 15}-01-01"
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    monkeypatch.chdir(tmp_path)
+
+    commands = _use_it_commands()
+    assert len(commands) == 3
+    for command in commands:
+        words = shlex.split(command)
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            monkeypatch.setenv(name, value)
+        if words[0] == "opioid-cds":
+            capsys.readouterr()
+            assert main(words[1:]) == 0, capsys.readouterr().err
+            said = capsys.readouterr()
+            if words[1] == "evaluate":
+                assert "Opioïd bij een patiënt van 15 jaar" in said.out
+        else:
+            assert words == ["make", "serve"]
+            settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
+            migrate(settings.database_url)
+            with TestClient(create_app(settings)) as client:
+                answer = client.post("/cds-services/opioid-order-select", json=request)
+            assert answer.status_code == 200
+            assert "adolescent-patient" in answer.text
