@@ -79,7 +79,9 @@ def test_make_serve_answers_on_its_port(tmp_path: Path) -> None:
 
 def _production_start_block() -> str:
     text = AUTHENTICATION.read_text(encoding="utf-8")
-    block = re.search(r"Then start the service with it:\n\n(?:<!--.*?-->\n)?```sh\n(.*?)```", text, re.DOTALL)
+    block = re.search(
+        r"Then start the service with it:\n\n(?:<!--.*?-->\n)?```sh\n(.*?)```", text, re.DOTALL
+    )
     assert block is not None, "docs/authentication.md: the production start block moved"
     return block.group(1)
 
