@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -477,3 +478,43 @@ def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str])
     assert done.value.code == 0
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     assert capsys.readouterr().out.strip() == f"opioid-cds {project['project']['version']}"
+
+
+def test_the_signed_fixtures_run_of_integration_md_passes_against_production(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/integration.md §9's command, word for word but for the deployment's URL: with the
+    key file, issuer and kid it names, against a production service that trusts them."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "integration.md").read_text()
+    block = re.search(r"```sh\n(opioid-cds fixtures run --base https://cds\.example\.org.*?)```",
+                      text, re.DOTALL)  # fmt: skip
+    assert block is not None
+    words = shlex.split(block.group(1).replace("\\\n", " "))
+    options = dict(zip(words[3::2], words[4::2], strict=True))
+    private_key = ec.generate_private_key(ec.SECP384R1())
+    (tmp_path / options["--sign-key"]).write_bytes(
+        private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public_jwk = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
+    public_jwk.update(kid=options["--kid"], use="sig", alg="ES384")
+    trust_file = tmp_path / "trusted-clients.json"
+    trust_file.write_text(
+        json.dumps({"clients": [{"iss": options["--issuer"], "jwks": {"keys": [public_jwk]}}]})
+    )
+    with live_service(
+        tmp_path, environment="production", trusted_clients=trust_file, audit_secret="s" * 32
+    ) as production:
+        argv = [production.base_url if word == options["--base"] else word for word in words]
+        monkeypatch.chdir(tmp_path)  # the key file is named relative to where it runs
+        code, out, err = run_cli(capsys, *argv[1:])
+    assert "HTTP 401" not in out, err
+    assert code == 0, out + err
+    assert "fixtures hold" in out
