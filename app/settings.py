@@ -1,7 +1,9 @@
 """Service settings, read from the environment with the prefix `OPIOID_CDS_`.
 
 Production refuses settings that are only safe on a developer's machine: the default audit
-secret, and (checked when the JWT verifier is built) running without trusted clients.
+secret, the default database (a SQLite file inside the process's own file system, which
+replicas cannot share and a container loses), and (checked when the JWT verifier is built)
+running without trusted clients.
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.audit_secret == DEFAULT_AUDIT_SECRET:
             raise ValueError(
                 "OPIOID_CDS_AUDIT_SECRET must be set to a secret of your own in production"
+            )
+        if self.environment == "production" and "database_url" not in self.model_fields_set:
+            raise ValueError(
+                "OPIOID_CDS_DATABASE_URL must be set in production: the PostgreSQL database "
+                "every replica shares, e.g. postgresql+asyncpg://cds@db:5432/opioid_cds"
             )
         if self.environment == "production" and len(self.audit_secret) < 16:
             raise ValueError("OPIOID_CDS_AUDIT_SECRET must be at least 16 characters")

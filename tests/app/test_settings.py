@@ -19,6 +19,19 @@ def test_production_refuses_the_default_audit_secret() -> None:
         Settings(environment="production")
 
 
+def test_production_refuses_the_default_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas share one PostgreSQL database; the default is a SQLite file of one process."""
+    monkeypatch.setenv("OPIOID_CDS_ENVIRONMENT", "production")
+    monkeypatch.setenv("OPIOID_CDS_AUDIT_SECRET", "x" * 32)
+    monkeypatch.delenv("OPIOID_CDS_DATABASE_URL", raising=False)
+    with pytest.raises(ValidationError, match="OPIOID_CDS_DATABASE_URL must be set in production"):
+        Settings()
+
+    url = "postgresql+asyncpg://cds@db:5432/opioid_cds"
+    monkeypatch.setenv("OPIOID_CDS_DATABASE_URL", url)
+    assert Settings().database_url == url
+
+
 def test_environment_variables_are_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPIOID_CDS_PORT", "8123")
     monkeypatch.setenv("OPIOID_CDS_DEFAULT_LANGUAGE", "en")
@@ -85,19 +98,23 @@ def test_private_network_preflights_are_answered_for_allowed_origins(
         assert "access-control-allow-origin" not in other.headers
 
 
-def test_production_allows_no_origin_unless_configured() -> None:
+def test_production_allows_no_origin_unless_configured(sqlite_url: str) -> None:
     secret = "x" * 32
-    assert Settings(environment="production", audit_secret=secret).allowed_cors_origins == []
+    unset = Settings(environment="production", audit_secret=secret, database_url=sqlite_url)
+    assert unset.allowed_cors_origins == []
     configured = Settings(
-        environment="production", audit_secret=secret, cors_origins=["https://his.example.nl"]
+        environment="production",
+        audit_secret=secret,
+        database_url=sqlite_url,
+        cors_origins=["https://his.example.nl"],
     )
     assert configured.allowed_cors_origins == ["https://his.example.nl"]
 
 
-def test_fhir_servers_the_service_may_call() -> None:
+def test_fhir_servers_the_service_may_call(sqlite_url: str) -> None:
     development = Settings()
     assert development.may_call_fhir_server("http://127.0.0.1:8080/fhir")
-    production = Settings(environment="production", audit_secret="x" * 32)
+    production = Settings(environment="production", audit_secret="x" * 32, database_url=sqlite_url)
     assert production.may_call_fhir_server("https://his.example.nl/fhir")
     assert not production.may_call_fhir_server("http://169.254.169.254/latest")
     pinned = Settings(fhir_server_allowlist=["https://fhir.praktijk.nl/"])

@@ -245,18 +245,28 @@ async def _build(settings: Settings) -> object:
 
 
 @pytest.mark.anyio
-async def test_production_refuses_to_start_without_trusted_clients(tmp_path: Path) -> None:
-    settings = Settings(environment="production", audit_secret=AUDIT_SECRET)
+async def test_production_refuses_to_start_without_trusted_clients(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    def production(trusted_clients: Path | None = None) -> Settings:
+        return Settings(
+            environment="production",
+            audit_secret=AUDIT_SECRET,
+            database_url=sqlite_url,
+            trusted_clients=trusted_clients,
+        )
+
+    settings = production()
     with pytest.raises(ValueError, match="OPIOID_CDS_TRUSTED_CLIENTS"):
         await _build(settings)
     empty = tmp_path / "clients.yaml"
     empty.write_text("clients: []\n")
-    settings = Settings(environment="production", audit_secret=AUDIT_SECRET, trusted_clients=empty)
+    settings = production(empty)
     with pytest.raises(ValueError, match="lists no clients"):
         await _build(settings)
     broken = tmp_path / "clients.json"
     broken.write_text('{"clients": [{"iss": "https://x.example"}]}')
-    settings = Settings(environment="production", audit_secret=AUDIT_SECRET, trusted_clients=broken)
+    settings = production(broken)
     with pytest.raises(ValueError, match="has no keys"):
         await _build(settings)
 
