@@ -213,6 +213,16 @@ async def _replays_on_b(
     }
 
 
+def _rss_mib(pid: int) -> float | None:
+    """Resident memory of a process (Linux), for sizing; None elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return round(kib / 1024, 1)
+
+
 def _kill(replica: subprocess.Popen[bytes]) -> tuple[float, float]:
     killed_at = time.monotonic()
     replica.send_signal(signal.SIGKILL)
@@ -298,6 +308,7 @@ async def _measure(
     ][: args.replays]
     replays = await _replays_on_b(urls["B"], signer, used_on_a, database_url)
 
+    rss_b = _rss_mib(replicas["B"].pid)
     for replica in replicas.values():
         if replica.poll() is None:
             replica.terminate()
@@ -320,6 +331,7 @@ async def _measure(
         "answered_before_the_kill_by": dict(before),
         "answered_after_the_kill_by": dict(after),
         "replays": replays,
+        "replica_b_rss_mib_after_load": rss_b,
         "tokens_in_replica_logs": sum(1 for signature in signatures if signature in logs),
     }
 
