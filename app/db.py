@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, DateTime, Float, Integer, String, event, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import JSON, DateTime, Float, Integer, String, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -23,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "CardEvent",
+    "DatabaseState",
     "FeedbackRecord",
     "ReportCard",
     "ReportOrder",
@@ -183,10 +187,33 @@ def migrate(database_url: str) -> None:
     asyncio.run(_run())
 
 
-async def check_database(engine: AsyncEngine) -> bool:
+DatabaseState = Literal["ok", "unreachable", "not migrated"]
+
+
+@cache
+def _revisions() -> tuple[str | None, frozenset[str]]:
+    """The newest revision this code knows, and every revision it knows."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
+
+
+def _schema_is_behind(current: str | None) -> bool:
+    """True when the database lacks a migration this code needs. A revision this code does
+    not know is a newer release's: its migrations keep the old schema working (a rolling
+    update runs old and new replicas side by side), so it is not behind."""
+    head, known = _revisions()
+    return current is None or (current != head and current in known)
+
+
+async def check_database(engine: AsyncEngine) -> DatabaseState:
+    """Whether the database answers, and holds the schema this code needs. Replicas never
+    migrate (that is `opioid-cds migrate`, once per release), so a replica started before
+    the migration reports "not migrated" and is kept out of the load balancer."""
     try:
         async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
     except Exception:  # readiness must answer, whatever the driver raises
-        return False
-    return True
+        return "unreachable"
+    return "not migrated" if _schema_is_behind(current) else "ok"

@@ -18,6 +18,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from app.db import DatabaseState
+
 __all__ = [
     "FeedbackReceipt",
     "OperationOutcome",
@@ -60,7 +62,7 @@ class RulesetInfo(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
-    database: Literal["ok", "unreachable"]
+    database: DatabaseState
     ruleset: RulesetInfo
     audit_events_dropped: int
 

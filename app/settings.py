@@ -1,7 +1,9 @@
 """Service settings, read from the environment with the prefix `OPIOID_CDS_`.
 
 Production refuses settings that are only safe on a developer's machine: the default audit
-secret here, running without trusted clients where the service starts (`app.startup`).
+secret, the default database (a SQLite file inside the process's own file system, which
+replicas cannot share and a container loses) and running without a trust file; what is in
+the trust file is checked where the service starts (`app.main`).
 `settings_from_environment()` turns every problem into one readable `ConfigurationError`.
 """
 
@@ -29,6 +31,7 @@ __all__ = [
 DEFAULT_AUDIT_SECRET = "development-only-audit-secret"  # noqa: S105 - refused in production
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "OPIOID_CDS_"
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'opioid-cds.sqlite3'}"
 
 
 class ConfigurationError(Exception):
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'opioid-cds.sqlite3'}"
+    database_url: str = DEFAULT_DATABASE_URL
     audit_secret: str = DEFAULT_AUDIT_SECRET
     ruleset_path: Path | None = None
     practice_overlays_path: Path | None = None
@@ -140,6 +143,26 @@ class Settings(BaseSettings):
                 raise ValueError("must be set to a secret of your own in production")
             if len(value) < 16:
                 raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _shared_database_in_production(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("environment") == "production" and value == DEFAULT_DATABASE_URL:
+            raise ValueError(
+                "must be set in production: the PostgreSQL database every replica shares, "
+                "e.g. postgresql+asyncpg://cds@db:5432/opioid_cds"
+            )
+        return value
+
+    @field_validator("trusted_clients")
+    @classmethod
+    def _trust_file_in_production(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if info.data.get("environment") == "production" and value is None:
+            raise ValueError(
+                "production requires client authentication: set it to a trust file (YAML or "
+                "JSON) listing the CDS clients you accept (see docs/authentication.md)"
+            )
         return value
 
     @field_validator("reports_token")

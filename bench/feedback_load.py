@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -43,7 +41,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from app.db import FeedbackRecord, SeenJwtId  # noqa: E402
-from bench.servers import free_port, migrate  # noqa: E402
+from bench.servers import (  # noqa: E402
+    create_database,
+    drop_database,
+    free_port,
+    migrate,
+    start_server,
+    wait_ready,
+)
 
 ISSUER = "https://load-test-ehr.example"
 KID = "load-test-key"
@@ -69,26 +74,6 @@ def _summary(shots: list[Shot]) -> dict[str, float]:
         "p95_ms": round(_percentile(times, 0.95), 1),
         "max_ms": round(max(times), 1),
     }
-
-
-async def _create_database(admin_dsn: str) -> str:
-    name = f"opioid_cds_load_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(admin_dsn, timeout=5)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
-
-
-async def _drop_database(admin_dsn: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    connection = await asyncpg.connect(admin_dsn, timeout=5)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def _count_rows(database_url: str, cards: list[str]) -> tuple[int, int]:
@@ -144,53 +129,13 @@ async def _post_all(url: str, posts: list[tuple[str, str]]) -> tuple[list[Shot],
         return list(shots), (time.perf_counter() - began) * 1000
 
 
-def _start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "app.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-async def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient(timeout=1) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError("the server exited during start-up")
-            try:
-                if (await client.get(base + "/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the server did not become ready within 30 s")
-
-
 async def run(args: argparse.Namespace) -> int:
     private_key = ec.generate_private_key(ec.SECP384R1())
     public_jwk = ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
     public_jwk.update(kid=KID, use="sig", alg="ES384")
 
     created = args.database_url is None
-    database_url = args.database_url or await _create_database(args.admin_dsn)
+    database_url = args.database_url or await create_database(args.admin_dsn, "opioid_cds_load")
     with tempfile.TemporaryDirectory() as tmp:
         trust = Path(tmp) / "trusted-clients.json"
         trust.write_text(json.dumps({"clients": [{"iss": ISSUER, "jwks": {"keys": [public_jwk]}}]}))
@@ -206,16 +151,16 @@ async def run(args: argparse.Namespace) -> int:
         migrate(env)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = _start_server(port, env, log)
+        server = start_server(port, env, log)
         try:
-            await _wait_ready(base, server)
+            await wait_ready(base, server)
             result = await _load(args, private_key, base, database_url)
         finally:
             server.terminate()
             server.wait(timeout=10)
             server_log = log.read_text(errors="replace")
         if created:
-            await _drop_database(args.admin_dsn, database_url)
+            await drop_database(args.admin_dsn, database_url)
 
     # The tokens must not have reached the server's log (nor this script's output).
     tokens: list[str] = result.pop("_tokens")

@@ -20,20 +20,25 @@ async def healthz() -> JsonResponse:
 
 @router.get(
     "/readyz",
-    summary="The database answers; names the rule set in use",
+    summary="The database answers and is migrated; names the rule set in use",
     responses={
         200: {"model": Readiness, "description": "Ready"},
-        503: {"model": Readiness, "description": "Not ready: the database does not answer"},
+        503: {
+            "model": Readiness,
+            "description": "Not ready: the database does not answer, or lacks a migration "
+            "of this version (run `opioid-cds migrate`)",
+        },
     },
 )
 async def readyz(request: Request) -> JsonResponse:
     state = request.app.state.cds
-    database_ok = await check_database(state.engine)
+    database = await check_database(state.engine)
+    database_ok = database == "ok"
     ruleset = state.evaluator.ruleset  # loaded at start-up, or the service would not run
     return JsonResponse(
         {
             "status": "ready" if database_ok else "not ready",
-            "database": "ok" if database_ok else "unreachable",
+            "database": database,
             "ruleset": {"id": ruleset.id, "version": ruleset.version},
             "audit_events_dropped": state.audit.dropped,
         },

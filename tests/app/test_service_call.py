@@ -6,9 +6,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.db import migrate
 from app.evaluation import load_evaluator
+from app.main import create_app
 from app.settings import Settings
 from app.warmup import warm_up
+from tests.conftest import fresh_postgres_database
 from tests.sample_requests import hook_request
 
 
@@ -163,6 +166,31 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok"
     assert client.get("/docs").status_code == 200
+
+
+def _readiness_before_and_after_migrating(database_url: str) -> tuple[Any, Any]:
+    settings = Settings(database_url=database_url, environment="development")
+    with TestClient(create_app(settings)) as fresh:
+        before = fresh.get("/readyz")
+        migrate(database_url)
+        after = fresh.get("/readyz")
+    return before, after
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_replica_is_not_ready_until_the_schema_is_migrated(backend: str, sqlite_url: str) -> None:
+    """Replicas never migrate at start (`opioid-cds migrate` runs once per release), so one
+    that starts first stays out of the load balancer rather than failing calls."""
+    if backend == "sqlite":
+        before, after = _readiness_before_and_after_migrating(sqlite_url)
+    else:
+        with fresh_postgres_database("opioid_cds_ready") as url:
+            before, after = _readiness_before_and_after_migrating(url)
+
+    assert (before.status_code, before.json()["database"]) == (503, "not migrated")
+    assert (after.status_code, after.json()["database"]) == (200, "ok")
 
 
 def test_a_body_over_the_limit_is_refused(client: TestClient) -> None:

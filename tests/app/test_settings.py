@@ -30,6 +30,7 @@ def test_every_settings_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("OPIOID_CDS_PORT", "99999")
     monkeypatch.setenv("OPIOID_CDS_REPORTS_TOKEN", "short-secret")
     monkeypatch.setenv("OPIOID_CDS_CLINICAL_TIMEZONE", "Europe/Amersfoort")
+    monkeypatch.delenv("OPIOID_CDS_DATABASE_URL", raising=False)
 
     with pytest.raises(ConfigurationError) as raised:
         settings_from_environment()
@@ -37,19 +38,25 @@ def test_every_settings_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatc
     named = [problem.split(":")[0] for problem in raised.value.problems]
     assert named == [
         "OPIOID_CDS_PORT",
+        "OPIOID_CDS_DATABASE_URL",
         "OPIOID_CDS_AUDIT_SECRET",
         "OPIOID_CDS_CLINICAL_TIMEZONE",
+        "OPIOID_CDS_TRUSTED_CLIENTS",
         "OPIOID_CDS_REPORTS_TOKEN",
     ]
     assert "short-secret" not in str(raised.value)  # a secret is never echoed
 
 
-def _start_service(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _start_service(
+    env: dict[str, str], *, database: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`uvicorn --factory app.main:create_app` as `make serve` and the image run it."""
+    if database:
+        env = {"OPIOID_CDS_DATABASE_URL": "sqlite+aiosqlite://", **env}
     return subprocess.run(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--port", "1"],
         cwd=PROJECT_ROOT,
-        env={"PATH": os.environ["PATH"], "OPIOID_CDS_DATABASE_URL": "sqlite+aiosqlite://", **env},
+        env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -62,11 +69,14 @@ def test_a_misconfigured_production_start_prints_one_list_and_no_traceback(
 ) -> None:
     broken_rules = tmp_path / "rules.yaml"
     broken_rules.write_text("id: x\nrules: not-a-list\n")
+    empty_trust = tmp_path / "clients.yaml"
+    empty_trust.write_text("clients: []\n")
 
     started = _start_service(
         {
             "OPIOID_CDS_ENVIRONMENT": "production",
             "OPIOID_CDS_AUDIT_SECRET": "a-secret-of-our-own-0123",
+            "OPIOID_CDS_TRUSTED_CLIENTS": str(empty_trust),
             "OPIOID_CDS_RULESET_PATH": str(broken_rules),
         }
     )
@@ -74,8 +84,36 @@ def test_a_misconfigured_production_start_prints_one_list_and_no_traceback(
     assert started.returncode == 2
     assert "Traceback" not in started.stderr
     assert "the service cannot start with these settings:" in started.stderr
-    assert "OPIOID_CDS_TRUSTED_CLIENTS" in started.stderr  # the missing trust file ...
+    assert f"the trust file {empty_trust} lists no clients" in started.stderr  # the trust file
     assert f"rule set: {broken_rules}" in started.stderr  # ... and the rule set, together
+
+
+def test_the_readme_shows_what_a_production_start_without_settings_prints() -> None:
+    """The README's example is this output, verbatim."""
+    started = _start_service({"OPIOID_CDS_ENVIRONMENT": "production"}, database=False)
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```text\nopioid-cds: the service cannot start", 1)[1].split("```")[0]
+    assert started.returncode == 2
+    assert started.stderr == "opioid-cds: the service cannot start" + shown
+
+
+def test_production_refuses_the_default_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas share one PostgreSQL database; the default is a SQLite file of one process."""
+    monkeypatch.setenv("OPIOID_CDS_ENVIRONMENT", "production")
+    monkeypatch.setenv("OPIOID_CDS_AUDIT_SECRET", "x" * 32)
+    monkeypatch.setenv(
+        "OPIOID_CDS_TRUSTED_CLIENTS",
+        str(PROJECT_ROOT / "config" / "trusted-clients.development.yaml"),
+    )
+    monkeypatch.delenv("OPIOID_CDS_DATABASE_URL", raising=False)
+    with pytest.raises(
+        ConfigurationError, match="OPIOID_CDS_DATABASE_URL: must be set in production"
+    ):
+        settings_from_environment()
+
+    url = "postgresql+asyncpg://cds@db:5432/opioid_cds"
+    monkeypatch.setenv("OPIOID_CDS_DATABASE_URL", url)
+    assert Settings().database_url == url
 
 
 def test_environment_variables_are_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,19 +182,27 @@ def test_private_network_preflights_are_answered_for_allowed_origins(
         assert "access-control-allow-origin" not in other.headers
 
 
-def test_production_allows_no_origin_unless_configured() -> None:
-    secret = "x" * 32
-    assert Settings(environment="production", audit_secret=secret).allowed_cors_origins == []
-    configured = Settings(
-        environment="production", audit_secret=secret, cors_origins=["https://his.example.nl"]
+def test_production_allows_no_origin_unless_configured(sqlite_url: str) -> None:
+    unset = Settings(
+        environment="production",
+        audit_secret="x" * 32,
+        database_url=sqlite_url,
+        trusted_clients=PROJECT_ROOT / "config" / "trusted-clients.development.yaml",
     )
+    assert unset.allowed_cors_origins == []
+    configured = unset.model_copy(update={"cors_origins": ["https://his.example.nl"]})
     assert configured.allowed_cors_origins == ["https://his.example.nl"]
 
 
-def test_fhir_servers_the_service_may_call() -> None:
+def test_fhir_servers_the_service_may_call(sqlite_url: str) -> None:
     development = Settings()
     assert development.may_call_fhir_server("http://127.0.0.1:8080/fhir")
-    production = Settings(environment="production", audit_secret="x" * 32)
+    production = Settings(
+        environment="production",
+        audit_secret="x" * 32,
+        database_url=sqlite_url,
+        trusted_clients=PROJECT_ROOT / "config" / "trusted-clients.development.yaml",
+    )
     assert production.may_call_fhir_server("https://his.example.nl/fhir")
     assert not production.may_call_fhir_server("http://169.254.169.254/latest")
     pinned = Settings(fhir_server_allowlist=["https://fhir.praktijk.nl/"])

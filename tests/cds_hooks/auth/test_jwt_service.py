@@ -15,6 +15,7 @@ import httpx
 import pytest
 import structlog
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from app.db import migrate
@@ -245,18 +246,27 @@ async def _build(settings: Settings) -> object:
 
 
 @pytest.mark.anyio
-async def test_production_refuses_to_start_without_trusted_clients(tmp_path: Path) -> None:
-    settings = Settings(environment="production", audit_secret=AUDIT_SECRET)
-    with pytest.raises(ValueError, match="OPIOID_CDS_TRUSTED_CLIENTS"):
-        await _build(settings)
+async def test_production_refuses_to_start_without_trusted_clients(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    def production(trusted_clients: Path | None = None) -> Settings:
+        return Settings(
+            environment="production",
+            audit_secret=AUDIT_SECRET,
+            database_url=sqlite_url,
+            trusted_clients=trusted_clients,
+        )
+
+    with pytest.raises(ValidationError, match="production requires client authentication"):
+        production()
     empty = tmp_path / "clients.yaml"
     empty.write_text("clients: []\n")
-    settings = Settings(environment="production", audit_secret=AUDIT_SECRET, trusted_clients=empty)
+    settings = production(empty)
     with pytest.raises(ValueError, match="lists no clients"):
         await _build(settings)
     broken = tmp_path / "clients.json"
     broken.write_text('{"clients": [{"iss": "https://x.example"}]}')
-    settings = Settings(environment="production", audit_secret=AUDIT_SECRET, trusted_clients=broken)
+    settings = production(broken)
     with pytest.raises(ValueError, match="has no keys"):
         await _build(settings)
 
@@ -275,11 +285,18 @@ async def test_hmac_in_settings_is_refused(trust_file: Path) -> None:
         await _build(settings)
 
 
-def test_the_app_does_not_start_in_production_without_trusted_clients(sqlite_url: str) -> None:
+def test_the_app_does_not_start_in_production_with_an_empty_trust_file(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    empty = tmp_path / "clients.yaml"
+    empty.write_text("clients: []\n")
     settings = Settings(
-        database_url=sqlite_url, environment="production", audit_secret=AUDIT_SECRET
+        database_url=sqlite_url,
+        environment="production",
+        audit_secret=AUDIT_SECRET,
+        trusted_clients=empty,
     )
-    with pytest.raises(ConfigurationError, match="OPIOID_CDS_TRUSTED_CLIENTS"):
+    with pytest.raises(ConfigurationError, match="lists no clients"):
         create_app(settings)
 
 
