@@ -371,17 +371,20 @@ def _agreements_by_treatment(ctx: ReadingContext) -> dict[str, JsonDict]:
 def _with_dispense_requests(history: HistoryReading) -> None:
     """A dispense request belongs to its agreement's treatment: with the agreement in the
     history it adds only its pharmacy; alone, it is the one trace of its prescription."""
-    agreements = {e.treatment: i for i, e in enumerate(history.exposures) if e.treatment}
+    blocks: dict[str, int] = {}
+    for index, block in enumerate(history.exposures):
+        if block.treatment is not None:
+            blocks.setdefault(block.treatment, index)
     for exposure in history.dispense_requests:
-        position = agreements.get(exposure.treatment)
+        position = blocks.get(exposure.treatment) if exposure.treatment is not None else None
         if position is None and exposure.ref in history.replaced_by_agreement:
             continue
         if position is None:
             history.exposures.append(exposure)
             continue
-        agreement = history.exposures[position]
-        if agreement.pharmacy_id is None and exposure.pharmacy_id is not None:
-            history.exposures[position] = replace(agreement, pharmacy_id=exposure.pharmacy_id)
+        treated = history.exposures[position]
+        if treated.pharmacy_id is None and exposure.pharmacy_id is not None:
+            history.exposures[position] = replace(treated, pharmacy_id=exposure.pharmacy_id)
 
 
 def _stopped(start: date | None, end: date | None, stop: date) -> tuple[date | None, bool]:
