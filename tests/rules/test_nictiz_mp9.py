@@ -18,6 +18,7 @@ import pytest
 from cds_hooks.draft_orders import DraftOrders
 from fhir_fixtures.builders import PERIOD_OF_USE, PRK, concept, dosage, med_request, qty
 from rules.engine import Evaluation, EvaluationInput, Evaluator
+from rules.facts import PatientFacts
 from rules.fixtures import ANCHOR_DATE
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nictiz"
@@ -77,6 +78,11 @@ def evaluate(
     )
 
 
+def patient_of(evaluation: Evaluation) -> PatientFacts:
+    assert evaluation.facts is not None
+    return evaluation.facts.patient
+
+
 # --- sedatives: each block alone makes the opioid + benzodiazepine warning fire ------------
 
 
@@ -116,9 +122,7 @@ def test_a_benzodiazepine_in_any_mp9_block_is_active(
     evaluator: Evaluator, blocks: list[tuple[str, str, str]], sedative: str
 ) -> None:
     evaluation = evaluate(evaluator, [block(*b) for b in blocks])
-    assert [s.ref for s in evaluation.facts.patient.active_sedatives if not s.is_draft] == [
-        sedative
-    ]
+    assert [s.ref for s in patient_of(evaluation).active_sedatives if not s.is_draft] == [sedative]
     assert "opioid-sedative-combination" in evaluation.fired_rule_ids
 
 
@@ -157,7 +161,7 @@ def test_opioid_use_in_any_block_is_no_new_user(
 ) -> None:
     evaluation = evaluate(evaluator, [block(kind, treatment, suffix)])
     assert "new-user-education" not in evaluation.fired_rule_ids
-    assert [e.is_active for e in evaluation.facts.patient.history] == [True]
+    assert [e.is_active for e in patient_of(evaluation).history] == [True]
 
 
 def test_the_running_morphine_pump_is_active_opioid_use_once(evaluator: Evaluator) -> None:
@@ -167,7 +171,7 @@ def test_the_running_morphine_pump_is_active_opioid_use_once(evaluator: Evaluato
         block(kind, PUMP, suffix)
         for kind, suffix in (("MedAgr", "MA"), ("AdmAgr", "TA"), ("MedUse2", "MGB"))
     ]
-    patient = evaluate(evaluator, history).facts.patient
+    patient = patient_of(evaluate(evaluator, history))
     assert all(e.is_active for e in patient.history)
     pump = [c for c in patient.ome_contributions if not c.is_draft]
     assert [c.ref for c in pump] == [
@@ -182,7 +186,7 @@ def test_a_dispense_request_is_part_of_its_agreement_not_a_prescription(
     """The temazepam request for 6 capsules adds no sedative entry of its own, and an opioid
     dispense request next to its agreement adds no exposure."""
     alone = evaluate(evaluator, [block("DspReq", TEMAZEPAM, "VV")])
-    assert alone.facts.patient.active_sedatives == ()
+    assert patient_of(alone).active_sedatives == ()
     agreement = block("MedAgr", CODEINE, "MA")
     supply = copy.deepcopy(block("DspReq", OXAZEPAM, "VV"))
     supply["id"] = "codeine-vv"
@@ -190,7 +194,7 @@ def test_a_dispense_request_is_part_of_its_agreement_not_a_prescription(
         e for e in agreement["extension"] if "PharmaceuticalTreatment" in e["url"]
     ]
     supply["medicationReference"] = agreement["medicationReference"]
-    patient = evaluate(evaluator, [agreement, supply]).facts.patient
+    patient = patient_of(evaluate(evaluator, [agreement, supply]))
     assert [e.ref for e in patient.history] == [f"MedicationRequest/{agreement['id']}"]
 
 
