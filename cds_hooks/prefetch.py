@@ -8,7 +8,9 @@ the FHIR data the rules need, within a deadline.
 Per template key:
 - present with data (a resource or a Bundle): used; a searchset Bundle with a `next` link is
   followed on fhirServer when there is a client (bounded; a further page that fails makes the
-  key failed, as partial history could mislead the rules), else used as it is;
+  key failed, as partial history could mislead the rules), else used as it is and reported
+  as cut off (`ResolvedData.cut_off`), like a search whose paging stopped at a bound or at a
+  `next` link off fhirServer;
 - present with `null`: known empty (no resource, or a search with no hits);
 - present with an OperationOutcome (or with something that is not FHIR): failed;
 - absent, or failed: fetched from fhirServer with the request's bearer token; all keys in
@@ -151,7 +153,8 @@ class ResolvedData:
     unresolved_references: frozenset[str] = field(default_factory=frozenset)
     """medicationReferences found in neither contained, draftOrders, the data, nor fhirServer."""
     cut_off: frozenset[str] = field(default_factory=frozenset)
-    """Resource types of the searches whose paging stopped short (`FhirClient.cut_off`)."""
+    """Resource types of the searches whose paging stopped short (`FhirClient.cut_off`, or a
+    prefetched page with a `next` link and no fhirServer to follow it on)."""
 
 
 # --- resolution ------------------------------------------------------------------------------
@@ -218,11 +221,12 @@ class _Resolver:
         self.max_medication_reads = max(max_medication_reads, 0)
         self.medication_slots = asyncio.Semaphore(max(medication_read_concurrency, 1))
         self.over_cap: set[str] = set()  # Medication/<id> not read because of the cap
+        self.cut_off: set[str] = set()  # types of prefetched searches with pages left unread
 
     async def run(self, templates: Mapping[str, str], required: frozenset[str]) -> ResolvedData:
         prefetch = self.request.prefetch or {}
         for key, template in templates.items():
-            if key in prefetch and self._take_prefetched(key, prefetch[key]):
+            if key in prefetch and self._take_prefetched(key, prefetch[key], template):
                 continue
             self._fetch_key(key, template)
         self._resolve_medications(self.draft_orders.resources)
@@ -270,12 +274,12 @@ class _Resolver:
             fetched=frozenset(self.fetched),
             fetch_ms=elapsed_ms,
             unresolved_references=frozenset(self.unresolved),
-            cut_off=frozenset(self.client.cut_off) if self.client is not None else frozenset(),
+            cut_off=frozenset(self.cut_off | (self.client.cut_off if self.client else set())),
         )
 
     # prefetched data
 
-    def _take_prefetched(self, key: str, value: Any) -> bool:
+    def _take_prefetched(self, key: str, value: Any, template: str) -> bool:
         """Use a prefetched value; False when it is a failure (to be fetched instead)."""
         if value is None:
             self.data[key] = []  # known empty
@@ -298,6 +302,8 @@ class _Resolver:
             self._start(("next", key), self._continue(value, resources))
         else:
             self.data[key] = resources  # without a client, a first page is what there is
+            if next_link(value) is not None:
+                self.cut_off.add(template.partition("?")[0])  # ... and it is not complete
         return True
 
     async def _continue(self, bundle: Mapping[str, Any], first: list[Resource]) -> list[Resource]:

@@ -82,6 +82,13 @@ class _CompiledRule:
     """Enabled for an organisation without a practice overlay."""
 
 
+def cut_off_keys(templates: Mapping[str, str], cut_off_types: frozenset[str]) -> frozenset[str]:
+    """The prefetch keys whose search (by resource type) came back cut off."""
+    return frozenset(
+        key for key, template in templates.items() if template.partition("?")[0] in cut_off_types
+    )
+
+
 class Evaluator:
     def __init__(self, ruleset: RuleSet, catalogue: Any) -> None:
         load_builtin_rules()
@@ -193,8 +200,11 @@ class Evaluator:
         )
         orders_by_id = {order.order_id: order for order in facts.orders}
         explanation_context: dict[str, Any] = {"hook": hook}
-        if missing:
-            explanation_context["missing_data"] = sorted(missing)
+        # A cut-off search is listed too, but its rules still run: on the part that came, with
+        # the `incomplete-check` card naming what is missing.
+        listed = missing | cut_off_keys(hook_spec.prefetch, evaluation_input.cut_off_searches)
+        if listed:
+            explanation_context["missing_data"] = sorted(listed)
         if agb is not None and agb in self.ruleset.overlays:
             explanation_context["practice_overlay"] = agb
 

@@ -90,6 +90,8 @@ def build_facts(
     orders: list[OrderFacts] = []
     merged = merge_dispense_requests(ctx, requests)
     for resource, order_id, also_ids in merged:
+        if ctx.is_stopped(resource):
+            continue  # a drafted stop or pause is no prescription: no prescribing cards
         try:
             orders.append(
                 order_facts(

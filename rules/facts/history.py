@@ -1,10 +1,16 @@
-"""Reading the medication history: requests, dispenses and statements into `OpioidExposure`s,
-and the sedatives in use."""
+"""Reading the medication history as a Dutch pharmacist does (docs/definitions.md §1 History):
+requests, dispenses and statements into `OpioidExposure`s, and the sedatives in use.
+
+Nictiz MP9 records one pharmaceutical treatment in several building blocks (agreement,
+dispense request, administration agreement, dispense, medication use) that share a treatment
+identifier. A dispense request is part of its agreement's treatment, not a prescription of its
+own; a stop or pause ends every block of its treatment at its date; a dispense without
+`daysSupply` lasts its quantity at the treatment's dose."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -12,13 +18,14 @@ from rules.facts.durations import (
     dispense_supply,
     interval_end,
     period_of_use,
+    quantity_days,
     statement_period,
 )
 from rules.facts.fhir_access import (
+    as_dict,
     as_str,
     dicts,
     extensions,
-    parse_date,
     reference_of,
 )
 from rules.facts.model import (
@@ -36,17 +43,61 @@ JsonDict = Mapping[str, Any]
 MEDICATION_USE_PRESCRIBER_URL = (
     "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationUse2.Prescriber"
 )
+TREATMENT_URL = "http://nictiz.nl/fhir/StructureDefinition/ext-PharmaceuticalTreatment.Identifier"
+# Which block of a treatment speaks for it (its dose, its sedative entry): the prescriber's
+# agreement first, then what the patient says they use, then the pharmacy's dispenses.
+BLOCK_RANK = {
+    ExposureSource.MEDICATION_REQUEST: 0,
+    ExposureSource.MEDICATION_STATEMENT: 1,
+    ExposureSource.MEDICATION_DISPENSE: 2,
+}
 
 
 # --------------------------------------------------------------------------- history
+@dataclass(slots=True)
+class SedativeUse:
+    """A sedative block of the history and the days it covers (before stops are applied)."""
+
+    medication: ActiveMedication
+    source: ExposureSource
+    treatment: str | None
+    start: date | None
+    end: date | None
+    active: bool
+
+
 @dataclass(slots=True)
 class HistoryReading:
     exposures: list[OpioidExposure] = field(default_factory=list)
     replaced_by_agreement: set[str] = field(default_factory=set)
     sedatives: list[ActiveMedication] = field(default_factory=list)
+    sedative_uses: list[SedativeUse] = field(default_factory=list)
+    stops: dict[str, date] = field(default_factory=dict)
+    """Per treatment, the first day a stop or pause ends it."""
+    agreements: dict[str, JsonDict] = field(default_factory=dict)
+    """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at."""
+    dispense_requests: list[OpioidExposure] = field(default_factory=list)
 
 
-def exposure_from_request(ctx: ReadingContext, request: RequestReading) -> OpioidExposure:
+def treatment_of(resource: JsonDict) -> str | None:
+    """The MP9 pharmaceutical treatment identifier (``system|value``) of a building block."""
+    for extension in extensions(resource, TREATMENT_URL):
+        identifier = as_dict(extension.get("valueIdentifier"))
+        value = as_str(identifier.get("value"))
+        if value:
+            return f"{as_str(identifier.get('system')) or ''}|{value}"
+    return None
+
+
+def note_stop(history: HistoryReading, treatment: str | None, day: date | None) -> None:
+    if treatment is not None and day is not None:
+        known = history.stops.get(treatment)
+        history.stops[treatment] = day if known is None else min(known, day)
+
+
+def exposure_from_request(
+    ctx: ReadingContext, request: RequestReading, treatment: str | None = None
+) -> OpioidExposure:
     found = request.durations_
     start = found.start or request.authored_on
     today = ctx.today
@@ -54,15 +105,25 @@ def exposure_from_request(ctx: ReadingContext, request: RequestReading) -> Opioi
     end: date | None
     if indefinite:
         end = max(today, start) if start else None
+    elif request.stopped:
+        # An MP9 stop or pause: its period of use ends on the day the treatment stops.
+        end = interval_end(start, found.days)
     else:
         end = interval_end(start, request.total_days)
     duration_known = request.total_days is not None or indefinite
-    is_active = (
-        request.status == "active"
-        and not request.stopped
-        and (start is None or start <= today)
-        and (not duration_known or (end is not None and end >= today))
-    )
+    if request.status == "active" and not request.stopped:
+        is_active = (start is None or start <= today) and (
+            not duration_known or (end is not None and end >= today)
+        )
+    else:
+        # Status `unknown` (usual in MP9) or a stop: in use while its period covers today.
+        is_active = (
+            request.status in ("active", "unknown")
+            and start is not None
+            and end is not None
+            and start <= today <= end
+            and (duration_known or request.stopped)
+        )
     return OpioidExposure(
         source=ExposureSource.MEDICATION_REQUEST,
         ref=request.ref,
@@ -82,7 +143,20 @@ def exposure_from_request(ctx: ReadingContext, request: RequestReading) -> Opioi
         ome_not_computable_reason=request.dosage.ome_reason,
         next_practitioner=request.next_practitioner,
         has_handover=ctx.has_handover(request.next_practitioner),
+        treatment=treatment,
     )
+
+
+def linked_agreement(
+    ctx: ReadingContext, resource: JsonDict, history: HistoryReading, treatment: str | None
+) -> JsonDict | None:
+    """The agreement a dispense was made for: its authorizingPrescription, else the agreement
+    of its treatment (MP9 links them by identifier, which a reference cannot resolve)."""
+    for item in dicts(resource.get("authorizingPrescription")):
+        request = ctx.index.resolve(reference_of(item), resource)
+        if request is not None and as_str(request.get("resourceType")) == "MedicationRequest":
+            return request
+    return history.agreements.get(treatment) if treatment is not None else None
 
 
 def read_dispense(
@@ -92,21 +166,18 @@ def read_dispense(
     if as_str(resource.get("status")) in clinical.excluded_dispense_statuses:
         return None
     medication, _ = ctx.recognise(resource)
+    if not (medication.is_opioid or medication.is_sedative):
+        return None
     cat = ctx.catalogue
-    if medication.is_sedative:
-        # A sedative handed over is active on [whenHandedOver, + daysSupply - 1].
-        handed_over = parse_date(resource.get("whenHandedOver"))
-        supply_days = dispense_supply(cat, resource, None, medication).days_supply
-        last = interval_end(handed_over, supply_days) if supply_days else None
-        if handed_over is not None and last is not None and handed_over <= ctx.today <= last:
-            ref = resource_ref(resource, "MedicationDispense", fallback_id)
-            history.sedatives.append(active_medication(ref, medication, is_draft=False))
-        return None
-    if not medication.is_opioid:
-        return None
+    treatment = treatment_of(resource)
+    agreement = linked_agreement(ctx, resource, history, treatment)
     dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
     supply = dispense_supply(cat, resource, dosage, medication)
     start, days = supply.start, supply.days
+    if days is None and agreement is not None and supply.start is not None:
+        # No daysSupply and no dose of its own: the quantity at the agreement's dose.
+        agreed = ctx.regimen(agreement.get("dosageInstruction"), medication)
+        days = quantity_days(cat, resource.get("quantity"), agreed, medication)
     indefinite = False
     if start is None:
         # An MP9 administration agreement hands nothing over: its period of use is the use
@@ -115,12 +186,33 @@ def read_dispense(
         if use is not None and use.start is not None:
             start, indefinite = use.start, use.indefinite
             days = use.days if use.days is not None else days
+    stopped = ctx.is_stopped(resource)
+    if stopped:
+        indefinite = False
+    end = (
+        max(ctx.today, start)
+        if indefinite and start is not None
+        else interval_end(start, days if days is not None else 1)
+    )
+    ref = resource_ref(resource, "MedicationDispense", fallback_id)
+    is_active = end is not None and start is not None and start <= ctx.today <= end
+    if stopped:
+        note_stop(history, treatment, end)
+    if medication.is_sedative:
+        history.sedative_uses.append(
+            SedativeUse(
+                active_medication(ref, medication, is_draft=False),
+                ExposureSource.MEDICATION_DISPENSE,
+                treatment,
+                start,
+                end,
+                is_active,
+            )
+        )
+        return None
     prescription: RequestReading | None = None
-    for item in dicts(resource.get("authorizingPrescription")):
-        request = ctx.index.resolve(reference_of(item), resource)
-        if request is not None and as_str(request.get("resourceType")) == "MedicationRequest":
-            prescription = read_request(ctx, request, "authorizing", full=False)
-            break
+    if agreement is not None:
+        prescription = read_request(ctx, agreement, "authorizing", full=False)
     pharmacy = None
     for performer in dicts(resource.get("performer")):
         actor = ctx.actor(performer.get("actor"), resource)
@@ -129,14 +221,9 @@ def read_dispense(
             break
     if pharmacy is None and resource.get("location") is not None:
         pharmacy = ctx.actor(resource.get("location"), resource).person_id
-    end = (
-        max(ctx.today, start)
-        if indefinite and start is not None
-        else interval_end(start, days if days is not None else 1)
-    )
     return OpioidExposure(
         source=ExposureSource.MEDICATION_DISPENSE,
-        ref=resource_ref(resource, "MedicationDispense", fallback_id),
+        ref=ref,
         substances=tuple(s.key for s in medication.substances),
         product_display=medication.product_display,
         prescribed_on=start,
@@ -147,12 +234,13 @@ def read_dispense(
         prescriber_role=prescription.requester.role if prescription else PrescriberRole.UNKNOWN,
         pharmacy_id=pharmacy,
         is_oat=medication.is_oat_product or bool(prescription and prescription.is_oat),
-        is_active=end is not None and start is not None and start <= ctx.today <= end,
+        is_active=is_active,
         release_type=medication.release_type,
         ome_mg_per_day=dosage.ome_mg_per_day,
         ome_not_computable_reason=dosage.ome_reason,
         next_practitioner=None,
         has_handover=False,
+        treatment=treatment,
     )
 
 
@@ -164,13 +252,25 @@ def read_statement(
     if status in clinical.excluded_statement_statuses:
         return None
     medication, _ = ctx.recognise(resource)
-    ref = resource_ref(resource, "MedicationStatement", fallback_id)
-    if medication.is_sedative and status == "active":
-        history.sedatives.append(active_medication(ref, medication, is_draft=False))
-    if not medication.is_opioid:
+    if not (medication.is_opioid or medication.is_sedative):
         return None
+    ref = resource_ref(resource, "MedicationStatement", fallback_id)
     used = statement_period(ctx.catalogue, resource, status == "active", ctx.today)
     start, end, ongoing = used.start, used.end, used.ongoing
+    is_active = status == "active" and (end is None or end >= ctx.today)
+    treatment = treatment_of(resource)
+    if medication.is_sedative:
+        history.sedative_uses.append(
+            SedativeUse(
+                active_medication(ref, medication, is_draft=False),
+                ExposureSource.MEDICATION_STATEMENT,
+                treatment,
+                start,
+                end,
+                is_active and (start is None or start <= ctx.today),
+            )
+        )
+        return None
     dosage = ctx.regimen(resource.get("dosage"), medication)
     prescriber = None
     for extension in extensions(resource, MEDICATION_USE_PRESCRIBER_URL):
@@ -188,12 +288,13 @@ def read_statement(
         prescriber_role=prescriber.role if prescriber else PrescriberRole.UNKNOWN,
         pharmacy_id=None,
         is_oat=medication.is_oat_product,
-        is_active=status == "active" and (end is None or end >= ctx.today),
+        is_active=is_active,
         release_type=medication.release_type,
         ome_mg_per_day=dosage.ome_mg_per_day,
         ome_not_computable_reason=dosage.ome_reason,
         next_practitioner=None,
         has_handover=False,
+        treatment=treatment,
     )
 
 
@@ -219,29 +320,121 @@ def read_history_request(
     if as_str(resource.get("intent")) in clinical.excluded_request_intents:
         return None
     medication, _ = ctx.recognise(resource)
-    if medication.is_sedative:
-        if as_str(resource.get("status")) == "active" and not ctx.is_stopped(resource):
-            ref = resource_ref(resource, "MedicationRequest", fallback_id)
-            history.sedatives.append(active_medication(ref, medication, is_draft=False))
-        return None
-    if not medication.is_opioid:
+    if not (medication.is_opioid or medication.is_sedative):
         return None  # not relevant: do not read the rest
     request = read_request(ctx, resource, fallback_id, full=False)
-    if (
-        request.based_on
-        and ctx.is_dispense_request(resource)
-        and any(
+    treatment = treatment_of(resource)
+    exposure = exposure_from_request(ctx, request, treatment)
+    if request.stopped:
+        note_stop(history, treatment, exposure.end or exposure.start)
+    supply_only = ctx.is_dispense_request(resource)
+    if medication.is_sedative:
+        if not supply_only:
+            history.sedative_uses.append(
+                SedativeUse(
+                    active_medication(request.ref, medication, is_draft=False),
+                    ExposureSource.MEDICATION_REQUEST,
+                    treatment,
+                    exposure.start,
+                    exposure.end,
+                    exposure.is_active,
+                )
+            )
+        return None
+    if supply_only:
+        if request.based_on and any(
             ctx.index.resolve(reference, resource) is not None for reference in request.based_on
-        )
-    ):
-        # The supply of an agreement that is itself in the history: its OME is the agreement's.
-        history.replaced_by_agreement.add(request.ref)
-    return exposure_from_request(ctx, request)
+        ):
+            # The supply of an agreement that is itself in the history: its OME is the agreement's.
+            history.replaced_by_agreement.add(request.ref)
+        history.dispense_requests.append(exposure)
+        return None
+    return exposure
+
+
+def _agreements_by_treatment(ctx: ReadingContext) -> dict[str, JsonDict]:
+    found: dict[str, JsonDict] = {}
+    for _, resource in ctx.index.history.get("MedicationRequest", ()):
+        if "extension" not in resource:
+            continue
+        treatment = treatment_of(resource)
+        if (
+            treatment is not None
+            and treatment not in found
+            and not ctx.is_stopped(resource)
+            and not ctx.is_dispense_request(resource)
+        ):
+            found[treatment] = resource
+    return found
+
+
+def _with_dispense_requests(history: HistoryReading) -> None:
+    """A dispense request belongs to its agreement's treatment: with the agreement in the
+    history it adds only its pharmacy; alone, it is the one trace of its prescription."""
+    blocks: dict[str, int] = {}
+    for index, block in enumerate(history.exposures):
+        if block.treatment is not None:
+            blocks.setdefault(block.treatment, index)
+    for exposure in history.dispense_requests:
+        position = blocks.get(exposure.treatment) if exposure.treatment is not None else None
+        if position is None and exposure.ref in history.replaced_by_agreement:
+            continue
+        if position is None:
+            history.exposures.append(exposure)
+            continue
+        treated = history.exposures[position]
+        if treated.pharmacy_id is None and exposure.pharmacy_id is not None:
+            history.exposures[position] = replace(treated, pharmacy_id=exposure.pharmacy_id)
+
+
+def _stopped(start: date | None, end: date | None, stop: date) -> tuple[date | None, bool]:
+    """(new end, still to be cut) of a block that started before its treatment stopped."""
+    if start is not None and start > stop:
+        return end, False  # a later block: the treatment was restarted after a pause
+    return (stop if end is None or end > stop else end), True
+
+
+def _apply_stops(ctx: ReadingContext, history: HistoryReading) -> None:
+    """A stop or pause ends every earlier block of its treatment at its date."""
+    if not history.stops:
+        return
+    today = ctx.today
+    for position, exposure in enumerate(history.exposures):
+        stop = history.stops.get(exposure.treatment or "")
+        if stop is None:
+            continue
+        end, cut = _stopped(exposure.start, exposure.end, stop)
+        if cut:
+            history.exposures[position] = replace(
+                exposure,
+                end=end,
+                indefinite=False,
+                is_active=exposure.is_active and today <= stop,
+            )
+    for use in history.sedative_uses:
+        stop = history.stops.get(use.treatment or "")
+        if stop is not None:
+            use.end, cut = _stopped(use.start, use.end, stop)
+            use.active = use.active and not (cut and today > stop)
+
+
+def _active_sedatives(history: HistoryReading) -> list[ActiveMedication]:
+    """One entry per active sedative treatment (blocks without a treatment each their own)."""
+    chosen: dict[str, SedativeUse] = {}
+    for use in history.sedative_uses:
+        if not use.active:
+            continue
+        key = use.treatment or use.medication.ref
+        known = chosen.get(key)
+        if known is None or BLOCK_RANK[use.source] < BLOCK_RANK[known.source]:
+            chosen[key] = use
+    return [use.medication for use in chosen.values()]
 
 
 def read_history(ctx: ReadingContext, draft_ids: set[str]) -> HistoryReading:
     """Prior exposures from the history resources (the index holds them by type)."""
     history = HistoryReading()
+    history.agreements = _agreements_by_treatment(ctx)
     items = [
         (kind, position, resource)
         for kind in ("MedicationRequest", "MedicationDispense", "MedicationStatement")
@@ -264,5 +457,8 @@ def read_history(ctx: ReadingContext, draft_ids: set[str]) -> HistoryReading:
             continue
         if exposure is not None:
             history.exposures.append(exposure)
+    _with_dispense_requests(history)
+    _apply_stops(ctx, history)
+    history.sedatives = _active_sedatives(history)
     history.exposures.sort(key=lambda e: (e.prescribed_on or date.min, e.ref))
     return history

@@ -338,6 +338,9 @@ class OpioidExposure:
     next_practitioner: NextPractitioner | None
     has_handover: bool
     """NextPractitioner names the current user, a GP role, or the requester's organisation."""
+    treatment: str | None = None
+    """Nictiz MP9 pharmaceutical treatment (``ext-PharmaceuticalTreatment.Identifier``,
+    ``system|value``): the building blocks of one treatment share it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from rules.facts.fhir_access import (
     parse_date,
     reference_of,
 )
-from rules.facts.history import HistoryReading, active_medication
+from rules.facts.history import BLOCK_RANK, HistoryReading, active_medication
 from rules.facts.model import (
     ExposureSource,
     OmeContribution,
@@ -323,6 +323,21 @@ def in_window(exposure: OpioidExposure, start: date, today: date) -> bool:
     return when is not None and start <= when <= today
 
 
+def one_per_treatment(exposures: Sequence[OpioidExposure]) -> list[OpioidExposure]:
+    """The block that speaks for each MP9 treatment (its agreement, else the use, else the
+    dispense): one treatment is one dose, however many blocks record it."""
+    chosen: dict[str, OpioidExposure] = {}
+    result: list[OpioidExposure] = []
+    for exposure in exposures:
+        if exposure.treatment is None:
+            result.append(exposure)
+            continue
+        known = chosen.get(exposure.treatment)
+        if known is None or BLOCK_RANK[exposure.source] < BLOCK_RANK[known.source]:
+            chosen[exposure.treatment] = exposure
+    return result + list(chosen.values())
+
+
 def ome_totals(
     history: HistoryReading, orders: Sequence[OrderFacts]
 ) -> tuple[list[OmeContribution], float, list[str]]:
@@ -355,6 +370,7 @@ def ome_totals(
         and e.ref not in replaced
         and (first_draft_day is None or e.indefinite or e.end is None or e.end >= first_draft_day)
     ]
+    active = one_per_treatment(active)
     prescribed = {
         s
         for e in active

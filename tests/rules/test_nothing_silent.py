@@ -153,3 +153,9 @@ def test_a_history_search_cut_off_is_named() -> None:
     assert "gp-duration-limit" in cards
     detail = cards["incomplete-check"].detail or ""
     assert "MedicationDispense search: cut off" in detail
+    # Listed with the data that is missing, while the rules still run on what came.
+    for card in evaluation.cards:
+        assert card.extension is not None
+        assert card.extension["nl.opioid-cds.explanation"]["missing_data"] == [
+            "medicationDispenses"
+        ]

@@ -290,6 +290,8 @@ async def test_without_a_server_a_prefetched_first_page_is_used_as_it_is(
     assert resolved.missing == frozenset()
     assert resolved.fetched == frozenset()
     assert fhir.requests() == []
+    # ... and said to be incomplete: its further pages were not read.
+    assert resolved.cut_off == frozenset({"MedicationRequest"})
 
 
 async def test_medication_references_are_resolved_locally_or_read_once(
