@@ -134,7 +134,10 @@ class SeenJwtId(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def create_engine_for(database_url: str) -> AsyncEngine:
+def create_engine_for(database_url: str, *, fsync_commits: bool = True) -> AsyncEngine:
+    """The engine of `database_url`. `fsync_commits=False` (SQLite only) commits without
+    waiting for the disk: durable when the process is killed, not when the machine loses
+    power (the replay store: app/replay_store.py)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +149,8 @@ def create_engine_for(database_url: str) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=15000")
+            if not fsync_commits:
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine

@@ -61,6 +61,7 @@ class RulesetInfo(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
     database: Literal["ok", "unreachable"]
+    replay_store: Literal["ok", "unreachable"]
     ruleset: RulesetInfo
     audit_events_dropped: int
 
@@ -85,7 +86,8 @@ _STATUS: dict[int, tuple[str, type[BaseModel]]] = {
         OperationOutcome,
     ),
     503: (
-        "The service's database is unavailable (feedback, JWT replay store); `Retry-After`",
+        "The service's database or its JWT replay store (database or Redis) is unavailable; "
+        "`Retry-After`",
         OperationOutcome,
     ),
 }

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
     public_base_url: str | None = None
     jwks_cache_seconds: int = Field(default=300, ge=0)
+    redis_url: str | None = None
+    """Where the JWT replay store lives (`redis://host:6379/0`), shared by every replica;
+    without it, the database's `seen_jwt_ids` table."""
+    redis_key_prefix: str = "opioid-cds:jti:"
+    """Keys of the replay store in Redis start with this: deployments sharing a Redis each
+    need their own."""
 
     # Fetching from the client's FHIR server. `fhirServer` comes from the request, so the
     # service only calls servers it may call: URL prefixes listed here, or, with an empty list,

@@ -20,22 +20,29 @@ async def healthz() -> JsonResponse:
 
 @router.get(
     "/readyz",
-    summary="The database answers; names the rule set in use",
+    summary="The database and the replay store answer; names the rule set in use",
     responses={
         200: {"model": Readiness, "description": "Ready"},
-        503: {"model": Readiness, "description": "Not ready: the database does not answer"},
+        503: {
+            "model": Readiness,
+            "description": "Not ready: the database or the replay store does not answer",
+        },
     },
 )
 async def readyz(request: Request) -> JsonResponse:
     state = request.app.state.cds
     database_ok = await check_database(state.engine)
+    # Without its replay store the service refuses every signed call (503).
+    replay_ok = await state.replay_store.reachable()
+    ready = database_ok and replay_ok
     ruleset = state.evaluator.ruleset  # loaded at start-up, or the service would not run
     return JsonResponse(
         {
-            "status": "ready" if database_ok else "not ready",
+            "status": "ready" if ready else "not ready",
             "database": "ok" if database_ok else "unreachable",
+            "replay_store": "ok" if replay_ok else "unreachable",
             "ruleset": {"id": ruleset.id, "version": ruleset.version},
             "audit_events_dropped": state.audit.dropped,
         },
-        status_code=200 if database_ok else 503,
+        status_code=200 if ready else 503,
     )
