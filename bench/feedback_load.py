@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -43,7 +42,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from app.db import FeedbackRecord, SeenJwtId  # noqa: E402
-from bench.servers import free_port, migrate  # noqa: E402
+from bench.servers import (  # noqa: E402
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    migrate,
+)
 
 ISSUER = "https://load-test-ehr.example"
 KID = "load-test-key"
@@ -69,26 +73,6 @@ def _summary(shots: list[Shot]) -> dict[str, float]:
         "p95_ms": round(_percentile(times, 0.95), 1),
         "max_ms": round(max(times), 1),
     }
-
-
-async def _create_database(admin_dsn: str) -> str:
-    name = f"opioid_cds_load_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(admin_dsn, timeout=5)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
-
-
-async def _drop_database(admin_dsn: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    connection = await asyncpg.connect(admin_dsn, timeout=5)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def _count_rows(database_url: str, cards: list[str]) -> tuple[int, int]:
@@ -190,7 +174,9 @@ async def run(args: argparse.Namespace) -> int:
     public_jwk.update(kid=KID, use="sig", alg="ES384")
 
     created = args.database_url is None
-    database_url = args.database_url or await _create_database(args.admin_dsn)
+    database_url = args.database_url or await create_postgres_database(
+        args.admin_dsn, "opioid_cds_load"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         trust = Path(tmp) / "trusted-clients.json"
         trust.write_text(json.dumps({"clients": [{"iss": ISSUER, "jwks": {"keys": [public_jwk]}}]}))
@@ -215,7 +201,7 @@ async def run(args: argparse.Namespace) -> int:
             server.wait(timeout=10)
             server_log = log.read_text(errors="replace")
         if created:
-            await _drop_database(args.admin_dsn, database_url)
+            await drop_postgres_database(args.admin_dsn, database_url)
 
     # The tokens must not have reached the server's log (nor this script's output).
     tokens: list[str] = result.pop("_tokens")
