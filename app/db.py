@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AuditJournalSegment",
     "Base",
     "CardEvent",
     "FeedbackRecord",
@@ -123,6 +124,16 @@ class ReportCard(Base):
     practice_agb: Mapped[str | None] = mapped_column(String(20), nullable=True)
     card_uuid: Mapped[str] = mapped_column(String(100), index=True)
     rule_id: Mapped[str] = mapped_column(String(100))
+
+
+class AuditJournalSegment(Base):
+    """A segment of the local audit journal (app/audit_journal.py) whose events are stored:
+    written in the same transaction as them, so no segment is stored twice."""
+
+    __tablename__ = "audit_journal_segments"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class SeenJwtId(Base):

@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.audit import AuditWriter
+from app.audit_journal import AuditJournal
 from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import load_evaluator
@@ -60,7 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session_factory=session_factory,
                 http_client=http_client,
                 evaluator=evaluator,
-                audit=AuditWriter(session_factory),
+                audit=AuditWriter(
+                    session_factory,
+                    AuditJournal(
+                        settings.audit_journal_directory, fsync=settings.audit_journal_fsync
+                    ),
+                ),
                 recorder=ReportRecorder(evaluator.ruleset, settings.audit_secret),
                 replay_store=replay_store,
             )

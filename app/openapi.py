@@ -64,6 +64,8 @@ class Readiness(BaseModel):
     replay_store: Literal["ok", "unreachable"]
     ruleset: RulesetInfo
     audit_events_dropped: int
+    audit_backlog_events: int
+    """Audit events of answered calls in the local journal, not yet in the database."""
 
 
 #: What each status means, for every route that sends it.

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from rules.language import DEFAULT_LANGUAGE, Language
 
@@ -100,6 +101,15 @@ class Settings(BaseSettings):
     """Bearer token of /reports (not a CDS client JWT). Production refuses the page without
     one; development serves it open when it is not set."""
 
+    # The audit journal (docs/operations.md, "The audit trail"): every answered call's event
+    # is written here before the response, then shipped to the database.
+    audit_journal_dir: Path | None = None
+    """One directory per database: a service ships whatever segments it finds here. Default:
+    next to a SQLite file, else var/audit-journal/<host>-<port>-<database>."""
+    audit_journal_fsync: bool = False
+    """Flush every event to disk before answering: survives a machine crash, not only a
+    killed process, for a few milliseconds per call."""
+
     log_level: str = "INFO"
 
     @field_validator("clinical_timezone")
@@ -126,6 +136,17 @@ class Settings(BaseSettings):
         if self.reports_token is not None and len(self.reports_token) < 16:
             raise ValueError("OPIOID_CDS_REPORTS_TOKEN must be at least 16 characters")
         return self
+
+    @property
+    def audit_journal_directory(self) -> Path:
+        if self.audit_journal_dir is not None:
+            return self.audit_journal_dir
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database:
+            database = Path(url.database)
+            return database.with_name(database.name + "-audit-journal")
+        where = f"{url.host or 'local'}-{url.port or 'default'}-{url.database or 'memory'}"
+        return PROJECT_ROOT / "var" / "audit-journal" / where
 
     @property
     def playground_enabled(self) -> bool:

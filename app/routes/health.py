@@ -43,6 +43,7 @@ async def readyz(request: Request) -> JsonResponse:
             "replay_store": "ok" if replay_ok else "unreachable",
             "ruleset": {"id": ruleset.id, "version": ruleset.version},
             "audit_events_dropped": state.audit.dropped,
+            "audit_backlog_events": state.audit.backlog,
         },
         status_code=200 if ready else 503,
     )
