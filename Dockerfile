@@ -20,6 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OPIOID_CDS_HOST=0.0.0.0 \
     OPIOID_CDS_PORT=8000 \
     OPIOID_CDS_DATABASE_URL=sqlite+aiosqlite:////var/lib/opioid-cds/opioid-cds.sqlite3 \
+    OPIOID_CDS_AUDIT_JOURNAL_DIR=/var/lib/opioid-cds/audit-journal \
     WEB_CONCURRENCY=2
 RUN groupadd --system cds && useradd --system --gid cds --home-dir /var/lib/opioid-cds cds \
     && mkdir -p /var/lib/opioid-cds && chown cds:cds /var/lib/opioid-cds
