@@ -29,10 +29,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OPIOID_CDS_HOST=0.0.0.0 \
     OPIOID_CDS_PORT=8000 \
     WEB_CONCURRENCY=2 \
-    FORWARDED_ALLOW_IPS=127.0.0.1
-# A fixed numeric id, so Kubernetes can check runAsNonRoot against the image.
+    FORWARDED_ALLOW_IPS=127.0.0.1 \
+    OPIOID_CDS_AUDIT_JOURNAL_DIR=/var/lib/opioid-cds/audit-journal
+# A fixed numeric id, so Kubernetes can check runAsNonRoot against the image. The audit
+# journal's directory is the one place it writes (a volume in deploy/: it must outlive the
+# process, so that a replica's unshipped events are shipped by the next one).
 RUN groupadd --system --gid 10001 cds \
-    && useradd --system --uid 10001 --gid cds --no-create-home --home-dir /nonexistent cds
+    && useradd --system --uid 10001 --gid cds --no-create-home --home-dir /nonexistent cds \
+    && mkdir -p /var/lib/opioid-cds/audit-journal && chown -R 10001:10001 /var/lib/opioid-cds
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER 10001:10001

@@ -1,34 +1,45 @@
-"""The audit trail is written off the response path, in batches.
+"""The audit trail: journalled before the response, stored in the database in batches.
 
-A service call only puts its event on a bounded queue; one writer task per process stores
-what has gathered within `linger_seconds` in a single transaction. Every transaction has a
-fixed cost (session, commit, a hop to the database thread) and rows are a small part of it,
-so a busy service pays it once per batch instead of once per call. When the queue is full
-(the database is down or far behind) events are dropped and counted rather than slowing
-down prescribing, and the drop is logged. On shutdown the writer stores what is left.
+A service call appends its event to the local journal (`app.audit_journal`: one `write()`,
+so it survives the process being killed) and answers. One shipper task per process stores
+what has gathered within `linger_seconds` in a single transaction: a commit per batch costs
+the service far less than a commit per call (docs/operations.md has the figures). The
+shipper also stores what a killed process left in the journal, at start-up and after.
+
+A database that is down or refuses the rows leaves the events in the journal: they are
+retried every `retry_seconds`, counted in `backlog`, and logged; nothing is dropped. An
+event the database refuses on its own (a bad value) is dropped, counted and logged by error
+type; so is one whose journal write and database insert both failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+import orjson
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import CardEvent, ReportCard, ReportOrder
+from app.audit_journal import AuditJournal
+from app.db import AuditJournalSegment, CardEvent, ReportCard, ReportOrder
 from app.logging import get_logger
 from app.reporting.records import ReportRows
 
-__all__ = ["AuditEvent", "AuditWriter"]
+__all__ = ["AuditEvent", "AuditWriter", "decode_event", "encode_event"]
 
 log = get_logger(__name__)
 _CARD_EVENTS = CardEvent.metadata.tables[CardEvent.__tablename__]
 _REPORT_ORDERS = ReportOrder.metadata.tables[ReportOrder.__tablename__]
 _REPORT_CARDS = ReportCard.metadata.tables[ReportCard.__tablename__]
+# The database cannot be reached (or lacks its tables): keep the events and try again.
+_UNAVAILABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
+_SEGMENT_NAMES_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,18 @@ class AuditEvent:
     report: ReportRows = ((), ())
     """The call's rows for the report (`app.reporting.records`), stored in the same
     transaction as the event."""
+
+
+def encode_event(event: AuditEvent) -> bytes:
+    """The event as one journal line (it holds the pseudonym, never a patient id)."""
+    return orjson.dumps(asdict(event)) + b"\n"
+
+
+def decode_event(line: bytes) -> AuditEvent:
+    data: dict[str, Any] = orjson.loads(line)
+    orders, cards = data.pop("report")
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    return AuditEvent(**data, report=(tuple(orders), tuple(cards)))
 
 
 @dataclass
@@ -81,89 +104,171 @@ class AuditWriter:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
+        journal: AuditJournal,
         *,
-        max_queue: int = 10_000,
-        max_batch: int = 500,
         linger_seconds: float = 0.5,
+        retry_seconds: float = 5.0,
     ) -> None:
         self._session_factory = session_factory
-        self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(maxsize=max_queue)
-        self._max_batch = max_batch
+        self._journal = journal
         self._linger_seconds = linger_seconds
+        self._retry_seconds = retry_seconds
+        self._wake = asyncio.Event()
+        self._shipping = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._unjournaled: list[AuditEvent] = []
+        self._unshipped = 0
+        self._segment_names_purged = float("-inf")
         self.dropped = 0
+
+    @property
+    def backlog(self) -> int:
+        """Events of answered calls not yet in the database (readiness, metrics)."""
+        return self._journal.active_events + self._unshipped + len(self._unjournaled)
 
     def record(self, event: AuditEvent) -> None:
         try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            log.warning("audit queue full; event dropped", dropped_total=self.dropped)
+            self._journal.append(encode_event(event))
+        except OSError as exc:  # a full or broken disk: the database is the one copy left
+            self._unjournaled.append(event)
+            log.error(
+                "audit journal write failed; event held in memory", error_type=type(exc).__name__
+            )
+        self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-writer")
+        self._journal.open()
+        self._task = asyncio.create_task(self._run(), name="audit-shipper")
 
     async def stop(self, timeout_seconds: float = 10.0) -> None:
-        """Store what is queued (within the timeout), then end the writer."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout_seconds)
+        """Store what is journalled (within the timeout), then end the shipper. What is not
+        stored stays in the journal for the next start."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if not self._queue.empty():
-            log.warning("audit events not stored at shutdown", events=self._queue.qsize())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), timeout_seconds)
+        self._journal.close()
+        if self.backlog:
+            log.warning("audit events not stored at shutdown", backlog_events=self.backlog)
 
-    async def flush(self) -> None:
-        """Wait until every queued event is stored (tests and shutdown)."""
-        await self._queue.join()
-
-    def _drain(self) -> list[AuditEvent]:
-        batch: list[AuditEvent] = []
-        while len(batch) < self._max_batch:
-            try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        return batch
+    async def flush(self) -> bool:
+        """Store every journalled event now; True when all were stored."""
+        async with self._shipping:
+            return await self._ship()
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
-            # Wait a moment for more events: one commit for many calls costs the service far
-            # less than a commit per call.
+            if not self._journal.active_events and not self._unjournaled:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    # What could not be stored is tried again; else wait for an event.
+                    timeout = self._retry_seconds if self._unshipped else None
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            # Wait a moment for more events: one commit for many calls.
             await asyncio.sleep(self._linger_seconds)
-            batch = [first, *self._drain()]
-            await self._write(batch)
+            if not await self.flush():
+                await asyncio.sleep(self._retry_seconds)
 
-    async def _insert(self, events: list[AuditEvent]) -> None:
-        rows = _Rows()
+    async def _ship(self) -> bool:
+        self._journal.rotate()
+        stored_all = True
+        if self._unjournaled:
+            events, self._unjournaled = self._unjournaled, []
+            try:
+                await self._store(events, segment=None)
+            except _UNAVAILABLE as exc:
+                self._unjournaled = events + self._unjournaled
+                stored_all = False
+                log.warning("audit events not stored yet", error_type=type(exc).__name__)
+        unshipped = 0
+        for path in self._journal.segments():
+            with self._journal.claimed(path) as lines:
+                if lines is None:  # another live process writes or ships it
+                    continue
+                try:
+                    await self._store([*self._decode(lines)], segment=path.name)
+                except _UNAVAILABLE as exc:
+                    unshipped += len(lines)
+                    stored_all = False
+                    log.warning(
+                        "audit journal not shipped; kept for the next try",
+                        error_type=type(exc).__name__,
+                        backlog_events=unshipped + self._journal.active_events,
+                    )
+                    continue
+                path.unlink(missing_ok=True)
+        self._unshipped = unshipped
+        return stored_all
+
+    def _decode(self, lines: list[bytes]) -> list[AuditEvent]:
+        events = []
+        for line in lines:
+            try:
+                events.append(decode_event(line))
+            except (ValueError, TypeError, KeyError) as exc:
+                self.dropped += 1
+                log.error("audit journal line unreadable; dropped", error_type=type(exc).__name__)
+        return events
+
+    async def _store(self, events: list[AuditEvent], *, segment: str | None) -> None:
+        """Store the events and the segment's name in one transaction (no savepoints: on
+        SQLite a released outer savepoint commits), so a segment stored before is skipped.
+        When the database refuses the batch for a bad event, each event is tried on its own
+        (rolled back) first, and those it refuses are dropped."""
+        try:
+            await self._store_batch(events, segment)
+            return
+        except _UNAVAILABLE:
+            raise
+        except Exception as exc:
+            log.warning("audit batch refused; trying one by one", error_type=type(exc).__name__)
+        storable = []
         for event in events:
-            rows.add(event)
+            try:
+                async with self._session_factory() as session:
+                    await _insert(session, [event])
+                    await session.rollback()
+                storable.append(event)
+            except _UNAVAILABLE:
+                raise
+            except Exception as row_exc:
+                self.dropped += 1
+                log.error("audit event dropped", error_type=type(row_exc).__name__)
+        await self._store_batch(storable, segment)
+
+    async def _store_batch(self, events: list[AuditEvent], segment: str | None) -> None:
         async with self._session_factory() as session:
-            # Core executemany per table: the ORM's bulk insert would cost the loop more.
-            for table, table_rows in (
-                (_CARD_EVENTS, rows.events),
-                (_REPORT_ORDERS, rows.orders),
-                (_REPORT_CARDS, rows.cards),
-            ):
-                if table_rows:
-                    await session.execute(insert(table), table_rows)
+            if segment is not None:
+                if await session.get(AuditJournalSegment, segment) is not None:
+                    log.info("audit journal segment was stored before; removed")
+                    return
+                await self._mark_segment(session, segment)
+            await _insert(session, events)
             await session.commit()
 
-    async def _write(self, batch: list[AuditEvent]) -> None:
-        if not batch:
-            return
-        try:
-            await self._insert(batch)
-        except Exception as exc:  # the audit must never take the service down
-            log.warning("audit batch failed; storing one by one", error_type=type(exc).__name__)
-            for event in batch:  # one bad event must not cost the others
-                try:
-                    await self._insert([event])
-                except Exception as row_exc:
-                    self.dropped += 1
-                    log.error("audit event dropped", error_type=type(row_exc).__name__)
-        finally:
-            for _ in batch:
-                self._queue.task_done()
+    async def _mark_segment(self, session: AsyncSession, segment: str) -> None:
+        now = datetime.now(UTC)
+        session.add(AuditJournalSegment(name=segment, shipped_at=now))
+        if time.monotonic() - self._segment_names_purged > 3600:
+            self._segment_names_purged = time.monotonic()
+            await session.execute(
+                delete(AuditJournalSegment).where(
+                    AuditJournalSegment.shipped_at < now - _SEGMENT_NAMES_KEPT
+                )
+            )
+
+
+async def _insert(session: AsyncSession, events: list[AuditEvent]) -> None:
+    rows = _Rows()
+    for event in events:
+        rows.add(event)
+    # Core executemany per table: the ORM's bulk insert would cost the loop more.
+    for table, table_rows in (
+        (_CARD_EVENTS, rows.events),
+        (_REPORT_ORDERS, rows.orders),
+        (_REPORT_CARDS, rows.cards),
+    ):
+        if table_rows:
+            await session.execute(insert(table), table_rows)

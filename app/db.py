@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AuditJournalSegment",
     "Base",
     "CardEvent",
     "DatabaseState",
@@ -129,6 +130,16 @@ class ReportCard(Base):
     rule_id: Mapped[str] = mapped_column(String(100))
 
 
+class AuditJournalSegment(Base):
+    """A segment of the local audit journal (app/audit_journal.py) whose events are stored:
+    written in the same transaction as them, so no segment is stored twice."""
+
+    __tablename__ = "audit_journal_segments"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class SeenJwtId(Base):
     """Replay protection for client JWTs, shared by every replica through the database."""
 
@@ -138,7 +149,10 @@ class SeenJwtId(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def create_engine_for(database_url: str) -> AsyncEngine:
+def create_engine_for(database_url: str, *, fsync_commits: bool = True) -> AsyncEngine:
+    """The engine of `database_url`. `fsync_commits=False` (SQLite only) commits without
+    waiting for the disk: durable when the process is killed, not when the machine loses
+    power (the replay store: app/replay_store.py)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +164,8 @@ def create_engine_for(database_url: str) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=15000")
+            if not fsync_commits:
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine

@@ -41,7 +41,9 @@ async def _cds_hooks_error(_request: Request, exc: Exception) -> JsonResponse:
             headers={"WWW-Authenticate": "Bearer"},
         )
     return JsonResponse(
-        operation_outcome(exc.issue_code, exc.message, exc.location), status_code=exc.status_code
+        operation_outcome(exc.issue_code, exc.message, exc.location),
+        status_code=exc.status_code,
+        headers={"Retry-After": "5"} if exc.status_code == 503 else None,
     )
 
 

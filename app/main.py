@@ -22,12 +22,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.audit import AuditWriter
+from app.audit_journal import AuditJournal
 from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import Evaluator, load_evaluator
 from app.logging import configure_logging, get_logger
 from app.middleware import RequestLogMiddleware
 from app.openapi import install_openapi
+from app.replay_store import build_replay_store
 from app.reporting.prune import prune_forever
 from app.reporting.records import ReportRecorder
 from app.routes import cds, docs, health, playground, reports
@@ -81,17 +83,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_factory = async_sessionmaker(engine, expire_on_commit=False)
         async with httpx.AsyncClient(follow_redirects=False) as http_client:
             app.state.settings = settings
-            app.state.jwt_verifier = build_jwt_verifier(
-                settings, session_factory, http_client, trust
-            )
+            replay_store = build_replay_store(settings, session_factory)
+            app.state.jwt_verifier = build_jwt_verifier(settings, replay_store, http_client, trust)
             app.state.cds = AppState(
                 settings=settings,
                 engine=engine,
                 session_factory=session_factory,
                 http_client=http_client,
                 evaluator=evaluator,
-                audit=AuditWriter(session_factory),
+                audit=AuditWriter(
+                    session_factory,
+                    AuditJournal(
+                        settings.audit_journal_directory, fsync=settings.audit_journal_fsync
+                    ),
+                ),
                 recorder=ReportRecorder(evaluator.ruleset, settings.audit_secret),
+                replay_store=replay_store,
             )
             fired = await warm_up(evaluator)
             # What lives as long as the process (rule set, catalogue, validators, modules) is
@@ -113,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pruning
                 await app.state.cds.audit.stop()
+                await replay_store.aclose()
                 await engine.dispose()
                 gc.unfreeze()  # for a process that goes on (tests start many apps)
 

@@ -63,8 +63,11 @@ class RulesetInfo(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
     database: DatabaseState
+    replay_store: Literal["ok", "unreachable"]
     ruleset: RulesetInfo
     audit_events_dropped: int
+    audit_backlog_events: int
+    """Audit events of answered calls in the local journal, not yet in the database."""
 
 
 #: What each status means, for every route that sends it.
@@ -87,7 +90,8 @@ _STATUS: dict[int, tuple[str, type[BaseModel]]] = {
         OperationOutcome,
     ),
     503: (
-        "The service's database is unavailable (feedback, JWT replay store); `Retry-After`",
+        "The service's database or its JWT replay store (database or Redis) is unavailable; "
+        "`Retry-After`",
         OperationOutcome,
     ),
 }

@@ -23,13 +23,12 @@ from typing import Annotated
 import httpx
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.replay_store import SqlReplayStore
 from app.settings import Settings
 from cds_hooks.auth import (
     JwtVerifier,
     KeyResolver,
+    ReplayStore,
     TrustConfig,
     VerifiedClient,
     load_trust_config,
@@ -67,7 +66,7 @@ def load_trusted_clients(settings: Settings) -> TrustConfig:
 
 def build_jwt_verifier(
     settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
+    replay_store: ReplayStore,
     http_client: httpx.AsyncClient,
     trust: TrustConfig | None = None,
 ) -> JwtVerifier:
@@ -82,7 +81,7 @@ def build_jwt_verifier(
         )
     verifier = JwtVerifier(
         trust,
-        SqlReplayStore(session_factory),
+        replay_store,
         KeyResolver(http_client, cache_seconds=settings.jwks_cache_seconds),
         algorithms=settings.jwt_algorithms,
     )

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from rules.language import DEFAULT_LANGUAGE, Language
 
@@ -96,6 +97,12 @@ class Settings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
     public_base_url: str | None = None
     jwks_cache_seconds: int = Field(default=300, ge=0)
+    redis_url: str | None = None
+    """Where the JWT replay store lives (`redis://host:6379/0`), shared by every replica;
+    without it, the database's `seen_jwt_ids` table."""
+    redis_key_prefix: str = "opioid-cds:jti:"
+    """Keys of the replay store in Redis start with this: deployments sharing a Redis each
+    need their own."""
 
     # Fetching from the client's FHIR server. `fhirServer` comes from the request, so the
     # service only calls servers it may call: URL prefixes listed here, or, with an empty list,
@@ -114,6 +121,15 @@ class Settings(BaseSettings):
     reports_token: str | None = None
     """Bearer token of /reports (not a CDS client JWT). Production refuses the page without
     one; development serves it open when it is not set."""
+
+    # The audit journal (docs/operations.md, "The audit trail"): every answered call's event
+    # is written here before the response, then shipped to the database.
+    audit_journal_dir: Path | None = None
+    """One directory per database: a service ships whatever segments it finds here. Default:
+    next to a SQLite file, else var/audit-journal/<host>-<port>-<database>."""
+    audit_journal_fsync: bool = False
+    """Flush every event to disk before answering: survives a machine crash, not only a
+    killed process, for a few milliseconds per call."""
 
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -171,6 +187,17 @@ class Settings(BaseSettings):
         if value is not None and len(value) < 16:
             raise ValueError("must be at least 16 characters")
         return value
+
+    @property
+    def audit_journal_directory(self) -> Path:
+        if self.audit_journal_dir is not None:
+            return self.audit_journal_dir
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database:
+            database = Path(url.database)
+            return database.with_name(database.name + "-audit-journal")
+        where = f"{url.host or 'local'}-{url.port or 'default'}-{url.database or 'memory'}"
+        return PROJECT_ROOT / "var" / "audit-journal" / where
 
     @property
     def playground_enabled(self) -> bool:

@@ -69,7 +69,7 @@ class Server(NamedTuple):
     port: int
 
 
-def _start(factory: str, port: int, env: dict[str, str], root: Path, python: str) -> Server:
+def start_server(factory: str, port: int, env: dict[str, str], root: Path, python: str) -> Server:
     command = [python, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--log-level", "warning"]
     process = subprocess.Popen(
@@ -88,7 +88,7 @@ def _post(port: int, body: bytes) -> tuple[int, bytes]:
         connection.close()
 
 
-def _check(name: str, server: Server, body: bytes) -> int:
+def check_server(name: str, server: Server, body: bytes) -> int:
     """Waits (at most 60 s) until the server accepts connections; fails unless it answers
     the request with 200 and a `cards` list. Returns the number of cards."""
     deadline = time.monotonic() + 60
@@ -108,7 +108,7 @@ def _check(name: str, server: Server, body: bytes) -> int:
     return len(cards)
 
 
-def _wrk(port: int, script: Path, connections: int, seconds: float) -> Result:
+def run_wrk(port: int, script: Path, connections: int, seconds: float) -> Result:
     # One wrk thread: the VM has 2 vCPUs, one for the server and one for the client.
     command = [WRK, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout=5s"]
     command += ["-s", str(script), f"http://127.0.0.1:{port}{PATH}"]
@@ -148,7 +148,7 @@ def main() -> None:
         try:
             migrate(env)
             service = "app.main:create_app"
-            servers["order-sign"] = _start(service, free_port(), env, ROOT, sys.executable)
+            servers["order-sign"] = start_server(service, free_port(), env, ROOT, sys.executable)
             if args.compare is not None:
                 root = args.compare.resolve()
                 python = str(root / ".venv" / "bin" / "python")
@@ -158,12 +158,12 @@ def main() -> None:
                     PYTHONPATH=str(root),
                 )
                 migrate(compare_env, root, python)
-                servers["compare"] = _start(service, free_port(), compare_env, root, python)
+                servers["compare"] = start_server(service, free_port(), compare_env, root, python)
             baseline = "bench.baseline_app:create_baseline_app"
-            servers["parse-only"] = _start(baseline, free_port(), env, ROOT, sys.executable)
-            cards = {name: _check(name, server, body) for name, server in servers.items()}
+            servers["parse-only"] = start_server(baseline, free_port(), env, ROOT, sys.executable)
+            cards = {name: check_server(name, server, body) for name, server in servers.items()}
             for server in servers.values():
-                _wrk(server.port, script, max(args.connections), args.warmup)
+                run_wrk(server.port, script, max(args.connections), args.warmup)
             # Other jobs on this shared VM move every figure; the load average tells of them.
             started, load_before = time.strftime("%Y-%m-%d %H:%M:%S %Z"), os.getloadavg()[0]
             results: list[tuple[int, str, int, Result]] = []
@@ -172,7 +172,7 @@ def main() -> None:
                 order = list(servers) if round_ % 2 else list(reversed(servers))
                 for connections in args.connections:
                     for name in order:
-                        result = _wrk(servers[name].port, script, connections, args.duration)
+                        result = run_wrk(servers[name].port, script, connections, args.duration)
                         results.append((round_, name, connections, result))
             load_after = os.getloadavg()[0]
         finally:

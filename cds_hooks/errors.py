@@ -10,7 +10,8 @@ place and no input, however malformed, becomes a 500.
     │   └── UnsupportedEncoding   415  the body is compressed (Content-Encoding), not plain JSON
     ├── AuthenticationFailed      401  missing, malformed or untrusted client JWT (no detail sent)
     ├── UnknownService            404  no service with that id
-    └── PrefetchUnavailable       412  data a hook requires is in neither prefetch nor fhirServer
+    ├── PrefetchUnavailable       412  data a hook requires is in neither prefetch nor fhirServer
+    └── ReplayCheckUnavailable    503  the replay store does not answer: a token cannot be checked
 
 `FhirServerError` is raised by the FHIR client; prefetch resolution turns it into
 `PrefetchUnavailable` for required data or degrades for optional data.
@@ -26,6 +27,7 @@ __all__ = [
     "HookMismatch",
     "InvalidRequest",
     "PrefetchUnavailable",
+    "ReplayCheckUnavailable",
     "UnknownService",
     "UnsupportedEncoding",
 ]
@@ -89,6 +91,14 @@ class PrefetchUnavailable(CdsHooksError):
     def __init__(self, message: str, *, keys: list[str]) -> None:
         super().__init__(message, location=", ".join(keys))
         self.keys = keys
+
+
+class ReplayCheckUnavailable(CdsHooksError):
+    """The replay store cannot be reached, so whether a token was used before is unknown:
+    the call is refused (fail closed) rather than let a possible replay through."""
+
+    status_code = 503
+    issue_code = "transient"
 
 
 class FhirServerError(Exception):

@@ -1,9 +1,10 @@
-"""Shared fixtures: settings on a throw-away SQLite file, the machine's PostgreSQL, and the
-service in-process.
+"""Shared fixtures: settings on a throw-away SQLite file, the machine's PostgreSQL and Redis,
+and the service in-process.
 
 PostgreSQL tests run in a database of their own, created for the session and dropped after.
 Where PostgreSQL cannot be reached they are skipped, except under CI
-(`OPIOID_CDS_REQUIRE_POSTGRES=1`), where that is a failure.
+(`OPIOID_CDS_REQUIRE_POSTGRES=1`), where that is a failure; the same for Redis
+(`OPIOID_CDS_REQUIRE_REDIS=1`). Redis tests share the server, so each uses keys of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from app.db import migrate
@@ -26,6 +28,7 @@ from app.settings import Settings
 POSTGRES_ADMIN_DSN = os.environ.get(
     "OPIOID_CDS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
+REDIS_TEST_URL = os.environ.get("OPIOID_CDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _require(flag: str) -> bool:
@@ -68,6 +71,31 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
 def postgres_url() -> Iterator[str]:
     with fresh_postgres_database("opioid_cds_test") as url:
         yield url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The machine's Redis (skipped, or failed under OPIOID_CDS_REQUIRE_REDIS, when down)."""
+    try:
+        with redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2) as client:
+            client.ping()
+    except (redis.RedisError, OSError) as exc:
+        message = f"Redis at {REDIS_TEST_URL} is not usable: {exc}"
+        if _require("OPIOID_CDS_REQUIRE_REDIS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def redis_key_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix no other test (or engineer) uses; its keys are deleted afterwards."""
+    prefix = f"opioid-cds-test:{uuid.uuid4().hex}:"
+    yield prefix
+    with redis.Redis.from_url(redis_url) as client:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -20,27 +20,31 @@ async def healthz() -> JsonResponse:
 
 @router.get(
     "/readyz",
-    summary="The database answers and is migrated; names the rule set in use",
+    summary="The database answers and is migrated, the replay store answers; names the rule set",
     responses={
         200: {"model": Readiness, "description": "Ready"},
         503: {
             "model": Readiness,
-            "description": "Not ready: the database does not answer, or lacks a migration "
-            "of this version (run `opioid-cds migrate`)",
+            "description": "Not ready: the database does not answer or lacks a migration of "
+            "this version (run `opioid-cds migrate`), or the replay store does not answer",
         },
     },
 )
 async def readyz(request: Request) -> JsonResponse:
     state = request.app.state.cds
     database = await check_database(state.engine)
-    database_ok = database == "ok"
+    # Without its replay store the service refuses every signed call (503).
+    replay_ok = await state.replay_store.reachable()
+    ready = database == "ok" and replay_ok
     ruleset = state.evaluator.ruleset  # loaded at start-up, or the service would not run
     return JsonResponse(
         {
-            "status": "ready" if database_ok else "not ready",
+            "status": "ready" if ready else "not ready",
             "database": database,
+            "replay_store": "ok" if replay_ok else "unreachable",
             "ruleset": {"id": ruleset.id, "version": ruleset.version},
             "audit_events_dropped": state.audit.dropped,
+            "audit_backlog_events": state.audit.backlog,
         },
-        status_code=200 if database_ok else 503,
+        status_code=200 if ready else 503,
     )

@@ -1,7 +1,8 @@
-"""The replay stores: in memory, and in the database (SQLite and PostgreSQL).
+"""The replay stores: in memory, in the database (SQLite and PostgreSQL), and in Redis.
 
 `database_url` (tests/conftest.py) runs each database test on SQLite and, where the
 machine's PostgreSQL answers, on PostgreSQL too; the schema comes from the real migration.
+The Redis tests use the machine's Redis, each with keys of its own.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import pytest
-from sqlalchemy import delete, func, select
+import redis.asyncio as redis
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import SeenJwtId, create_engine_for, migrate
-from app.replay_store import SqlReplayStore, jti_hash
+from app.replay_store import RedisReplayStore, SqlReplayStore, build_replay_store, jti_hash
+from app.settings import Settings
 from cds_hooks.auth import InMemoryReplayStore, ReplayStore
+from cds_hooks.errors import ReplayCheckUnavailable
+from tests.cds_hooks.prefetch.servers import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -133,3 +138,106 @@ async def test_an_expired_entry_can_be_taken_over(
 async def test_naive_datetimes_are_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
     with pytest.raises(ValueError, match="timezone"):
         await SqlReplayStore(sessions).remember("x", "iss", datetime(2030, 1, 1))
+
+
+# ------------------------------------------------------------- what makes a check cheap
+
+
+async def test_sqlite_store_commits_without_waiting_for_the_disk(sqlite_url: str) -> None:
+    """A commit that waits for fsync cost a signed call 10 ms on the development machine."""
+    await anyio.to_thread.run_sync(migrate, sqlite_url)
+    store = build_replay_store(Settings(database_url=sqlite_url), async_sessionmaker())
+    assert isinstance(store, SqlReplayStore)
+    try:
+        assert await store.remember("cheap", "iss", later(300))
+        assert not await store.remember("cheap", "iss", later(300))
+        engine = store.owned_engine
+        assert engine is not None
+        async with engine.connect() as connection:
+            synchronous = await connection.scalar(text("PRAGMA synchronous"))
+        assert synchronous == 1  # NORMAL: durable when the process dies, no fsync per commit
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_table_is_unlogged(postgres_url: str) -> None:
+    await anyio.to_thread.run_sync(migrate, postgres_url)
+    engine = create_engine_for(postgres_url)
+    try:
+        async with engine.connect() as connection:
+            persistence = await connection.scalar(
+                text("SELECT relpersistence::text FROM pg_class WHERE relname = 'seen_jwt_ids'")
+            )
+    finally:
+        await engine.dispose()
+    assert persistence == "u"
+
+
+# -------------------------------------------------------------------------------- Redis
+
+
+@pytest.fixture
+async def redis_store(redis_url: str, redis_key_prefix: str) -> AsyncIterator[RedisReplayStore]:
+    store = RedisReplayStore.from_url(redis_url, key_prefix=redis_key_prefix)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+async def test_redis_store_refuses_a_second_use(redis_store: RedisReplayStore) -> None:
+    assert isinstance(redis_store, ReplayStore)
+    assert await redis_store.remember("jti-1", "https://ehr.example.test", later(300))
+    assert not await redis_store.remember("jti-1", "https://ehr.example.test", later(300))
+    assert await redis_store.remember("jti-1", "https://other.example.test", later(300))
+
+
+async def test_redis_store_keeps_a_hash_until_the_token_expires(
+    redis_store: RedisReplayStore, redis_url: str, redis_key_prefix: str
+) -> None:
+    await redis_store.remember("secret-ish-jti", "https://ehr.example.test", later(300))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=redis_key_prefix + "*")]
+        assert keys == [
+            (redis_key_prefix + jti_hash("https://ehr.example.test", "secret-ish-jti")).encode()
+        ]
+        assert 290 <= await client.ttl(keys[0]) <= 300
+    finally:
+        await client.aclose()
+
+
+async def test_redis_store_forgets_an_expired_token(redis_store: RedisReplayStore) -> None:
+    assert await redis_store.remember("brief", "iss", later(0.5))  # kept one second at least
+    assert not await redis_store.remember("brief", "iss", later(300))
+    await anyio.sleep(1.2)
+    assert await redis_store.remember("brief", "iss", later(300))
+
+
+async def test_redis_store_is_safe_under_concurrency(redis_url: str, redis_key_prefix: str) -> None:
+    replicas = [RedisReplayStore.from_url(redis_url, key_prefix=redis_key_prefix) for _ in "ab"]
+    results: list[bool] = []
+
+    async def attempt(store: RedisReplayStore) -> None:
+        results.append(await store.remember("raced", "https://ehr.example.test", later(300)))
+
+    try:
+        async with anyio.create_task_group() as group:
+            for number in range(40):
+                group.start_soon(attempt, replicas[number % 2])
+    finally:
+        for store in replicas:
+            await store.aclose()
+    assert results.count(True) == 1
+    assert results.count(False) == 39
+
+
+async def test_unreachable_redis_refuses_the_check() -> None:
+    store = RedisReplayStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with pytest.raises(ReplayCheckUnavailable):
+            await store.remember("any", "iss", later(300))
+        assert not await store.reachable()
+    finally:
+        await store.aclose()

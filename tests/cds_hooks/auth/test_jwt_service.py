@@ -1,5 +1,6 @@
 """Client authentication through the real app (`app.main.create_app`): discovery, service
-calls and feedback, in production and development, with the replay store in the database.
+calls and feedback, in production and development, with the replay store in the database
+(and in Redis, where named).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from app.db import migrate
 from app.main import create_app
+from app.replay_store import SqlReplayStore
 from app.security import build_jwt_verifier
 from app.settings import ConfigurationError, Settings
 from cds_hooks.auth import JwtVerifier
+from tests.cds_hooks.prefetch.servers import free_port
 from tests.sample_requests import hook_request
 
 from .authkit import ISSUER, SigningKey, claims, jwks, sign
@@ -240,7 +243,7 @@ async def _build(settings: Settings) -> object:
     engine = create_async_engine("sqlite+aiosqlite://")
     try:
         async with httpx.AsyncClient() as http:
-            return build_jwt_verifier(settings, async_sessionmaker(engine), http)
+            return build_jwt_verifier(settings, SqlReplayStore(async_sessionmaker(engine)), http)
     finally:
         await engine.dispose()
 
@@ -322,3 +325,62 @@ def test_the_spec_example_token_gets_401_from_the_service(sqlite_url: str, tmp_p
         assert_bare_401(response)  # before the 404 of the unknown service: auth comes first
         reasons = [entry.get("reason", "") for entry in captured]
         assert any("ExpiredSignatureError" in reason for reason in reasons)
+
+
+# ---------------------------------------------------------------------- replay store in Redis
+
+
+def test_redis_replay_store_refuses_a_replay_across_replicas(
+    sqlite_url: str,
+    tmp_path: Path,
+    trust_file: Path,
+    es384_key: SigningKey,
+    redis_url: str,
+    redis_key_prefix: str,
+) -> None:
+    """Two replicas, each with a database of its own: only Redis can tell them apart."""
+    other_database = f"sqlite+aiosqlite:///{tmp_path / 'replica-b.sqlite3'}"
+    options: dict[str, Any] = {
+        "environment": "production",
+        "trusted_clients": trust_file,
+        "redis_url": redis_url,
+        "redis_key_prefix": redis_key_prefix,
+    }
+    token = token_for(es384_key, SERVICE)
+    for replica_a in make_client(sqlite_url, **options):
+        for replica_b in make_client(other_database, **options):
+            first = replica_a.post(SERVICE, json=hook_request("order-sign"), headers=bearer(token))
+            assert first.status_code == 200, first.text
+            again = replica_b.post(SERVICE, json=hook_request("order-sign"), headers=bearer(token))
+            assert_bare_401(again)
+            assert replica_b.get("/readyz").json()["replay_store"] == "ok"
+
+
+def test_unreachable_redis_gives_503_and_logs_no_token(
+    sqlite_url: str,
+    trust_file: Path,
+    es384_key: SigningKey,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    for client in make_client(
+        sqlite_url, environment="production", trusted_clients=trust_file, redis_url=nowhere
+    ):
+        token = token_for(es384_key, SERVICE)
+        with structlog.testing.capture_logs() as captured, caplog.at_level(logging.DEBUG):
+            response = client.post(SERVICE, json=hook_request("order-sign"), headers=bearer(token))
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        body = response.json()
+        assert body["resourceType"] == "OperationOutcome"
+        assert body["issue"][0]["code"] == "transient"
+        assert "replay store" in body["issue"][0]["diagnostics"]
+        readiness = client.get("/readyz")
+        assert readiness.status_code == 503
+        assert readiness.json()["replay_store"] == "unreachable"
+    printed = capsys.readouterr()
+    everything = repr(captured) + caplog.text + printed.out + printed.err
+    assert "replay store unreachable" in everything
+    for part in token.split("."):
+        assert part not in everything
