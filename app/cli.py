@@ -32,6 +32,8 @@ from typing import Any, TextIO
 
 import httpx
 import orjson
+from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError
 
 from app.cli_support import EXIT_FAILED, EXIT_INPUT, EXIT_OK, CliError
 from app.cli_support import err as _err
@@ -56,7 +58,15 @@ def _terminal_width() -> int:
 
 def _migrate(_args: argparse.Namespace) -> int:
     settings = settings_from_environment()
-    migrate(settings.database_url)
+    try:
+        migrate(settings.database_url)
+    except (OSError, DBAPIError) as error:  # the database's host, port or credentials
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise CliError(
+            f"cannot migrate the database at {where}: {type(error).__name__} "
+            "(is it running, and is OPIOID_CDS_DATABASE_URL right?)",
+            EXIT_FAILED,
+        ) from None
     print("database schema is up to date")
     return EXIT_OK
 

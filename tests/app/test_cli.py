@@ -518,3 +518,13 @@ def test_the_signed_fixtures_run_of_integration_md_passes_against_production(
     assert "HTTP 401" not in out, err
     assert code == 0, out + err
     assert "fixtures hold" in out
+
+
+def test_migrate_names_an_unreachable_database_without_its_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPIOID_CDS_DATABASE_URL", "postgresql+asyncpg://cds:hunter2@127.0.0.1:9/x")
+    code, _out, err = run_cli(capsys, "migrate")
+    assert code == 1
+    assert "cannot migrate the database at postgresql+asyncpg://cds:***@127.0.0.1:9/x" in err
+    assert "hunter2" not in err and "internal error" not in err

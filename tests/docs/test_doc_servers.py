@@ -53,11 +53,12 @@ def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str
             pytest.fail(f"{command} did not start:\n{output}")
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
         if process.stdout:
             process.stdout.close()
 
@@ -96,8 +97,10 @@ def test_the_production_start_of_authentication_md_refuses_calls_without_a_token
         )
     )
     port = _free_port()
+    database = f"sqlite+aiosqlite:///{tmp_path / 'production.sqlite3'}"
     script = (
         _production_start_block()
+        .replace("postgresql+asyncpg://cds@db:5432/opioid_cds", database)
         .replace("/etc/opioid-cds/trusted-clients.yaml", str(trust))
         .replace(
             "OPIOID_CDS_AUDIT_SECRET=...", "OPIOID_CDS_AUDIT_SECRET=a-secret-for-this-test-only"
@@ -108,7 +111,6 @@ def test_the_production_start_of_authentication_md_refuses_calls_without_a_token
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "OPIOID_CDS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'production.sqlite3'}",
     }
     with _running(["sh", "-c", script], env, port) as base:
         assert httpx.get(f"{base}/cds-services", timeout=5).status_code == 401
