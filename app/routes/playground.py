@@ -27,7 +27,7 @@ from app.responses import JsonResponse
 from app.services import SERVICES
 from rules.catalogue import load_catalogue
 
-__all__ = ["router"]
+__all__ = ["DEFAULT_FIXTURE", "router", "served_files"]
 
 router = APIRouter(prefix="/playground", tags=["Playground"])
 
@@ -57,6 +57,11 @@ _STATIC: Final[dict[str, str]] = {
     "vendor/markdown-it.umd.min.js": _JS,
     "vendor/purify.min.js": _JS,
 }
+
+
+def served_files() -> list[str]:
+    """The files of app/playground that `/playground/static/{name}` serves."""
+    return list(_STATIC)
 
 
 def _asset(name: str, media_type: str) -> Response:
