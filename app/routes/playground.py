@@ -6,9 +6,10 @@ services, see the cards as a GP would, and send accept/override feedback. It cal
 `/cds-services` endpoints, so what it shows is what an HIS gets.
 
     GET /playground                      the page
-    GET /playground/static/{file}        its script and style sheet
+    GET /playground/static/{file}        its scripts, style sheet and vendored libraries
     GET /playground/fixtures             the fixtures and the services, as JSON
     GET /playground/fixtures/{name}      one fixture's request, dates shifted to today
+    GET /playground/catalogue            the products and indications of the order form
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from fastapi.responses import Response
 
 from app.openapi import responses
 from app.playground import FixtureNotFound, fixture_infos, load_fixture_request, static_file
+from app.playground.order_choices import order_choices
 from app.responses import JsonResponse
 from app.services import SERVICES
+from rules.catalogue import load_catalogue
 
-__all__ = ["router"]
+__all__ = ["DEFAULT_FIXTURE", "router", "served_files"]
 
 router = APIRouter(prefix="/playground", tags=["Playground"])
 
@@ -38,11 +41,27 @@ _SECURITY_HEADERS: Final[dict[str, str]] = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
-_DEFAULT_RULE: Final = "short-acting-opioid"
+# Preloaded when the page opens: the README's example (a GP prescribing short-acting
+# oxycodone, one orange Warning card), so a first visitor only has to press "Send".
+DEFAULT_FIXTURE: Final = "short-acting-oxycodon-tablet"
+_JS: Final = "text/javascript; charset=utf-8"
 _STATIC: Final[dict[str, str]] = {
-    "playground.js": "text/javascript; charset=utf-8",
+    "playground.js": _JS,
+    "cards.js": _JS,
+    "dom.js": _JS,
+    "markdown.js": _JS,
+    "order.js": _JS,
+    "ehr.js": _JS,
     "playground.css": "text/css; charset=utf-8",
+    # markdown-it and DOMPurify, committed unchanged (app/playground/vendor/README.md)
+    "vendor/markdown-it.umd.min.js": _JS,
+    "vendor/purify.min.js": _JS,
 }
+
+
+def served_files() -> list[str]:
+    """The files of app/playground that `/playground/static/{name}` serves."""
+    return list(_STATIC)
 
 
 def _asset(name: str, media_type: str) -> Response:
@@ -58,8 +77,8 @@ def page() -> Response:
 
 
 @router.get(
-    "/static/{name}",
-    summary="Script and style sheet of the playground page",
+    "/static/{name:path}",
+    summary="Scripts, style sheet and vendored libraries of the playground page",
     responses=responses([404]),
 )
 def asset(name: str) -> Response:
@@ -72,12 +91,7 @@ def asset(name: str) -> Response:
 @router.get("/fixtures", summary="The example requests (fixtures) and the services")
 def fixtures() -> JsonResponse:
     infos = fixture_infos()
-    # Preloaded when the page opens, so a first visitor only has to press "Send": a fixture
-    # that fires the best-known agreement, else any that fires something.
-    default = next(
-        (info for info in infos if _DEFAULT_RULE in info.must_fire),
-        next((info for info in infos if info.must_fire), None),
-    )
+    names = {info.name for info in infos}
     return JsonResponse(
         {
             "services": [
@@ -85,7 +99,7 @@ def fixtures() -> JsonResponse:
                 for service in SERVICES.values()
             ],
             "fixtures": [info.to_json() for info in infos],
-            "defaultFixture": default.name if default else None,
+            "defaultFixture": DEFAULT_FIXTURE if DEFAULT_FIXTURE in names else None,
         },
         headers={"Cache-Control": "no-cache"},
     )
@@ -104,3 +118,8 @@ def fixture(name: str) -> JsonResponse:
     return JsonResponse(
         {**info.to_json(), "request": request}, headers={"Cache-Control": "no-cache"}
     )
+
+
+@router.get("/catalogue", summary="The products and indication codes the order form offers")
+def catalogue() -> JsonResponse:
+    return JsonResponse(order_choices(load_catalogue()), headers={"Cache-Control": "no-cache"})

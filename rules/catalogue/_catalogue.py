@@ -101,6 +101,7 @@ class Catalogue:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._system_by_uri: dict[str, str] = {}
+        self._uri_by_system: dict[str, str] = {}  # the first (preferred) URI of each key
         self._substances: dict[str, Substance] = {}
         self._substance_by_code: dict[tuple[str, str], str] = {}
         self._atc_exact: dict[str, AtcEntry] = {}
@@ -159,6 +160,7 @@ class Catalogue:
                 raise CatalogueError(f"systems.yaml: {key} needs uris and a source")
             for uri in block["uris"]:
                 self._system_by_uri[str(uri)] = str(key)
+            self._uri_by_system[str(key)] = str(block["uris"][0])
         self._system_keys = frozenset(str(k) for k in systems)
 
     def _load_substances(self, rows: Iterable[dict[str, str]]) -> None:
@@ -365,6 +367,7 @@ class Catalogue:
                 requires_text=re.compile("|".join(fold_text(p) for p in _keys(requires)))
                 if requires
                 else None,
+                display=row["display"],
             )
             names.add(entry.set_name)
             if entry.match == "exact":
@@ -448,6 +451,20 @@ class Catalogue:
     def system_key(self, uri: str) -> str | None:
         """Logical key of a code/identifier system URI (``None`` when not known)."""
         return self._system_by_uri.get(uri)
+
+    def system_uri(self, key: str) -> str | None:
+        """The preferred URI of a logical system key (the first in ``systems.yaml``)."""
+        return self._uri_by_system.get(key)
+
+    def products(self) -> tuple[Product, ...]:
+        """Every product of ``products.csv``, in file order."""
+        return tuple(self._products.values())
+
+    def condition_codes(self) -> tuple[ConditionCode, ...]:
+        """Every code of ``condition_sets.csv`` (exact, prefix and range rows)."""
+        exact = [entry for entries in self._conditions_exact.values() for entry in entries]
+        other = [entry for entries in self._conditions_other.values() for entry in entries]
+        return (*exact, *other)
 
     def substance(self, key: str) -> Substance | None:
         return self._substances.get(key)

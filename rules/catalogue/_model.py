@@ -107,6 +107,7 @@ class ConditionCode:
     match: str  # exact | prefix | range
     range_end: str | None
     requires_text: re.Pattern[str] | None
+    display: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ STATUSES = {
     ("get", "/playground/static/{name}"): {"200", "404"},
     ("get", "/playground/fixtures"): {"200"},
     ("get", "/playground/fixtures/{name}"): {"200", "404"},
+    ("get", "/playground/catalogue"): {"200"},
     ("get", "/reports"): {"200", "400", "401", "503"},
 }
 

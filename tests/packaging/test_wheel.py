@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from app.routes.playground import served_files
 from rules.fixtures import FIXTURES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +98,17 @@ def test_the_wheel_carries_every_fixture_request_and_sidecar(wheel: Path) -> Non
         )
     assert len(FIXTURE_FILES) > 70
     assert set(FIXTURE_FILES) <= set(shipped), sorted(set(FIXTURE_FILES) - set(shipped))
+
+
+@pytest.mark.packaging
+def test_the_wheel_carries_every_file_the_playground_serves(wheel: Path) -> None:
+    vendor = ROOT / "app" / "playground" / "vendor"
+    licences = [f"vendor/{path.name}" for path in vendor.iterdir() if "LICENSE" in path.name]
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name.removeprefix("app/playground/") for name in archive.namelist()}
+    wanted = {"index.html", *served_files(), *licences}
+    assert len(licences) >= 3
+    assert wanted <= shipped, sorted(wanted - shipped)
 
 
 @pytest.mark.packaging
