@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import CardEvent, ReportCard, ReportOrder
 from app.logging import get_logger
 from app.reporting.records import ReportRows
+from cds_hooks.failures import failure_fields
 
 __all__ = ["AuditEvent", "AuditWriter"]
 
@@ -157,13 +158,13 @@ class AuditWriter:
         try:
             await self._insert(batch)
         except Exception as exc:  # the audit must never take the service down
-            log.warning("audit batch failed; storing one by one", error_type=type(exc).__name__)
+            log.warning("audit batch failed; storing one by one", **failure_fields(exc))
             for event in batch:  # one bad event must not cost the others
                 try:
                     await self._insert([event])
                 except Exception as row_exc:
                     self.dropped += 1
-                    log.error("audit event dropped", error_type=type(row_exc).__name__)
+                    log.error("audit event dropped", **failure_fields(row_exc))
         finally:
             for _ in batch:
                 self._queue.task_done()

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import SeenJwtId
+from cds_hooks.failures import failure_fields
 
 __all__ = ["SqlReplayStore", "jti_hash"]
 
@@ -57,7 +58,7 @@ class SqlReplayStore:
             try:
                 await self.purge_expired(now)
             except Exception as exc:  # a failed purge must not fail the request
-                log.warning("replay store purge failed", error=type(exc).__name__)
+                log.warning("replay store purge failed", **failure_fields(exc))
         try:
             async with self._sessions.begin() as session:
                 session.add(SeenJwtId(jti_hash=key, expires_at=expires_at))
