@@ -23,7 +23,7 @@ from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import load_evaluator
 from app.logging import configure_logging, get_logger
-from app.middleware import RequestLogMiddleware
+from app.middleware import HeaderSizeLimit, RequestLogMiddleware
 from app.openapi import install_openapi
 from app.reporting.prune import prune_forever
 from app.reporting.records import ReportRecorder
@@ -32,6 +32,7 @@ from app.security import build_jwt_verifier
 from app.settings import Settings
 from app.state import AppState
 from app.warmup import warm_up
+from cds_hooks.bulkheads import OriginLimits
 from cds_hooks.models import Feedback, FeedbackBatch, HookRequest
 from rules.native import compiled_modules
 
@@ -49,7 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine_for(settings.database_url)
         session_factory = async_sessionmaker(engine, expire_on_commit=False)
-        async with httpx.AsyncClient(follow_redirects=False) as http_client:
+        # No limit on the client's connections as a whole: each FHIR server has its own
+        # (`fhir_limits`), so one that hangs cannot use up those of the others.
+        unpooled = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+        async with httpx.AsyncClient(follow_redirects=False, limits=unpooled) as http_client:
             app.state.settings = settings
             app.state.jwt_verifier = build_jwt_verifier(settings, session_factory, http_client)
             app.state.cds = AppState(
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 engine=engine,
                 session_factory=session_factory,
                 http_client=http_client,
+                fhir_limits=OriginLimits(settings.fhir_connections_per_server),
                 evaluator=evaluator,
                 audit=AuditWriter(session_factory),
                 recorder=ReportRecorder(evaluator.ruleset, settings.audit_secret),
@@ -114,5 +119,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # allowed. Only for origins CORS allows anyway.
         allow_private_network=True,
     )
+    app.add_middleware(HeaderSizeLimit)
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     fhir_server_allowlist: list[str] = Field(default_factory=list)
     prefetch_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
     fhir_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
+    fhir_connections_per_server: int = Field(default=20, ge=1, le=1000)
+    """Requests in flight at once to one FHIR server (origin), from all calls together."""
 
     # The playground page (/playground) is for integrators; off in production unless asked.
     playground: bool | None = None

@@ -6,8 +6,10 @@
     medication = await client.read("Medication", "abc")   # None when the server says 404
 
 Guarantees:
-- Every HTTP call is bounded by `timeout_seconds` of wall time (connect + send + every byte
-  of the answer), and by `max_response_bytes`.
+- Every HTTP call is bounded by `timeout_seconds` of wall time (a slot of the origin's
+  bulkhead, connect, send, every byte of the answer), and by `max_response_bytes`.
+- With `limits` (`cds_hooks.bulkheads`), at most `limits.per_origin` calls are in flight to
+  one origin, whoever makes them: a hanging server cannot take every connection.
 - `Authorization: Bearer <token>` is sent only when a token was given, only to the origin and
   base path of `fhirServer` (a `next` link elsewhere is not followed), and redirects are never
   followed. URLs are compared and fetched in normal form (`cds_hooks.urls`), so a dot segment
@@ -24,6 +26,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
@@ -33,6 +36,7 @@ from urllib.parse import urljoin
 import httpx
 import orjson
 
+from cds_hooks.bulkheads import OriginLimits
 from cds_hooks.errors import FhirServerError
 from cds_hooks.urls import ServerUrl, normalise
 
@@ -138,6 +142,7 @@ class FhirClient:
         "_base",
         "_headers",
         "_http",
+        "_limits",
         "base_url",
         "cut_off",
         "max_entries",
@@ -156,6 +161,7 @@ class FhirClient:
         max_pages: int = DEFAULT_MAX_PAGES,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        limits: OriginLimits | None = None,
     ) -> None:
         # An unusable fhirServer (not an absolute http(s) URL, or one with a query) is not an
         # error here: every call then fails with FhirServerError, like a server that is down.
@@ -163,6 +169,7 @@ class FhirClient:
         self._base: ServerUrl | None = base if base is not None and not base.query else None
         self.base_url = str(self._base) if self._base is not None else base_url.rstrip("/")
         self._http = http
+        self._limits = limits
         self.timeout_seconds = timeout_seconds
         self.max_pages = max_pages
         self.max_entries = max_entries
@@ -297,7 +304,7 @@ class FhirClient:
             raise FhirServerError(f"FHIR request for {label} would leave fhirServer")
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                status, content = await self._fetch(str(target))
+                status, content = await self._fetch(target)
         except TimeoutError:
             raise FhirServerError(
                 f"FHIR request for {label} timed out after {self.timeout_seconds:g} s"
@@ -320,11 +327,17 @@ class FhirClient:
             raise FhirServerError(f"FHIR request for {label}: the server sent an OperationOutcome")
         return body
 
-    async def _fetch(self, url: str) -> tuple[int, bytes]:
+    async def _fetch(self, target: ServerUrl) -> tuple[int, bytes]:
         timeout = httpx.Timeout(self.timeout_seconds)
-        async with self._http.stream(
-            "GET", url, headers=self._headers, timeout=timeout, follow_redirects=False
-        ) as response:
+        # A slot of this origin's bulkhead for the whole exchange (waiting counts against the
+        # timeout): a server that hangs holds its own slots, never another server's.
+        slot = self._limits.slot(target.origin) if self._limits else contextlib.nullcontext()
+        async with (
+            slot,
+            self._http.stream(
+                "GET", str(target), headers=self._headers, timeout=timeout, follow_redirects=False
+            ) as response,
+        ):
             if response.status_code != 200:
                 return response.status_code, b""
             declared = response.headers.get("content-length")

@@ -82,19 +82,20 @@ def live_service(directory: Path, **settings: Any) -> Iterator[LiveService]:
 
 
 @contextmanager
-def serving(app: Any, log_level: str | None = None) -> Iterator[str]:
+def serving(app: Any, log_level: str | None = None, **options: Any) -> Iterator[str]:
     """`app` under uvicorn on a free loopback port, in a thread; yields its base URL.
 
     Without `log_level`, uvicorn leaves logging as the app configured it, as it does in
-    production (where uvicorn configures its loggers before it calls the app factory)."""
+    production (where uvicorn configures its loggers before it calls the app factory).
+    `options` go to `uvicorn.Config`."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = (
-        uvicorn.Config(app, log_level=log_level, lifespan="on")
+        uvicorn.Config(app, log_level=log_level, lifespan="on", **options)
         if log_level is not None
-        else uvicorn.Config(app, log_config=None, lifespan="on")
+        else uvicorn.Config(app, log_config=None, lifespan="on", **options)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
