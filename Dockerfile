@@ -45,4 +45,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"OPIOID_CDS_PORT\"]}/healthz', timeout=2)"]
 # WEB_CONCURRENCY sets the number of uvicorn worker processes.
-CMD ["sh", "-c", "exec uvicorn --factory app.main:create_app --host \"$OPIOID_CDS_HOST\" --port \"$OPIOID_CDS_PORT\" --workers \"$WEB_CONCURRENCY\" --proxy-headers --forwarded-allow-ips \"$FORWARDED_ALLOW_IPS\""]
+CMD ["sh", "-c", "exec uvicorn --factory app.main:create_app --h11-max-incomplete-event-size 131072 --host \"$OPIOID_CDS_HOST\" --port \"$OPIOID_CDS_PORT\" --workers \"$WEB_CONCURRENCY\" --proxy-headers --forwarded-allow-ips \"$FORWARDED_ALLOW_IPS\""]

@@ -58,7 +58,7 @@ install: $(NATIVE)
 serve: export OPIOID_CDS_TRUSTED_CLIENTS ?= config/trusted-clients.development.yaml
 serve: $(NATIVE)
 	$(BIN)/opioid-cds migrate
-	$(BIN)/uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn --factory app.main:create_app --h11-max-incomplete-event-size 131072 --host $(HOST) --port $(PORT)
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -30,6 +30,7 @@ from app.audit_journal import AuditJournal
 from app.db import AuditJournalSegment, CardEvent, ReportCard, ReportOrder
 from app.logging import get_logger
 from app.reporting.records import ReportRows
+from cds_hooks.failures import failure_fields
 
 __all__ = ["AuditEvent", "AuditWriter", "decode_event", "encode_event"]
 
@@ -131,9 +132,7 @@ class AuditWriter:
             self._journal.append(encode_event(event))
         except OSError as exc:  # a full or broken disk: the database is the one copy left
             self._unjournaled.append(event)
-            log.error(
-                "audit journal write failed; event held in memory", error_type=type(exc).__name__
-            )
+            log.error("audit journal write failed; event held in memory", **failure_fields(exc))
         self._wake.set()
 
     def start(self) -> None:
@@ -181,7 +180,7 @@ class AuditWriter:
             except _UNAVAILABLE as exc:
                 self._unjournaled = events + self._unjournaled
                 stored_all = False
-                log.warning("audit events not stored yet", error_type=type(exc).__name__)
+                log.warning("audit events not stored yet", **failure_fields(exc))
         unshipped = 0
         for path in self._journal.segments():
             with self._journal.claimed(path) as lines:
@@ -194,7 +193,7 @@ class AuditWriter:
                     stored_all = False
                     log.warning(
                         "audit journal not shipped; kept for the next try",
-                        error_type=type(exc).__name__,
+                        **failure_fields(exc),
                         backlog_events=unshipped + self._journal.active_events,
                     )
                     continue
@@ -209,7 +208,7 @@ class AuditWriter:
                 events.append(decode_event(line))
             except (ValueError, TypeError, KeyError) as exc:
                 self.dropped += 1
-                log.error("audit journal line unreadable; dropped", error_type=type(exc).__name__)
+                log.error("audit journal line unreadable; dropped", **failure_fields(exc))
         return events
 
     async def _store(self, events: list[AuditEvent], *, segment: str | None) -> None:
@@ -223,7 +222,7 @@ class AuditWriter:
         except _UNAVAILABLE:
             raise
         except Exception as exc:
-            log.warning("audit batch refused; trying one by one", error_type=type(exc).__name__)
+            log.warning("audit batch refused; trying one by one", **failure_fields(exc))
         storable = []
         for event in events:
             try:
@@ -235,7 +234,7 @@ class AuditWriter:
                 raise
             except Exception as row_exc:
                 self.dropped += 1
-                log.error("audit event dropped", error_type=type(row_exc).__name__)
+                log.error("audit event dropped", **failure_fields(row_exc))
         await self._store_batch(storable, segment)
 
     async def _store_batch(self, events: list[AuditEvent], segment: str | None) -> None:

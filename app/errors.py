@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.logging import get_logger
 from app.responses import JsonResponse
 from cds_hooks.errors import AuthenticationFailed, CdsHooksError
+from cds_hooks.failures import failure_fields
 
 __all__ = ["install_error_handlers", "operation_outcome"]
 
@@ -68,8 +69,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JsonResponse:
 
 
 async def _database_error(_request: Request, exc: Exception) -> JsonResponse:
-    # The message of a database error may quote the statement's parameters: type only.
-    log.error("database unavailable", error_type=type(exc).__name__)
+    # The message of a database error may quote the statement's parameters: no message.
+    log.error("database unavailable", **failure_fields(exc))
     return JsonResponse(
         operation_outcome("transient", "the service's database is unavailable; try again"),
         status_code=503,
@@ -78,8 +79,8 @@ async def _database_error(_request: Request, exc: Exception) -> JsonResponse:
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JsonResponse:
-    # Log the type only: the message of an arbitrary exception may quote request data.
-    log.error("unexpected error", error_type=type(exc).__name__)
+    # No message: that of an arbitrary exception may quote request data.
+    log.error("unexpected error", **failure_fields(exc))
     return JsonResponse(
         operation_outcome("exception", "internal error; the service log has the details"),
         status_code=500,

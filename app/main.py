@@ -27,7 +27,7 @@ from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import Evaluator, load_evaluator
 from app.logging import configure_logging, get_logger
-from app.middleware import RequestLogMiddleware
+from app.middleware import HeaderSizeLimit, RequestLogMiddleware
 from app.openapi import install_openapi
 from app.replay_store import build_replay_store
 from app.reporting.prune import prune_forever
@@ -38,6 +38,7 @@ from app.settings import ConfigurationError, Settings, settings_from_environment
 from app.state import AppState
 from app.warmup import warm_up
 from cds_hooks.auth import TrustConfig
+from cds_hooks.bulkheads import OriginLimits
 from cds_hooks.models import Feedback, FeedbackBatch, HookRequest
 from rules.native import compiled_modules
 from rules.rulesets import RuleSetError
@@ -81,7 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine_for(settings.database_url)
         session_factory = async_sessionmaker(engine, expire_on_commit=False)
-        async with httpx.AsyncClient(follow_redirects=False) as http_client:
+        # No limit on the client's connections as a whole: each FHIR server has its own
+        # (`fhir_limits`), so one that hangs cannot use up those of the others.
+        unpooled = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+        async with httpx.AsyncClient(follow_redirects=False, limits=unpooled) as http_client:
             app.state.settings = settings
             replay_store = build_replay_store(settings, session_factory)
             app.state.jwt_verifier = build_jwt_verifier(settings, replay_store, http_client, trust)
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 engine=engine,
                 session_factory=session_factory,
                 http_client=http_client,
+                fhir_limits=OriginLimits(settings.fhir_connections_per_server),
                 evaluator=evaluator,
                 audit=AuditWriter(
                     session_factory,
@@ -154,5 +159,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # allowed. Only for origins CORS allows anyway.
         allow_private_network=True,
     )
+    app.add_middleware(HeaderSizeLimit)
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.db import SeenJwtId, create_engine_for
 from app.settings import Settings
 from cds_hooks.errors import ReplayCheckUnavailable
+from cds_hooks.failures import failure_fields
 
 __all__ = [
     "RedisReplayStore",
@@ -85,7 +86,7 @@ class SqlReplayStore:
             try:
                 await self.purge_expired(now)
             except Exception as exc:  # a failed purge must not fail the request
-                log.warning("replay store purge failed", error=type(exc).__name__)
+                log.warning("replay store purge failed", **failure_fields(exc))
         try:
             async with self._sessions.begin() as session:
                 session.add(SeenJwtId(jti_hash=key, expires_at=expires_at))
@@ -151,7 +152,7 @@ class RedisReplayStore:
                 self._prefix + jti_hash(issuer, jti), b"", nx=True, ex=ttl
             )
         except (RedisError, OSError) as exc:
-            log.error("replay store unreachable", store="redis", error_type=type(exc).__name__)
+            log.error("replay store unreachable", store="redis", **failure_fields(exc))
             raise ReplayCheckUnavailable(
                 "the replay store does not answer, so the token cannot be checked; try again"
             ) from None

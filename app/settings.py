@@ -9,16 +9,17 @@ the trust file is checked where the service starts (`app.main`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from cds_hooks.urls import ServerUrl, normalise
 from rules.language import DEFAULT_LANGUAGE, Language
 
 __all__ = [
@@ -45,35 +46,24 @@ class ConfigurationError(Exception):
         super().__init__(f"the service cannot start with these settings:\n{listed}")
 
 
-_Server = tuple[str, str, int, str]
-_ANY_PORT = -1
-
-
-def _parsed_server(url: str) -> _Server | None:
-    """(scheme, host, port, path) of an http(s) URL without user info, or None. An allowlist
-    entry may write its port as `*` (`http://127.0.0.1:*`) to allow every port."""
-    any_port = False
+def _allowlist_entry(url: str) -> ServerUrl | None:
+    """An allowlist entry in normal form; its port may be written `*` (`http://127.0.0.1:*`)
+    to allow every port (kept as port 0)."""
     scheme, separator, rest = url.partition("://")
     netloc, slash, path = rest.partition("/")
-    if netloc.endswith(":*"):
-        any_port = True
-        url = f"{scheme}{separator}{netloc[:-2]}{slash}{path}"
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        return None
-    port = _ANY_PORT if any_port else port
-    return parts.scheme, parts.hostname.lower(), port, parts.path.rstrip("/")
+    if not netloc.endswith(":*"):
+        return normalise(url)
+    parsed = normalise(f"{scheme}{separator}{netloc[:-2]}{slash}{path}")
+    return replace(parsed, port=_ANY_PORT) if parsed is not None else None
 
 
-def _within(candidate: _Server, allowed: _Server) -> bool:
-    scheme, host, port, path = candidate
-    same_origin = (scheme, host) == allowed[:2] and allowed[2] in (port, _ANY_PORT)
-    base = allowed[3]
-    return same_origin and (path == base or path.startswith(base + "/"))
+def _within(candidate: ServerUrl, allowed: ServerUrl) -> bool:
+    if allowed.port == _ANY_PORT:
+        allowed = replace(allowed, port=candidate.port)
+    return not allowed.query and candidate.within(allowed)
+
+
+_ANY_PORT = 0
 
 
 class Settings(BaseSettings):
@@ -110,6 +100,8 @@ class Settings(BaseSettings):
     fhir_server_allowlist: list[str] = Field(default_factory=list)
     prefetch_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
     fhir_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
+    fhir_connections_per_server: int = Field(default=20, ge=1, le=1000)
+    """Requests in flight at once to one FHIR server (origin), from all calls together."""
 
     # The playground page (/playground) is for integrators; off in production unless asked.
     playground: bool | None = None
@@ -204,17 +196,19 @@ class Settings(BaseSettings):
         return self.playground if self.playground is not None else self.environment == "development"
 
     def may_call_fhir_server(self, url: str) -> bool:
-        """Compare parsed URLs (scheme, host, port, path on a `/` boundary), never strings:
-        `https://fhir.example.nl.evil.com` must not pass for `https://fhir.example.nl`."""
-        candidate = _parsed_server(url)
-        if candidate is None:
+        """Compare URLs in normal form (scheme, host, port, path on a `/` boundary, dot
+        segments resolved: `cds_hooks.urls`), never strings: `https://fhir.example.nl.evil.com`
+        must not pass for `https://fhir.example.nl`, nor `…/ok/../other` for `…/ok`. The FHIR
+        client fetches that same normal form."""
+        candidate = normalise(url)
+        if candidate is None or candidate.query:
             return False
         if self.fhir_server_allowlist:
             return any(
                 allowed is not None and _within(candidate, allowed)
-                for allowed in map(_parsed_server, self.fhir_server_allowlist)
+                for allowed in map(_allowlist_entry, self.fhir_server_allowlist)
             )
-        return self.environment == "development" or candidate[0] == "https"
+        return self.environment == "development" or candidate.scheme == "https"
 
     @property
     def allowed_cors_origins(self) -> list[str]:

@@ -14,6 +14,7 @@ from app.logging import get_logger
 from app.replay_store import SharedReplayStore
 from app.reporting.records import ReportRecorder
 from app.settings import Settings
+from cds_hooks.bulkheads import OriginLimits
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import HookRequest
 
@@ -28,6 +29,7 @@ class AppState:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     http_client: httpx.AsyncClient
+    fhir_limits: OriginLimits
     evaluator: Evaluator
     audit: AuditWriter
     recorder: ReportRecorder
@@ -47,5 +49,6 @@ class AppState:
             request.fhir_server,
             token,
             http=self.http_client,
+            limits=self.fhir_limits,
             timeout_seconds=self.settings.fhir_timeout_seconds,
         )

@@ -307,6 +307,19 @@ class _CachedSet:
     fetched_at: float
 
 
+@dataclass(slots=True)
+class _Source:
+    """What is known about one JWKS URL."""
+
+    cached: _CachedSet | None = None
+    in_flight: asyncio.Task[dict[str, _Key]] | None = None
+    """The one fetch under way: every token that needs this URL waits for it."""
+    failures: int = 0
+    """Fetches failed in a row."""
+    retry_at: float = 0.0
+    """After a failure, no new fetch before this time (exponential backoff)."""
+
+
 class KeyResolver:
     """Finds the public key for a token, fetching JWK Sets with httpx (never blocking).
 
@@ -314,6 +327,12 @@ class KeyResolver:
     triggers one refetch, at most once per `refetch_cooldown_seconds` per URL, so a stream
     of made-up kids cannot turn us into a load generator against the client's JWKS. When a
     refetch fails, the previous set is used for up to `max_stale_seconds` more.
+
+    Tokens can not multiply fetches either: concurrent tokens for one URL share one fetch
+    (single-flight), bounded by `timeout_seconds` of wall time. A failed fetch is remembered:
+    no new one for `failure_backoff_seconds`, doubling with each failure in a row up to
+    `max_backoff_seconds`; meanwhile a token that needs the set is refused at once (401).
+    Each URL is on its own, so a failing or hanging issuer never delays another.
     """
 
     def __init__(
@@ -324,6 +343,8 @@ class KeyResolver:
         refetch_cooldown_seconds: float = 10.0,
         max_stale_seconds: float = 3600.0,
         timeout_seconds: float = 5.0,
+        failure_backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http_client
@@ -331,9 +352,10 @@ class KeyResolver:
         self._cooldown = refetch_cooldown_seconds
         self._max_stale = max_stale_seconds
         self._timeout = timeout_seconds
+        self._backoff = failure_backoff_seconds
+        self._max_backoff = max_backoff_seconds
         self._clock = clock
-        self._cache: dict[str, _CachedSet] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._sources: dict[str, _Source] = {}
 
     async def resolve(self, client: TrustedClient, kid: str, jku: str | None) -> _Key:
         if jku is not None and not client.allows_jku(jku):
@@ -356,31 +378,71 @@ class KeyResolver:
         return key
 
     def forget(self, url: str | None = None) -> None:
-        """Drop cached sets (all, or one URL)."""
+        """Drop cached sets and remembered failures (all, or one URL)."""
         if url is None:
-            self._cache.clear()
+            self._sources.clear()
         else:
-            self._cache.pop(url, None)
+            self._sources.pop(url, None)
 
     async def _keys_at(self, url: str, *, refresh: bool) -> dict[str, _Key]:
-        lock = self._locks.setdefault(url, asyncio.Lock())
-        async with lock:
-            entry = self._cache.get(url)
-            now = self._clock()
-            if entry is not None:
-                age = now - entry.fetched_at
-                if (refresh and age < self._cooldown) or (not refresh and age < self._ttl):
-                    return entry.keys
-            try:
+        source = self._sources.setdefault(url, _Source())
+        now = self._clock()
+        entry = source.cached
+        if entry is not None:
+            age = now - entry.fetched_at
+            if (refresh and age < self._cooldown) or (not refresh and age < self._ttl):
+                return entry.keys
+        if source.in_flight is None:
+            if now < source.retry_at:
+                stale = self._stale_keys(entry, now)
+                if stale is not None:
+                    return stale
+                raise AuthenticationFailed(
+                    "the issuer's JWK Set could not be fetched; not retried for "
+                    f"{source.retry_at - now:.1f} s more"
+                )
+            source.in_flight = asyncio.ensure_future(self._fetch_into(url, source))
+            # Retrieved here, so a fetch whose waiters all went away is not reported as lost.
+            source.in_flight.add_done_callback(_retrieve_outcome)
+        try:
+            # Shielded: a waiter that gives up (its request cancelled) leaves the fetch to
+            # the others.
+            return await asyncio.shield(source.in_flight)
+        except AuthenticationFailed as exc:
+            raise AuthenticationFailed(exc.message) from None  # one exception per waiter
+
+    async def _fetch_into(self, url: str, source: _Source) -> dict[str, _Key]:
+        try:
+            async with asyncio.timeout(self._timeout):
                 keys = await self._fetch(url)
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("jwks fetch failed", url=url, error=str(exc) or type(exc).__name__)
-                if entry is not None and now - entry.fetched_at < self._ttl + self._max_stale:
-                    return entry.keys
-                raise AuthenticationFailed("the issuer's JWK Set could not be fetched") from exc
-            self._cache[url] = _CachedSet(keys=keys, fetched_at=self._clock())
-            log.info("jwks fetched", url=url, kids=sorted(keys))
-            return keys
+        except (httpx.HTTPError, ValueError, TimeoutError) as exc:
+            now = self._clock()
+            source.failures += 1
+            delay = min(self._backoff * 2 ** (source.failures - 1), self._max_backoff)
+            source.retry_at = now + delay
+            log.warning(
+                "jwks fetch failed",
+                url=url,
+                error=str(exc) or type(exc).__name__,
+                failures_in_a_row=source.failures,
+                retry_after_seconds=delay,
+            )
+            stale = self._stale_keys(source.cached, now)
+            if stale is not None:
+                return stale
+            raise AuthenticationFailed("the issuer's JWK Set could not be fetched") from None
+        finally:
+            source.in_flight = None
+        source.failures, source.retry_at = 0, 0.0
+        source.cached = _CachedSet(keys=keys, fetched_at=self._clock())
+        log.info("jwks fetched", url=url, kids=sorted(keys))
+        return keys
+
+    def _stale_keys(self, entry: _CachedSet | None, now: float) -> dict[str, _Key] | None:
+        """The last good set, while it may still be used in place of a failing URL."""
+        if entry is not None and now - entry.fetched_at < self._ttl + self._max_stale:
+            return entry.keys
+        return None
 
     async def _fetch(self, url: str) -> dict[str, _Key]:
         response = await self._http.get(
@@ -398,6 +460,11 @@ class KeyResolver:
         except ValueError as exc:
             raise ValueError("JWK Set is not JSON") from exc
         return _parse_jwks(data, strict=False)
+
+
+def _retrieve_outcome(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 # --------------------------------------------------------------------------------------

@@ -6,11 +6,15 @@
     medication = await client.read("Medication", "abc")   # None when the server says 404
 
 Guarantees:
-- Every HTTP call is bounded by `timeout_seconds` of wall time (connect + send + every byte
-  of the answer), and by `max_response_bytes`.
+- Every HTTP call is bounded by `timeout_seconds` of wall time (a slot of the origin's
+  bulkhead, connect, send, every byte of the answer), and by `max_response_bytes`.
+- With `limits` (`cds_hooks.bulkheads`), at most `limits.per_origin` calls are in flight to
+  one origin, whoever makes them: a hanging server cannot take every connection.
 - `Authorization: Bearer <token>` is sent only when a token was given, only to the origin and
   base path of `fhirServer` (a `next` link elsewhere is not followed), and redirects are never
-  followed. The token appears in no log line, exception message or `repr`.
+  followed. URLs are compared and fetched in normal form (`cds_hooks.urls`), so a dot segment
+  cannot lead the token out of the base path. The token appears in no log line, exception
+  message or `repr`.
 - What comes back must be FHIR JSON: a resource of the requested type for a read, a Bundle for
   a search. Anything else (HTML, truncated JSON, a JSON array, a 200 OperationOutcome) raises
   `FhirServerError`, as do 5xx, 4xx other than 404/410 on a read, timeouts and connection
@@ -22,16 +26,19 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 import orjson
 
+from cds_hooks.bulkheads import OriginLimits
 from cds_hooks.errors import FhirServerError
+from cds_hooks.urls import ServerUrl, normalise
 
 __all__ = [
     "DEFAULT_MAX_ENTRIES",
@@ -53,7 +60,6 @@ DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _NOT_FOUND = frozenset({404, 410})
 
 Resource = dict[str, Any]
@@ -129,29 +135,14 @@ def next_link(bundle: Mapping[str, Any]) -> str | None:
 # --- the client ------------------------------------------------------------------------------
 
 
-def _origin(url: str) -> tuple[str, str, int | None] | None:
-    """(scheme, host, port) of an absolute http(s) URL; None for anything else (including
-    URLs that `urllib` cannot parse, such as a port that is not a number)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
-
-
 class FhirClient:
     """Reads and searches on one FHIR server with an optional bearer token."""
 
     __slots__ = (
-        "_base_path",
+        "_base",
         "_headers",
         "_http",
-        "_origin",
-        "_usable",
+        "_limits",
         "base_url",
         "cut_off",
         "max_entries",
@@ -170,14 +161,15 @@ class FhirClient:
         max_pages: int = DEFAULT_MAX_PAGES,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        limits: OriginLimits | None = None,
     ) -> None:
-        # An unusable fhirServer (not an absolute http(s) URL) is not an error here: every
-        # call then fails with FhirServerError, exactly like a server that is down.
-        self._origin = _origin(base_url)
-        self._usable = self._origin is not None
-        self.base_url = base_url.rstrip("/")
-        self._base_path = urlsplit(base_url).path.rstrip("/") if self._usable else ""
+        # An unusable fhirServer (not an absolute http(s) URL, or one with a query) is not an
+        # error here: every call then fails with FhirServerError, like a server that is down.
+        base = normalise(base_url)
+        self._base: ServerUrl | None = base if base is not None and not base.query else None
+        self.base_url = str(self._base) if self._base is not None else base_url.rstrip("/")
         self._http = http
+        self._limits = limits
         self.timeout_seconds = timeout_seconds
         self.max_pages = max_pages
         self.max_entries = max_entries
@@ -229,19 +221,24 @@ class FhirClient:
         one page holding `have` resources)."""
         return await self._follow(bundle, [], "continued search", pages=1, already=have)
 
+    def on_server(self, url: str) -> ServerUrl | None:
+        """`url` in normal form when it lies on fhirServer's origin and under its base path."""
+        candidate = normalise(url)
+        if self._base is None or candidate is None or not candidate.within(self._base):
+            return None
+        return candidate
+
     def same_server(self, url: str) -> bool:
         """True when `url` lies on fhirServer's origin and under its base path."""
-        if not self._usable or _origin(url) != self._origin:
-            return False
-        path = urlsplit(url).path.rstrip("/")
-        return path == self._base_path or path.startswith(self._base_path + "/")
+        return self.on_server(url) is not None
 
     def local_reference(self, reference: str) -> tuple[str, str] | None:
         """(type, id) for `Type/id`, or for an absolute URL on this server; else None."""
         if "://" in reference:
-            if not self.same_server(reference):
+            found = self.on_server(reference)
+            if found is None or self._base is None:
                 return None
-            reference = urlsplit(reference).path[len(self._base_path) :].lstrip("/")
+            reference = found.path[len(self._base.path) :].lstrip("/")
         return split_reference(reference)
 
     # internals
@@ -270,13 +267,14 @@ class FhirClient:
                 absolute = urljoin(self.base_url + "/", url)
             except ValueError:
                 absolute = ""
-            if not self.same_server(absolute):
+            on_server = self.on_server(absolute)
+            if on_server is None:
                 logger.warning(
                     "FHIR search of %s: next link leaves fhirServer, not followed", label
                 )
                 self.cut_off.add(_search_kind(label, bundle))
                 break
-            page = await self._get_bundle(absolute, label)
+            page = await self._get_bundle(str(on_server), label)
             page_resources, failed = bundle_resources(page)
             if failed:
                 raise FhirServerError(f"FHIR search of {label}: the server reported an error")
@@ -298,11 +296,15 @@ class FhirClient:
     async def _get(
         self, url: str, label: str, *, not_found_is_none: bool = True
     ) -> dict[str, Any] | None:
-        if not self._usable:
+        if self._base is None:
             raise FhirServerError("fhirServer is not an absolute http(s) URL")
+        # The one place every request passes: what is fetched is the normal form, checked.
+        target = self.on_server(url)
+        if target is None:
+            raise FhirServerError(f"FHIR request for {label} would leave fhirServer")
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                status, content = await self._fetch(url)
+                status, content = await self._fetch(target)
         except TimeoutError:
             raise FhirServerError(
                 f"FHIR request for {label} timed out after {self.timeout_seconds:g} s"
@@ -325,11 +327,17 @@ class FhirClient:
             raise FhirServerError(f"FHIR request for {label}: the server sent an OperationOutcome")
         return body
 
-    async def _fetch(self, url: str) -> tuple[int, bytes]:
+    async def _fetch(self, target: ServerUrl) -> tuple[int, bytes]:
         timeout = httpx.Timeout(self.timeout_seconds)
-        async with self._http.stream(
-            "GET", url, headers=self._headers, timeout=timeout, follow_redirects=False
-        ) as response:
+        # A slot of this origin's bulkhead for the whole exchange (waiting counts against the
+        # timeout): a server that hangs holds its own slots, never another server's.
+        slot = self._limits.slot(target.origin) if self._limits else contextlib.nullcontext()
+        async with (
+            slot,
+            self._http.stream(
+                "GET", str(target), headers=self._headers, timeout=timeout, follow_redirects=False
+            ) as response,
+        ):
             if response.status_code != 200:
                 return response.status_code, b""
             declared = response.headers.get("content-length")

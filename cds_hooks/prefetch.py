@@ -47,6 +47,7 @@ from urllib.parse import quote
 
 from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.errors import FhirServerError, PrefetchUnavailable
+from cds_hooks.failures import describe_failure
 from cds_hooks.fhir_client import (
     FhirClient,
     bundle_resources,
@@ -358,7 +359,9 @@ class _Resolver:
         error = task.exception()
         if error is not None:
             if not isinstance(error, FhirServerError):
-                logger.warning("prefetch %s %s failed unexpectedly: %s", kind, name, type(error))
+                logger.warning(
+                    "prefetch %s %s failed unexpectedly: %s", kind, name, describe_failure(error)
+                )
             self._give_up((kind, name), str(error) or type(error).__name__)
             return
         result = task.result()

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from cds_hooks.draft_orders import DraftOrders
+from cds_hooks.failures import describe_failure
 from cds_hooks.models import Card
 from rules.cards.render import CardRenderer
 from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
@@ -275,11 +276,12 @@ class Evaluator:
                     explanation_context=explanation_context,
                     factory=factory,
                 )
-            except Exception:
+            except Exception as exc:
                 # A defect in one rule must not cost the GP the other cards (nor give a 500);
-                # it is logged with its traceback, reported as skipped, and named on the
-                # incomplete-check card (the rule's title only: no patient data).
-                _log.exception("rule %s failed on hook %s", rule_id, hook)
+                # it is logged with its frames (never its message: it may quote patient
+                # data), reported as skipped, and named on the incomplete-check card (the
+                # rule's title only).
+                _log.error("rule %s failed on hook %s: %s", rule_id, hook, describe_failure(exc))
                 evaluation.skipped_rule_ids[rule_id] = "error"
                 title = compiled.spec.title.get(language)
                 failed.append(Problem(f"check '{title}'", "failed (service error)"))

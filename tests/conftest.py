@@ -5,6 +5,9 @@ PostgreSQL tests run in a database of their own, created for the session and dro
 Where PostgreSQL cannot be reached they are skipped, except under CI
 (`OPIOID_CDS_REQUIRE_POSTGRES=1`), where that is a failure; the same for Redis
 (`OPIOID_CDS_REQUIRE_REDIS=1`). Redis tests share the server, so each uses keys of its own.
+
+Every test is also a log check: a passing test fails when a patient id, BSN, name or token
+of the fixtures (`LOG_CANARIES`) turns up in a log line it produced (`pytest_runtest_makereport`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.db import migrate
+from app.logging import OWN_LOGGERS
 from app.main import create_app
 from app.settings import Settings
 
@@ -29,6 +33,51 @@ POSTGRES_ADMIN_DSN = os.environ.get(
     "OPIOID_CDS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_TEST_URL = os.environ.get("OPIOID_CDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+LOG_CANARIES = (
+    "999908510",  # the BSN of fhir_fixtures' patients
+    "Testpatiënt",  # their family name
+    "pat-0001",  # their id
+    "999911120",  # BSN and patient id of tests/app/test_privacy.py
+    "Zwartkop",
+    "fhir-access-token",  # the start of every fhirAuthorization token of the tests
+)
+"""Values the fixtures send that no log line may hold."""
+
+
+def _log_lines(report: pytest.TestReport) -> list[str]:
+    """What the test logged: the service's JSON lines on stdout, and the records of the
+    service's own loggers that pytest captured (other libraries' raw records are not what
+    the service writes: its handler filters them, `app.logging`)."""
+    lines: list[str] = []
+    for title, text in report.sections:
+        if not title.endswith(report.when):  # a later phase's report repeats the earlier ones
+            continue
+        for line in text.splitlines():
+            json_line = "stdout" in title and line.startswith('{"event": ')
+            own_record = "log" in title and _captured_logger(line) in OWN_LOGGERS
+            if json_line or own_record:
+                lines.append(line)
+    return lines
+
+
+def _captured_logger(line: str) -> str:
+    """The top-level logger name of a line of pytest's log capture
+    (`WARNING  rules.engine:engine.py:271 ...`)."""
+    return line[9:].partition(":")[0].partition(".")[0]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.passed:
+        return
+    leaks = [line for line in _log_lines(report) if any(c in line for c in LOG_CANARIES)]
+    if leaks:
+        report.outcome = "failed"
+        report.longrepr = "patient data or a token in the log:\n" + "\n".join(leaks[:5])
 
 
 def _require(flag: str) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import FeedbackRecord, ReportCard, ReportOrder
 from app.logging import get_logger
+from cds_hooks.failures import failure_fields
 
 __all__ = ["prune_forever", "prune_report_rows"]
 
@@ -44,5 +45,5 @@ async def prune_forever(engine: AsyncEngine, retention_days: int) -> None:
             deleted = await prune_report_rows(engine, retention_days)
             log.info("report rows pruned", retention_days=retention_days, **deleted)
         except Exception as exc:
-            log.warning("report pruning failed", error_type=type(exc).__name__)
+            log.warning("report pruning failed", **failure_fields(exc))
         await asyncio.sleep(_DAY_SECONDS)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cds_hooks.failures import describe_failure
 from cds_hooks.models import Card, Coding, Link, OverrideReason, Source, Suggestion
 from rules.cards.suggestions import SuggestionFactory
 from rules.facts import OrderFacts
@@ -219,7 +220,9 @@ class CardRenderer:
                 # The factory drops a suggestion it cannot build; this is the rule's own code.
                 # Only the rule and the error type are logged: the data may be about a patient.
                 _log.warning(
-                    "rule %s: its suggestions could not be built (%s)", rule_id, type(exc).__name__
+                    "rule %s: its suggestions could not be built: %s",
+                    rule_id,
+                    describe_failure(exc),
                 )
 
         if spec.reasons_on_prescription and orders:

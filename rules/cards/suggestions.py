@@ -27,6 +27,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
+from cds_hooks.failures import describe_failure
 from cds_hooks.models import Action, Suggestion
 from rules.facts import MAX_NESTING, add_days, nested_deeper_than, parse_date
 from rules.language import SUPPORTED_LANGUAGES
@@ -191,7 +192,9 @@ class SuggestionFactory:
             return build()
         except Exception as exc:
             _log.warning(
-                "rule %s: a suggestion could not be built (%s)", self._rule_id, type(exc).__name__
+                "rule %s: a suggestion could not be built: %s",
+                self._rule_id,
+                describe_failure(exc),
             )
             return None
 
@@ -296,9 +299,9 @@ class SuggestionFactory:
                 order = _normalised_order(draft) if draft is not None else None
             except ValueError as exc:  # nested too deep to copy
                 _log.warning(
-                    "rule %s: a suggestion could not be built (%s)",
+                    "rule %s: a suggestion could not be built: %s",
                     self._rule_id,
-                    type(exc).__name__,
+                    describe_failure(exc),
                 )
                 order, reason = {}, "draft order nested too deep"
             if order is not None and not (order and _valid_medication_request(order)):

@@ -21,7 +21,7 @@ from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
 
-__all__ = ["EXAMPLE_TRUST_FILE", "LiveService", "live_service"]
+__all__ = ["EXAMPLE_TRUST_FILE", "LiveService", "live_service", "serving"]
 
 # A client in the trust file (the key of the CDS Hooks 2.0 specification's example), so that
 # a development server verifies the tokens that are sent (a bad one is a 401).
@@ -77,11 +77,27 @@ def live_service(directory: Path, **settings: Any) -> Iterator[LiveService]:
         **settings,
     }
     app = create_app(Settings(database_url=database_url, **options))
+    with serving(app, log_level="warning") as base_url:
+        yield LiveService(base_url, database_path)
+
+
+@contextmanager
+def serving(app: Any, log_level: str | None = None, **options: Any) -> Iterator[str]:
+    """`app` under uvicorn on a free loopback port, in a thread; yields its base URL.
+
+    Without `log_level`, uvicorn leaves logging as the app configured it, as it does in
+    production (where uvicorn configures its loggers before it calls the app factory).
+    `options` go to `uvicorn.Config`."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    config = (
+        uvicorn.Config(app, log_level=log_level, lifespan="on", **options)
+        if log_level is not None
+        else uvicorn.Config(app, log_config=None, lifespan="on", **options)
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -91,7 +107,7 @@ def live_service(directory: Path, **settings: Any) -> Iterator[LiveService]:
             raise RuntimeError("the service did not start on 127.0.0.1")
         time.sleep(0.02)
     try:
-        yield LiveService(f"http://127.0.0.1:{port}", database_path)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -14,6 +17,8 @@ from app.db import CardEvent, migrate
 from app.main import create_app
 from app.settings import Settings
 from app.store import pseudonymise_patient
+from tests.app.live_server import serving
+from tests.app.recording_fhir import recording_fhir_server
 from tests.sample_requests import hook_request
 
 BSN = "999911120"
@@ -101,8 +106,6 @@ def test_pseudonyms_depend_on_the_secret() -> None:
 def test_a_logged_exception_names_its_type_not_its_message(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import logging
-
     from app.logging import configure_logging
 
     configure_logging()
@@ -113,5 +116,76 @@ def test_a_logged_exception_names_its_type_not_its_message(
     line = capsys.readouterr().out
 
     assert '"error_type": "RuntimeError"' in line
+    assert '"error_frames": "tests/app/test_privacy.py:' in line  # where, not what
+    assert "test_a_logged_exception_names_its_type_not_its_message" in line
     assert PATIENT_ID not in line
     assert BSN not in line
+
+
+# --- every logger at DEBUG, on a real server that fetches from a real FHIR server ------------
+
+FETCHED_PATIENT_ID = "999911120"  # shaped like a BSN, as some systems use it as the id
+FETCHED_BSN = "999993653"
+FETCHED_NAME = "Hendrika Ploegmaker"
+
+
+def _everything_at_debug() -> None:
+    """Every logger that exists, and the root, at DEBUG (as a curious operator might set)."""
+    logging.getLogger().setLevel(logging.DEBUG)
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(logging.DEBUG)
+
+
+def test_no_patient_data_or_token_in_any_log_line_at_debug(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The service fetches a patient's data from fhirServer (no prefetch); httpx, httpcore,
+    uvicorn's access log, SQLAlchemy and asyncio all log at DEBUG; no line may hold the
+    patient id, the BSN, the name or a token."""
+    patient = {
+        "resourceType": "Patient",
+        "id": FETCHED_PATIENT_ID,
+        "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": FETCHED_BSN}],
+        "name": [{"text": FETCHED_NAME}],
+        "birthDate": "1950-01-01",
+    }
+    with recording_fhir_server([patient]) as fhir:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
+        migrate(database_url)
+        app = create_app(Settings(database_url=database_url, log_level="DEBUG"))
+        with serving(app) as base_url:
+            _everything_at_debug()
+            for hook, service in (
+                ("order-sign", "opioid-order-sign"),
+                ("patient-view", "opioid-patient-view"),
+            ):
+                request = hook_request(hook, patientId=FETCHED_PATIENT_ID)
+                request.pop("prefetch")
+                request["fhirServer"] = f"{fhir.origin}/fhir"
+                request["fhirAuthorization"] = {
+                    "access_token": FHIR_TOKEN,
+                    "token_type": "Bearer",
+                    "expires_in": 30,
+                    "scope": "patient/*.read",
+                    "subject": "opioid-cds",
+                }
+                url = f"{base_url}/cds-services/{service}?patient={FETCHED_PATIENT_ID}"
+                answered = httpx.post(url, json=request, timeout=10)
+                assert answered.status_code == 200, answered.text
+            refused = httpx.post(
+                f"{base_url}/cds-services/opioid-order-sign?name={FETCHED_NAME}",
+                json=request,
+                headers={"Authorization": f"Bearer {JWT}"},
+                timeout=10,
+            )
+            assert refused.status_code == 401
+        captured = capfd.readouterr()
+    log = captured.out + captured.err
+
+    # The data was really fetched with the token, and the calls were really logged.
+    assert any(f"patient={FETCHED_PATIENT_ID}" in seen.path for seen in fhir.seen)
+    assert {seen.authorization for seen in fhir.seen} == {f"Bearer {FHIR_TOKEN}"}
+    assert '"event": "request"' in log and '"event": "client jwt rejected"' in log
+    for secret in (FETCHED_PATIENT_ID, FETCHED_BSN, FETCHED_NAME, "Ploegmaker", FHIR_TOKEN, JWT):
+        assert secret not in log, [line for line in log.splitlines() if secret in line][:3]

@@ -210,3 +210,34 @@ def test_a_card_whose_rendering_fails_is_named_to_the_gp(
     assert "gp-duration-limit" not in evaluation.fired_rule_ids
     detail = card_for(evaluation, "incomplete-check").detail or ""
     assert ruleset.rules["gp-duration-limit"].title.en in detail
+
+
+def test_a_failing_rule_is_logged_with_its_frames_not_its_message(
+    ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The message of an exception may quote patient data; where it failed may not."""
+
+    def broken(ctx: RuleContext[object]) -> Finding | None:  # type: ignore[type-var]
+        raise ValueError("patient 999911120 (Wilhelmina Zwartkop) has no dose")
+
+    monkeypatch.setitem(
+        RULE_REGISTRY,
+        "short-acting-opioid",
+        replace(RULE_REGISTRY["short-acting-opioid"], check=broken),
+    )
+    evaluator = Evaluator(ruleset, load_catalogue())
+    with caplog.at_level("WARNING", logger="rules.engine"):
+        run(evaluator, facts(orders=[order(total_covered_days=14)]))
+
+    [line] = [r.getMessage() for r in caplog.records if "short-acting-opioid" in r.getMessage()]
+    assert line.startswith("rule short-acting-opioid failed on hook order-sign: ValueError at ")
+    assert "rules/engine.py:" in line and " run_rule > " in line
+    assert line.endswith(f"test_engine_robustness.py:{_line_of(broken)} broken")
+    assert "999911120" not in line and "Zwartkop" not in line
+    assert all(record.exc_info is None for record in caplog.records)  # no traceback text
+
+
+def _line_of(function: Any) -> int:
+    """The line of a one-line function body (where it raises)."""
+    line: int = function.__code__.co_firstlineno + 1
+    return line

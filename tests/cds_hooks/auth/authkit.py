@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from collections import Counter
@@ -114,12 +115,15 @@ def unsigned_parts(header: dict[str, Any], payload: dict[str, Any]) -> str:
 
 @dataclass
 class JwksServer:
-    """Serves `documents[path]` as JSON; `status[path]` overrides the status code."""
+    """Serves `documents[path]` as JSON; `status[path]` overrides the status code; a path in
+    `hanging` is read and never answered (until `reset`)."""
 
     base_url: str = ""
     documents: dict[str, Any] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
+    hanging: set[str] = field(default_factory=set)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -128,6 +132,9 @@ class JwksServer:
         self.documents.clear()
         self.status.clear()
         self.hits.clear()
+        self.hanging.clear()
+        self.release.set()  # let the hanging handlers go
+        self.release = threading.Event()
 
 
 # ------------------------------------------------------------------------------- verifier

@@ -60,6 +60,9 @@ def _jwks_server_session() -> Iterator[JwksServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.hits[self.path] += 1
+            if self.path in state.hanging:
+                state.release.wait(30)
+                return
             document = state.documents.get(self.path)
             code = state.status.get(self.path, 200 if document is not None else 404)
             body = json.dumps(document if document is not None else {"error": "no"}).encode()
