@@ -93,6 +93,11 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
+    @property
+    def queue_depth(self) -> int:
+        """Events waiting to be stored (read by the metrics)."""
+        return self._queue.qsize()
+
     def record(self, event: AuditEvent) -> None:
         try:
             self._queue.put_nowait(event)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,11 +27,12 @@ from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import Evaluator, load_evaluator
 from app.logging import configure_logging, get_logger
-from app.middleware import RequestLogMiddleware
+from app.metrics import ServiceMetrics
+from app.middleware import RequestMiddleware
 from app.openapi import install_openapi
 from app.reporting.prune import prune_forever
 from app.reporting.records import ReportRecorder
-from app.routes import cds, docs, health, playground, reports
+from app.routes import cds, docs, health, metrics, playground, reports
 from app.security import build_jwt_verifier, load_trusted_clients
 from app.settings import ConfigurationError, Settings, settings_from_environment
 from app.state import AppState
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         print(f"opioid-cds: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    service_metrics = _service_metrics(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,15 +87,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.jwt_verifier = build_jwt_verifier(
                 settings, session_factory, http_client, trust
             )
+            audit = AuditWriter(session_factory)
             app.state.cds = AppState(
                 settings=settings,
                 engine=engine,
                 session_factory=session_factory,
                 http_client=http_client,
                 evaluator=evaluator,
-                audit=AuditWriter(session_factory),
+                audit=audit,
                 recorder=ReportRecorder(evaluator.ruleset, settings.audit_secret),
+                metrics=service_metrics,
             )
+            if service_metrics is not None:
+                service_metrics.watch_audit(audit)
             fired = await warm_up(evaluator)
             # What lives as long as the process (rule set, catalogue, validators, modules) is
             # set aside from the collector, so a collection during a call walks only that
@@ -133,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.playground_enabled:
         app.include_router(playground.router)
     app.include_router(reports.router)
+    if service_metrics is not None:
+        app.include_router(metrics.router)
     if settings.environment == "production" and settings.reports_token is None:
         log.warning("OPIOID_CDS_REPORTS_TOKEN is not set: /reports answers 401 to everyone")
     app.add_middleware(
@@ -146,5 +155,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # allowed. Only for origins CORS allows anyway.
         allow_private_network=True,
     )
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestMiddleware, metrics=service_metrics)
     return app
+
+
+def _service_metrics(settings: Settings) -> ServiceMetrics | None:
+    if not settings.metrics:
+        return None
+    workers = os.environ.get("WEB_CONCURRENCY", "1")
+    if workers.strip() not in ("", "1"):
+        # Metrics live in each worker; a scrape reaches one of them (docs/operations.md).
+        log.warning(
+            "OPIOID_CDS_METRICS is on with WEB_CONCURRENCY workers: each scrape sees one "
+            "worker's counts; run one worker per container",
+            workers=workers[:10],
+        )
+    return ServiceMetrics()

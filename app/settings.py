@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     """Bearer token of /reports (not a CDS client JWT). Production refuses the page without
     one; development serves it open when it is not set."""
 
+    # Prometheus metrics at /metrics (docs/operations.md, "Metrics"): off unless asked;
+    # production refuses them without a bearer token of their own.
+    metrics: bool = False
+    metrics_token: str | None = Field(default=None, validate_default=True)
+
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     """`auto`: readable lines when stdout is a terminal, JSON lines otherwise (a container's
@@ -147,6 +152,20 @@ class Settings(BaseSettings):
     def _long_reports_token(cls, value: str | None) -> str | None:
         if value is not None and len(value) < 16:
             raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters")
+        if value is None and info.data.get("metrics") and info.data.get("environment") == (
+            "production"
+        ):
+            raise ValueError(
+                "must be set when OPIOID_CDS_METRICS=true in production: the metrics are "
+                "served only with that bearer token"
+            )
         return value
 
     @property
