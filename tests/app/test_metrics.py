@@ -1,0 +1,291 @@
+"""`GET /metrics` after real hook calls: each metric moves by what the calls did, with the
+labels an operator filters on, and nothing a client chose freely becomes a label."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from app.audit import AuditEvent, AuditWriter
+from app.db import migrate
+from app.main import create_app
+from app.metrics import ServiceMetrics
+from app.settings import Settings
+from rules.fixtures import FIXTURES_DIR, load_fixture
+from rules.hooks import ORDER_SIGN
+from tests.cds_hooks.auth.authkit import ISSUER, SigningKey, claims, jwks, sign
+from tests.sample_requests import hook_request
+
+METRICS_TOKEN = "metrics-token-for-the-tests"
+SERVICE_ROUTE = "/cds-services/{service_id}"
+
+
+def scrape(client: TestClient, token: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """The sample `name{labels}` of a scrape; 0 when the series does not exist yet."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+def label_values(text: str, label: str) -> set[str]:
+    return {
+        sample.labels[label]
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if label in sample.labels
+    }
+
+
+@pytest.fixture
+def metered(sqlite_url: str) -> Iterator[TestClient]:
+    migrate(sqlite_url)
+    settings = Settings(database_url=sqlite_url, trusted_clients=None, metrics=True)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+# ------------------------------------------------------------------------------ hook calls
+
+
+def test_cards_per_rule_are_the_cards_the_calls_returned(metered: TestClient) -> None:
+    returned: Counter[tuple[str, str]] = Counter()
+    for name in ("bony-pain-strong-opioid", "benzodiazepine-with-active-opioid"):
+        request, expectation = load_fixture(FIXTURES_DIR / f"{name}.json")
+        for _ in range(2):
+            response = metered.post(f"/cds-services/{expectation.service}", json=request)
+            assert response.status_code == 200, response.text
+            for card in response.json()["cards"]:
+                returned[(expectation.service, card["source"]["topic"]["code"])] += 1
+
+    text = scrape(metered)
+    # The fixtures' own rules fired twice each, and every card sent was counted once.
+    assert returned[("opioid-order-select", "bony-musculoskeletal-pain")] == 2
+    assert returned[("opioid-order-select", "opioid-sedative-combination")] == 2
+    for (service, rule), count in returned.items():
+        assert value(text, "opioid_cds_cards_total", service=service, rule=rule) == count
+    counted = sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "opioid_cds_cards_total"
+    )
+    assert counted == sum(returned.values())
+
+
+def test_latency_is_counted_per_service_and_status(metered: TestClient) -> None:
+    for _ in range(3):
+        metered.post("/cds-services/opioid-order-sign", json=hook_request("order-sign"))
+    metered.post("/cds-services/opioid-patient-view", content=b"{not json")
+    metered.post("/cds-services/pat-4711-is-no-service", json={})
+
+    text = scrape(metered)
+    signed = {"route": SERVICE_ROUTE, "service": "opioid-order-sign", "status": "200"}
+    assert value(text, "opioid_cds_request_duration_seconds_count", **signed) == 3
+    assert value(text, "opioid_cds_request_duration_seconds_bucket", le="+Inf", **signed) == 3
+    assert 0 < value(text, "opioid_cds_request_duration_seconds_sum", **signed) < 30
+    bad = {"route": SERVICE_ROUTE, "service": "opioid-patient-view", "status": "400"}
+    assert value(text, "opioid_cds_request_duration_seconds_count", **bad) == 1
+    unknown = {"route": SERVICE_ROUTE, "service": "unknown", "status": "404"}
+    assert value(text, "opioid_cds_request_duration_seconds_count", **unknown) == 1
+    # An id the client made up is no label.
+    assert "pat-4711" not in text
+    assert label_values(text, "service") <= {
+        "opioid-order-sign",
+        "opioid-order-select",
+        "opioid-patient-view",
+        "unknown",
+        "",
+    }
+
+
+class _SearchesOnly(BaseHTTPRequestHandler):
+    """A FHIR server whose searches answer an empty searchset and whose reads fail (500)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        if "?" in self.path:
+            status, body = 200, {"resourceType": "Bundle", "type": "searchset"}
+        else:
+            status, body = 500, {"resourceType": "OperationOutcome", "issue": []}
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture
+def fhir_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SearchesOnly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_prefetch_fetches_and_failures_are_counted_per_key(
+    metered: TestClient, fhir_server: str
+) -> None:
+    request = hook_request("order-sign", userId="Practitioner/gp-1")
+    request["fhirServer"] = fhir_server
+    del request["prefetch"]["patient"]  # fetched: a read, which this server fails
+
+    response = metered.post("/cds-services/opioid-order-sign", json=request)
+
+    assert response.status_code == 200, response.text
+    text = scrape(metered)
+    assert value(text, "opioid_cds_prefetch_fetches_total", key="patient") == 1
+    assert value(text, "opioid_cds_prefetch_fetch_failures_total", key="patient") == 1
+    searched = set(ORDER_SIGN.prefetch) - {"patient", "medicationRequests"}
+    assert searched  # the history searches
+    for key in searched:
+        assert value(text, "opioid_cds_prefetch_fetches_total", key=key) == 1, key
+        assert value(text, "opioid_cds_prefetch_fetch_failures_total", key=key) == 0, key
+    # Prefetched by the client: not fetched at all.
+    assert value(text, "opioid_cds_prefetch_fetches_total", key="medicationRequests") == 0
+
+
+# ---------------------------------------------------------------------------- JWT rejections
+
+
+@pytest.fixture(scope="module")
+def es384_key() -> SigningKey:
+    return SigningKey("metrics-es384", "ES384", ec.generate_private_key(ec.SECP384R1()))
+
+
+@pytest.fixture
+def production(sqlite_url: str, tmp_path: Path, es384_key: SigningKey) -> Iterator[TestClient]:
+    trust_file = tmp_path / "trusted-clients.json"
+    trust_file.write_text(json.dumps({"clients": [{"iss": ISSUER, "jwks": jwks(es384_key)}]}))
+    migrate(sqlite_url)
+    settings = Settings(
+        database_url=sqlite_url,
+        environment="production",
+        audit_secret="a-test-audit-secret-of-some-length",
+        trusted_clients=trust_file,
+        metrics=True,
+        metrics_token=METRICS_TOKEN,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_a_rejected_jwt_counts_its_reason(production: TestClient, es384_key: SigningKey) -> None:
+    path = "/cds-services/opioid-order-sign"
+    body = hook_request("order-sign")
+
+    def post(token: str | None) -> int:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return production.post(path, json=body, headers=headers).status_code
+
+    good = sign(es384_key, claims(aud=f"http://testserver{path}"))
+    assert post(good) == 200
+    assert post(good) == 401  # replay
+    assert post(None) == 401
+    assert post(sign(es384_key, claims(aud="http://testserver/elsewhere"))) == 401
+    for _ in range(2):
+        stranger = claims(aud=f"http://testserver{path}", iss="https://unknown-ehr.test")
+        assert post(sign(es384_key, stranger)) == 401
+    expired = claims(aud=f"http://testserver{path}", exp=int(time.time()) - 3600)
+    assert post(sign(es384_key, expired)) == 401
+
+    text = scrape(production, METRICS_TOKEN)
+    rejected = {
+        reason: value(text, "opioid_cds_jwt_rejections_total", reason=reason)
+        for reason in label_values(text, "reason")
+    }
+    assert rejected == {
+        "replay": 1,
+        "missing-token": 1,
+        "audience": 1,
+        "untrusted-issuer": 2,
+        "expired": 1,
+    }
+    assert "unknown-ehr" not in text  # the issuer a token claimed is no label
+
+
+# ------------------------------------------------------------------------------ the audit
+
+
+def test_audit_queue_depth_and_losses_are_read_at_scrape_time(sqlite_url: str) -> None:
+    # Not started: nothing drains the queue (and nothing connects to the database).
+    writer = AuditWriter(async_sessionmaker(create_async_engine(sqlite_url)), max_queue=2)
+    metrics = ServiceMetrics()
+    metrics.watch_audit(writer)
+    event = AuditEvent("opioid-order-sign", "order-sign", "h-1", None, [], [], 1.0)
+    for _ in range(3):
+        writer.record(event)
+
+    text = generate_latest(metrics.registry).decode()
+
+    assert value(text, "opioid_cds_audit_queue_depth") == 2
+    assert value(text, "opioid_cds_audit_events_dropped_total") == 1
+
+
+def test_audit_events_that_cannot_be_stored_are_counted_as_lost(sqlite_url: str) -> None:
+    # Never migrated: every insert fails, as with a database that is down.
+    settings = Settings(database_url=sqlite_url, trusted_clients=None, metrics=True)
+    with TestClient(create_app(settings)) as client:
+        for _ in range(2):
+            client.post("/cds-services/opioid-order-sign", json=hook_request("order-sign"))
+        deadline = time.monotonic() + 20
+        while value(scrape(client), "opioid_cds_audit_events_dropped_total") < 2:
+            assert time.monotonic() < deadline, "the losses never showed"
+            time.sleep(0.1)
+        text = scrape(client)
+    assert value(text, "opioid_cds_audit_events_dropped_total") == 2
+    assert value(text, "opioid_cds_audit_queue_depth") == 0
+
+
+# ------------------------------------------------------------------------------ access
+
+
+def test_metrics_are_off_unless_asked(client: TestClient) -> None:
+    assert client.get("/metrics").status_code == 404
+
+
+def test_with_a_token_only_the_token_opens_the_metrics(production: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer not-the-metrics-token"}):
+        response = production.get("/metrics", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["resourceType"] == "OperationOutcome"
+        assert "opioid_cds" not in response.text
+    assert "opioid_cds_request_duration_seconds" in scrape(production, METRICS_TOKEN)
+
+
+def test_production_refuses_metrics_without_a_token() -> None:
+    with pytest.raises(ValueError, match="OPIOID_CDS_METRICS_TOKEN"):
+        Settings(
+            environment="production",
+            audit_secret="a-test-audit-secret-of-some-length",
+            metrics=True,
+        )
