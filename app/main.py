@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI
@@ -34,13 +35,21 @@ from app.reporting.prune import prune_forever
 from app.reporting.records import ReportRecorder
 from app.routes import cds, docs, health, metrics, playground, reports
 from app.security import build_jwt_verifier, load_trusted_clients
-from app.settings import ConfigurationError, Settings, settings_from_environment
+from app.settings import (
+    ConfigurationError,
+    Settings,
+    settings_from_environment,
+    tracing_requested,
+)
 from app.state import AppState
 from app.warmup import warm_up
 from cds_hooks.auth import TrustConfig
 from cds_hooks.models import Feedback, FeedbackBatch, HookRequest
 from rules.native import compiled_modules
 from rules.rulesets import RuleSetError
+
+if TYPE_CHECKING:
+    from app.tracing import Tracing
 
 __all__ = ["create_app"]
 
@@ -65,7 +74,8 @@ def _checked_start(settings: Settings) -> tuple[TrustConfig, Evaluator]:
     return trust, evaluator
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> FastAPI:
+    """`tracing`: where spans go (tests); by default as the `OTEL_*` variables say."""
     from_environment = settings is None
     try:
         settings = settings or settings_from_environment()
@@ -77,12 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         print(f"opioid-cds: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     service_metrics = _service_metrics(settings)
+    tracing = tracing or _tracing()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine_for(settings.database_url)
         session_factory = async_sessionmaker(engine, expire_on_commit=False)
         async with httpx.AsyncClient(follow_redirects=False) as http_client:
+            if tracing is not None:
+                tracing.instrument_client(http_client)
             app.state.settings = settings
             app.state.jwt_verifier = build_jwt_verifier(
                 settings, session_factory, http_client, trust
@@ -121,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await pruning
                 await app.state.cds.audit.stop()
                 await engine.dispose()
+                if tracing is not None:
+                    tracing.shutdown()
                 gc.unfreeze()  # for a process that goes on (tests start many apps)
 
     app = FastAPI(
@@ -156,6 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_private_network=True,
     )
     app.add_middleware(RequestMiddleware, metrics=service_metrics)
+    if tracing is not None:
+        tracing.instrument_app(app)
     return app
 
 
@@ -171,3 +188,17 @@ def _service_metrics(settings: Settings) -> ServiceMetrics | None:
             workers=workers[:10],
         )
     return ServiceMetrics()
+
+
+def _tracing() -> Tracing | None:
+    if not tracing_requested():
+        return None
+    try:
+        from app.tracing import Tracing
+    except ImportError as exc:  # the optional dependency is missing
+        raise RuntimeError(
+            "OTEL_* asks for traces but OpenTelemetry is not installed: pip install "
+            "'opioid-cds[otel]', or unset OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_ENDPOINT"
+        ) from exc
+    log.info("OpenTelemetry traces on")
+    return Tracing()

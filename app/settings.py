@@ -7,6 +7,8 @@ secret here, running without trusted clients where the service starts (`app.star
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
@@ -24,6 +26,7 @@ __all__ = [
     "ConfigurationError",
     "Settings",
     "settings_from_environment",
+    "tracing_requested",
 ]
 
 DEFAULT_AUDIT_SECRET = "development-only-audit-secret"  # noqa: S105 - refused in production
@@ -159,8 +162,10 @@ class Settings(BaseSettings):
     def _metrics_token_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and len(value) < 16:
             raise ValueError("must be at least 16 characters")
-        if value is None and info.data.get("metrics") and info.data.get("environment") == (
-            "production"
+        if (
+            value is None
+            and info.data.get("metrics")
+            and info.data.get("environment") == ("production")
         ):
             raise ValueError(
                 "must be set when OPIOID_CDS_METRICS=true in production: the metrics are "
@@ -210,3 +215,15 @@ def settings_from_environment() -> Settings:
         return Settings()
     except ValidationError as error:
         raise ConfigurationError(_problems(error)) from None
+
+
+def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the standard OpenTelemetry variables ask for traces (`app.tracing`): an OTLP
+    endpoint or a traces exporter other than `none`; `OTEL_SDK_DISABLED=true` wins."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False
+    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    return bool(exporter) or any(environ.get(name, "").strip() for name in endpoints)

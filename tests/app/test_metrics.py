@@ -4,13 +4,10 @@ labels an operator filters on, and nothing a client chose freely becomes a label
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,7 +35,8 @@ def scrape(client: TestClient, token: str | None = None) -> str:
     response = client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
-    return response.text
+    text: str = response.text
+    return text
 
 
 def value(text: str, name: str, **labels: str) -> float:
@@ -121,37 +119,6 @@ def test_latency_is_counted_per_service_and_status(metered: TestClient) -> None:
     }
 
 
-class _SearchesOnly(BaseHTTPRequestHandler):
-    """A FHIR server whose searches answer an empty searchset and whose reads fail (500)."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        if "?" in self.path:
-            status, body = 200, {"resourceType": "Bundle", "type": "searchset"}
-        else:
-            status, body = 500, {"resourceType": "OperationOutcome", "issue": []}
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-@pytest.fixture
-def fhir_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SearchesOnly)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/fhir"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_prefetch_fetches_and_failures_are_counted_per_key(
     metered: TestClient, fhir_server: str
 ) -> None:
@@ -205,7 +172,8 @@ def test_a_rejected_jwt_counts_its_reason(production: TestClient, es384_key: Sig
 
     def post(token: str | None) -> int:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return production.post(path, json=body, headers=headers).status_code
+        status: int = production.post(path, json=body, headers=headers).status_code
+        return status
 
     good = sign(es384_key, claims(aud=f"http://testserver{path}"))
     assert post(good) == 200
