@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from app.audit import AuditWriter
 from app.evaluation import Evaluation
 from app.services import SERVICES
-from cds_hooks.errors import AuthFailureReason
+from cds_hooks.errors import AUTH_FAILURE_REASONS, AuthFailureReason
 from cds_hooks.prefetch import FetchObserver
 
 __all__ = ["ServiceMetrics"]
@@ -107,6 +107,8 @@ class ServiceMetrics:
             ["reason"],
             registry=registry,
         )
+        for reason in AUTH_FAILURE_REASONS:  # every reason from 0, so a first one shows as a rise
+            self.jwt_rejections.labels(reason)
 
     def watch_audit(self, audit: AuditWriter | None) -> None:
         """The audit writer to read at scrape time (None when the app stops)."""

@@ -21,6 +21,7 @@ from app.db import migrate
 from app.main import create_app
 from app.metrics import ServiceMetrics
 from app.settings import Settings
+from cds_hooks.errors import AUTH_FAILURE_REASONS
 from rules.fixtures import FIXTURES_DIR, load_fixture
 from rules.hooks import ORDER_SIGN
 from tests.cds_hooks.auth.authkit import ISSUER, SigningKey, claims, jwks, sign
@@ -187,10 +188,12 @@ def test_a_rejected_jwt_counts_its_reason(production: TestClient, es384_key: Sig
     assert post(sign(es384_key, expired)) == 401
 
     text = scrape(production, METRICS_TOKEN)
-    rejected = {
+    counts = {
         reason: value(text, "opioid_cds_jwt_rejections_total", reason=reason)
         for reason in label_values(text, "reason")
     }
+    assert set(counts) == set(AUTH_FAILURE_REASONS)  # all there from the start, at 0
+    rejected = {reason: count for reason, count in counts.items() if count}
     assert rejected == {
         "replay": 1,
         "missing-token": 1,
