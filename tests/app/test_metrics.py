@@ -20,7 +20,7 @@ from app.audit import AuditEvent, AuditWriter
 from app.db import migrate
 from app.main import create_app
 from app.metrics import ServiceMetrics
-from app.settings import Settings
+from app.settings import ConfigurationError, Settings, settings_from_environment
 from cds_hooks.errors import AUTH_FAILURE_REASONS
 from rules.fixtures import FIXTURES_DIR, load_fixture
 from rules.hooks import ORDER_SIGN
@@ -253,10 +253,17 @@ def test_with_a_token_only_the_token_opens_the_metrics(production: TestClient) -
     assert "opioid_cds_request_duration_seconds" in scrape(production, METRICS_TOKEN)
 
 
-def test_production_refuses_metrics_without_a_token() -> None:
-    with pytest.raises(ValueError, match="OPIOID_CDS_METRICS_TOKEN"):
-        Settings(
-            environment="production",
-            audit_secret="a-test-audit-secret-of-some-length",
-            metrics=True,
-        )
+def test_production_refuses_metrics_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPIOID_CDS_ENVIRONMENT", "production")
+    monkeypatch.setenv("OPIOID_CDS_AUDIT_SECRET", "a-test-audit-secret-of-some-length")
+    monkeypatch.setenv("OPIOID_CDS_METRICS", "true")
+
+    with pytest.raises(ConfigurationError) as refused:
+        settings_from_environment()
+
+    assert refused.value.problems == [
+        "OPIOID_CDS_METRICS_TOKEN: must be set when OPIOID_CDS_METRICS=true in production: the "
+        "metrics are served only with that bearer token"
+    ]
+    monkeypatch.setenv("OPIOID_CDS_METRICS_TOKEN", METRICS_TOKEN)
+    assert settings_from_environment().metrics
