@@ -81,13 +81,13 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
         settings = settings or settings_from_environment()
         configure_logging(settings.log_level, settings.log_format)
         trust, evaluator = _checked_start(settings)
+        tracing = tracing or _tracing()
     except ConfigurationError as error:
         if not from_environment:
             raise
         print(f"opioid-cds: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     service_metrics = _service_metrics(settings)
-    tracing = tracing or _tracing()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -191,14 +191,21 @@ def _service_metrics(settings: Settings) -> ServiceMetrics | None:
 
 
 def _tracing() -> Tracing | None:
+    """Traces when `OTEL_*` asks for them; a `ConfigurationError` when they cannot be had."""
     if not tracing_requested():
         return None
     try:
         from app.tracing import Tracing
-    except ImportError as exc:  # the optional dependency is missing
-        raise RuntimeError(
-            "OTEL_* asks for traces but OpenTelemetry is not installed: pip install "
-            "'opioid-cds[otel]', or unset OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_ENDPOINT"
-        ) from exc
+    except ImportError:  # the optional dependency is missing
+        raise ConfigurationError(
+            [
+                "OTEL_*: traces are asked for but OpenTelemetry is not installed: pip install "
+                "'opioid-cds[otel]', or unset OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_ENDPOINT"
+            ]
+        ) from None
+    try:
+        tracing = Tracing()
+    except ValueError as error:
+        raise ConfigurationError([str(error)]) from None
     log.info("OpenTelemetry traces on")
-    return Tracing()
+    return tracing

@@ -89,9 +89,9 @@ def _configured_exporter() -> SpanExporter:
         return ConsoleSpanExporter()
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").strip()
     if name != "otlp" or protocol != "http/protobuf":
-        raise RuntimeError(
-            f"OTEL_TRACES_EXPORTER={name} with OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: this "
-            "service sends traces as otlp over http/protobuf, or to the console"
+        raise ValueError(
+            f"OTEL_TRACES_EXPORTER={name[:20]}, OTEL_EXPORTER_OTLP_PROTOCOL={protocol[:20]}: "
+            "this service sends traces as otlp over http/protobuf, or to the console"
         )
     return OTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_*
 

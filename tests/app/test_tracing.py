@@ -105,3 +105,19 @@ def test_exception_messages_and_queries_never_leave() -> None:
 )
 def test_traces_are_on_only_when_otel_variables_ask(environ: dict[str, str], wanted: bool) -> None:
     assert tracing_requested(environ) is wanted
+
+
+def test_traces_it_cannot_send_stop_the_start_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector.invalid:4317")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+
+    with pytest.raises(SystemExit) as stopped:
+        create_app()
+
+    assert stopped.value.code == 2
+    message = capsys.readouterr().err
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL=grpc" in message
+    assert "http/protobuf" in message
+    assert "Traceback" not in message
