@@ -32,10 +32,13 @@ def operation_outcome(code: str, diagnostics: str, location: str | None = None) 
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
-async def _cds_hooks_error(_request: Request, exc: Exception) -> JsonResponse:
+async def _cds_hooks_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, CdsHooksError)
     if isinstance(exc, AuthenticationFailed):
         log.warning("client authentication failed", reason=exc.message)
+        state = getattr(request.app.state, "cds", None)
+        if state is not None and state.metrics is not None:
+            state.metrics.jwt_rejected(exc.reason)
         return JsonResponse(
             operation_outcome("security", "unauthorized"),
             status_code=401,

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI
@@ -27,14 +29,20 @@ from app.db import create_engine_for
 from app.errors import install_error_handlers
 from app.evaluation import Evaluator, load_evaluator
 from app.logging import configure_logging, get_logger
-from app.middleware import HeaderSizeLimit, RequestLogMiddleware
+from app.metrics import ServiceMetrics
+from app.middleware import HeaderSizeLimit, RequestMiddleware
 from app.openapi import install_openapi
 from app.replay_store import build_replay_store
 from app.reporting.prune import prune_forever
 from app.reporting.records import ReportRecorder
-from app.routes import cds, docs, health, playground, reports
+from app.routes import cds, docs, health, metrics, playground, reports
 from app.security import build_jwt_verifier, load_trusted_clients
-from app.settings import ConfigurationError, Settings, settings_from_environment
+from app.settings import (
+    ConfigurationError,
+    Settings,
+    settings_from_environment,
+    tracing_requested,
+)
 from app.state import AppState
 from app.warmup import warm_up
 from cds_hooks.auth import TrustConfig
@@ -42,6 +50,9 @@ from cds_hooks.bulkheads import OriginLimits
 from cds_hooks.models import Feedback, FeedbackBatch, HookRequest
 from rules.native import compiled_modules
 from rules.rulesets import RuleSetError
+
+if TYPE_CHECKING:
+    from app.tracing import Tracing
 
 __all__ = ["create_app"]
 
@@ -66,17 +77,20 @@ def _checked_start(settings: Settings) -> tuple[TrustConfig, Evaluator]:
     return trust, evaluator
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> FastAPI:
+    """`tracing`: where spans go (tests); by default as the `OTEL_*` variables say."""
     from_environment = settings is None
     try:
         settings = settings or settings_from_environment()
         configure_logging(settings.log_level, settings.log_format)
         trust, evaluator = _checked_start(settings)
+        tracing = tracing or _tracing()
     except ConfigurationError as error:
         if not from_environment:
             raise
         print(f"opioid-cds: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    service_metrics = _service_metrics(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,9 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # (`fhir_limits`), so one that hangs cannot use up those of the others.
         unpooled = httpx.Limits(max_connections=None, max_keepalive_connections=100)
         async with httpx.AsyncClient(follow_redirects=False, limits=unpooled) as http_client:
+            if tracing is not None:
+                tracing.instrument_client(http_client)
             app.state.settings = settings
             replay_store = build_replay_store(settings, session_factory)
             app.state.jwt_verifier = build_jwt_verifier(settings, replay_store, http_client, trust)
+            audit = AuditWriter(
+                session_factory,
+                AuditJournal(settings.audit_journal_directory, fsync=settings.audit_journal_fsync),
+            )
             app.state.cds = AppState(
                 settings=settings,
                 engine=engine,
@@ -96,15 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 http_client=http_client,
                 fhir_limits=OriginLimits(settings.fhir_connections_per_server),
                 evaluator=evaluator,
-                audit=AuditWriter(
-                    session_factory,
-                    AuditJournal(
-                        settings.audit_journal_directory, fsync=settings.audit_journal_fsync
-                    ),
-                ),
+                audit=audit,
                 recorder=ReportRecorder(evaluator.ruleset, settings.audit_secret),
                 replay_store=replay_store,
+                metrics=service_metrics,
             )
+            if service_metrics is not None:
+                service_metrics.watch_audit(audit)
             fired = await warm_up(evaluator)
             # What lives as long as the process (rule set, catalogue, validators, modules) is
             # set aside from the collector, so a collection during a call walks only that
@@ -127,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await app.state.cds.audit.stop()
                 await replay_store.aclose()
                 await engine.dispose()
+                if tracing is not None:
+                    tracing.shutdown()
                 gc.unfreeze()  # for a process that goes on (tests start many apps)
 
     app = FastAPI(
@@ -146,6 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.playground_enabled:
         app.include_router(playground.router)
     app.include_router(reports.router)
+    if service_metrics is not None:
+        app.include_router(metrics.router)
     if settings.environment == "production" and settings.reports_token is None:
         log.warning("OPIOID_CDS_REPORTS_TOKEN is not set: /reports answers 401 to everyone")
     app.add_middleware(
@@ -160,5 +182,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_private_network=True,
     )
     app.add_middleware(HeaderSizeLimit)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestMiddleware, metrics=service_metrics)
+    if tracing is not None:
+        tracing.instrument_app(app)
     return app
+
+
+def _service_metrics(settings: Settings) -> ServiceMetrics | None:
+    if not settings.metrics:
+        return None
+    workers = os.environ.get("WEB_CONCURRENCY", "1")
+    if workers.strip() not in ("", "1"):
+        # Metrics live in each worker; a scrape reaches one of them (docs/operations.md).
+        log.warning(
+            "OPIOID_CDS_METRICS is on with WEB_CONCURRENCY workers: each scrape sees one "
+            "worker's counts; run one worker per container",
+            workers=workers[:10],
+        )
+    return ServiceMetrics()
+
+
+def _tracing() -> Tracing | None:
+    """Traces when `OTEL_*` asks for them; a `ConfigurationError` when they cannot be had."""
+    if not tracing_requested():
+        return None
+    try:
+        from app.tracing import Tracing
+    except ImportError:  # the optional dependency is missing
+        raise ConfigurationError(
+            [
+                "OTEL_*: traces are asked for but OpenTelemetry is not installed: pip install "
+                "'opioid-cds[otel]', or unset OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_ENDPOINT"
+            ]
+        ) from None
+    try:
+        tracing = Tracing()
+    except ValueError as error:
+        raise ConfigurationError([str(error)]) from None
+    log.info("OpenTelemetry traces on")
+    return tracing

@@ -21,7 +21,7 @@ from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.errors import BodyTooLarge, HookMismatch, InvalidRequest, UnknownService
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.models import CdsResponse, CdsService, HookRequest
-from cds_hooks.prefetch import ResolvedData, resolve_prefetch
+from cds_hooks.prefetch import FetchObserver, ResolvedData, resolve_prefetch
 from rules.hooks import SPEC_BY_SERVICE
 from rules.language import Language
 
@@ -95,11 +95,12 @@ async def evaluate_hook_request(
     language: Language,
     today: date | None = None,
     started: float | None = None,
+    on_fetch: FetchObserver | None = None,
 ) -> HookOutcome:
     """Answer a parsed hook request; raises a `CdsHooksError` for anything it cannot answer.
 
     `started` (a `time.perf_counter()` value) lets the caller count its own parsing in
-    `duration_ms`."""
+    `duration_ms`; `on_fetch` hears of every fetch from fhirServer (the service's metrics)."""
     started = time.perf_counter() if started is None else started
     if not isinstance(payload, dict):
         raise InvalidRequest("the body must be a JSON object (a CDS Hooks request)")
@@ -123,6 +124,7 @@ async def evaluate_hook_request(
         fhir_client_for(hook_request),
         deadline_seconds,
         draft_orders=draft_orders,
+        on_fetch=on_fetch,
     )
     evaluation = evaluator.evaluate(
         EvaluationInput(

@@ -18,6 +18,7 @@ that setting, the URL of the request as it arrived (scheme and Host header).
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 import httpx
@@ -25,6 +26,7 @@ import structlog
 from fastapi import Depends, Request
 
 from app.settings import Settings
+from app.timing import TimedReplayStore, part
 from cds_hooks.auth import (
     JwtVerifier,
     KeyResolver,
@@ -37,6 +39,7 @@ from cds_hooks.errors import AuthenticationFailed
 
 __all__ = [
     "ClientDep",
+    "bearer_matches",
     "build_jwt_verifier",
     "endpoint_url",
     "load_trusted_clients",
@@ -81,7 +84,7 @@ def build_jwt_verifier(
         )
     verifier = JwtVerifier(
         trust,
-        replay_store,
+        TimedReplayStore(replay_store),
         KeyResolver(http_client, cache_seconds=settings.jwks_cache_seconds),
         algorithms=settings.jwt_algorithms,
     )
@@ -111,28 +114,41 @@ def _bearer_token(request: Request) -> str | None:
         return None
     if len(headers) > 1:
         # Which one a proxy or framework would pick differs; take neither.
-        raise AuthenticationFailed("more than one Authorization header")
+        raise AuthenticationFailed("more than one Authorization header", reason="malformed")
     header = headers[0]
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise AuthenticationFailed("Authorization header is not 'Bearer <token>'")
+        raise AuthenticationFailed(
+            "Authorization header is not 'Bearer <token>'", reason="malformed"
+        )
     return token
 
 
 async def verify_client(request: Request) -> VerifiedClient | None:
     """Verify the caller's JWT; None when no token is needed and none was sent."""
-    settings: Settings = request.app.state.settings
-    verifier: JwtVerifier = request.app.state.jwt_verifier
-    production = settings.environment == "production"
-    token = _bearer_token(request)
-    if token is None:
-        if production:
-            raise AuthenticationFailed("no bearer token")
-        return None
-    client = await verifier.verify(token, endpoint_url(request, settings.public_base_url))
+    # Timed as `auth`, less the replay store's write within it, which is `store` (app.timing).
+    with part("auth"):
+        settings: Settings = request.app.state.settings
+        verifier: JwtVerifier = request.app.state.jwt_verifier
+        production = settings.environment == "production"
+        token = _bearer_token(request)
+        if token is None:
+            if production:
+                raise AuthenticationFailed("no bearer token", reason="missing-token")
+            return None
+        client = await verifier.verify(token, endpoint_url(request, settings.public_base_url))
     request.state.cds_client = client
     return client
+
+
+def bearer_matches(request: Request, token: str) -> bool:
+    """`Authorization: Bearer <token>` with this deployment's own token (of /reports, of
+    /metrics; not a client JWT), compared in constant time."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
 #: For routes that want the verified caller: `client: ClientDep`.

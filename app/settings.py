@@ -9,6 +9,8 @@ the trust file is checked where the service starts (`app.main`).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ __all__ = [
     "ConfigurationError",
     "Settings",
     "settings_from_environment",
+    "tracing_requested",
 ]
 
 DEFAULT_AUDIT_SECRET = "development-only-audit-secret"  # noqa: S105 - refused in production
@@ -122,6 +125,10 @@ class Settings(BaseSettings):
     audit_journal_fsync: bool = False
     """Flush every event to disk before answering: survives a machine crash, not only a
     killed process, for a few milliseconds per call."""
+    # Prometheus metrics at /metrics (docs/operations.md, "Metrics"): off unless asked;
+    # production refuses them without a bearer token of their own.
+    metrics: bool = False
+    metrics_token: str | None = Field(default=None, validate_default=True)
 
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -180,6 +187,22 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters")
         return value
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters")
+        if (
+            value is None
+            and info.data.get("metrics")
+            and info.data.get("environment") == ("production")
+        ):
+            raise ValueError(
+                "must be set when OPIOID_CDS_METRICS=true in production: the metrics are "
+                "served only with that bearer token"
+            )
+        return value
+
     @property
     def audit_journal_directory(self) -> Path:
         if self.audit_journal_dir is not None:
@@ -235,3 +258,15 @@ def settings_from_environment() -> Settings:
         return Settings()
     except ValidationError as error:
         raise ConfigurationError(_problems(error)) from None
+
+
+def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the standard OpenTelemetry variables ask for traces (`app.tracing`): an OTLP
+    endpoint or a traces exporter other than `none`; `OTEL_SDK_DISABLED=true` wins."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False
+    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    return bool(exporter) or any(environ.get(name, "").strip() for name in endpoints)

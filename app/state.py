@@ -1,5 +1,5 @@
 """What the service holds for its lifetime: settings, database, HTTP client, rule engine,
-the audit writer, what builds the report rows and the JWT replay store."""
+the audit writer, what builds the report rows, the JWT replay store and the metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.audit import AuditWriter
 from app.evaluation import Evaluator
 from app.logging import get_logger
+from app.metrics import ServiceMetrics
 from app.replay_store import SharedReplayStore
 from app.reporting.records import ReportRecorder
 from app.settings import Settings
@@ -34,6 +35,8 @@ class AppState:
     audit: AuditWriter
     recorder: ReportRecorder
     replay_store: SharedReplayStore
+    metrics: ServiceMetrics | None = None
+    """The Prometheus metrics, when `OPIOID_CDS_METRICS` is on."""
 
     def fhir_client_for(self, request: HookRequest) -> FhirClient | None:
         """A client for the caller's FHIR server with its short-lived token, when it sent one

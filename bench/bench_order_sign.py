@@ -94,7 +94,13 @@ async def _post(client: httpx.AsyncClient, url: str, body: bytes) -> tuple[float
     response = await client.post(url, content=body, headers={"Content-Type": "application/json"})
     elapsed = (time.perf_counter() - started) * 1000
     response.raise_for_status()
-    return elapsed, float(response.headers["server-timing"].split("dur=")[1])
+    return elapsed, _cds_ms(response.headers["server-timing"])
+
+
+def _cds_ms(server_timing: str) -> float:
+    """The `cds` entry of a Server-Timing header (`cds;dur=1.55, auth;dur=…`)."""
+    first = server_timing.split(",")[0]
+    return float(first.split("dur=")[1])
 
 
 async def _throughput(url: str, body: bytes, requests: int, concurrency: int) -> float:
@@ -205,7 +211,7 @@ def main() -> None:
                 )
                 first_call_ms = (time.perf_counter() - started) * 1000
             sample.raise_for_status()
-            first_server_ms = float(sample.headers["server-timing"].split("dur=")[1])
+            first_server_ms = _cds_ms(sample.headers["server-timing"])
             fired = [
                 c.get("source", {}).get("topic", {}).get("code") for c in sample.json()["cards"]
             ]

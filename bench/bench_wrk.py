@@ -5,12 +5,14 @@ Starts the service (one uvicorn worker, throw-away SQLite) and the parse-only ba
 and prints wrk's p50/p90/p99 and requests/s per route, and the p50 ratio to parse-only.
 
     .venv/bin/python bench/bench_wrk.py [--duration 10] [--rounds 3] [--connections 1 8]
-        [--compare DIR]
+        [--compare DIR] [--metrics]
 
 wrk (C, one thread) adds far less to a round trip than an httpx client, which would hide the
 ratio. `--compare DIR` also runs the service of another checkout (its own
-`.venv`, compiled there) as the route 'compare'. Routes take turns, round after round: this
-VM's speed drifts within minutes, and a slow spell should hit all alike.
+`.venv`, compiled there) as the route 'compare'; `--metrics` also runs this service with
+`OPIOID_CDS_METRICS=true` as the route 'metrics' (the route 'order-sign' has them off).
+Routes take turns, round after round: this VM's speed drifts within minutes, and a slow
+spell should hit all alike.
 """
 
 from __future__ import annotations
@@ -132,6 +134,9 @@ def main() -> None:
     parser.add_argument(
         "--compare", type=Path, metavar="DIR", help="also run the service of this checkout"
     )
+    parser.add_argument(
+        "--metrics", action="store_true", help="also run this service with metrics on"
+    )
     args = parser.parse_args()
 
     body = orjson.dumps(realistic_order_sign())
@@ -159,6 +164,16 @@ def main() -> None:
                 )
                 migrate(compare_env, root, python)
                 servers["compare"] = start_server(service, free_port(), compare_env, root, python)
+            if args.metrics:
+                metrics_env = dict(
+                    env,
+                    OPIOID_CDS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/metrics.sqlite3",
+                    OPIOID_CDS_METRICS="true",
+                )
+                migrate(metrics_env)
+                servers["metrics"] = start_server(
+                    service, free_port(), metrics_env, ROOT, sys.executable
+                )
             baseline = "bench.baseline_app:create_baseline_app"
             servers["parse-only"] = start_server(baseline, free_port(), env, ROOT, sys.executable)
             cards = {name: check_server(name, server, body) for name, server in servers.items()}

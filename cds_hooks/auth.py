@@ -16,8 +16,9 @@ token can never use up a `jti`:
     5. `tenant` on the client's tenant allowlist (when it has one)
     6. `jti` not seen before (the replay store, shared by all replicas)
 
-Every failure raises `AuthenticationFailed(reason)`. The reason is for the log; the client
-only ever sees "401". Tokens are never logged; `iss`, `kid` and `jti` may be.
+Every failure raises `AuthenticationFailed(message, reason=code)`: the message is for the log,
+the code (`AuthFailureReason`) for metrics; the client only ever sees "401". Tokens are never
+logged; `iss`, `kid` and `jti` may be.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from cds_hooks.errors import AuthenticationFailed
+from cds_hooks.errors import AuthenticationFailed, AuthFailureReason
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -359,22 +360,24 @@ class KeyResolver:
 
     async def resolve(self, client: TrustedClient, kid: str, jku: str | None) -> _Key:
         if jku is not None and not client.allows_jku(jku):
-            raise AuthenticationFailed("jku is not on the allowlist of this issuer")
+            raise AuthenticationFailed("jku is not on the allowlist of this issuer", reason="key")
         inline = client.inline_keys
         if inline is not None:
             key = inline.get(kid)
             if key is None:
-                raise AuthenticationFailed("unknown kid for this issuer")
+                raise AuthenticationFailed("unknown kid for this issuer", reason="key")
             return key
         url = jku if jku is not None else client.jwks_url
         if url is None:
-            raise AuthenticationFailed("token has no jku and the issuer has no configured keys")
+            raise AuthenticationFailed(
+                "token has no jku and the issuer has no configured keys", reason="key"
+            )
         keys = await self._keys_at(url, refresh=False)
         if kid not in keys:
             keys = await self._keys_at(url, refresh=True)
         key = keys.get(kid)
         if key is None:
-            raise AuthenticationFailed("unknown kid for this issuer")
+            raise AuthenticationFailed("unknown kid for this issuer", reason="key")
         return key
 
     def forget(self, url: str | None = None) -> None:
@@ -399,7 +402,8 @@ class KeyResolver:
                     return stale
                 raise AuthenticationFailed(
                     "the issuer's JWK Set could not be fetched; not retried for "
-                    f"{source.retry_at - now:.1f} s more"
+                    f"{source.retry_at - now:.1f} s more",
+                    reason="key",
                 )
             source.in_flight = asyncio.ensure_future(self._fetch_into(url, source))
             # Retrieved here, so a fetch whose waiters all went away is not reported as lost.
@@ -409,7 +413,8 @@ class KeyResolver:
             # the others.
             return await asyncio.shield(source.in_flight)
         except AuthenticationFailed as exc:
-            raise AuthenticationFailed(exc.message) from None  # one exception per waiter
+            # One exception per waiter.
+            raise AuthenticationFailed(exc.message, reason=exc.reason) from None
 
     async def _fetch_into(self, url: str, source: _Source) -> dict[str, _Key]:
         try:
@@ -430,7 +435,9 @@ class KeyResolver:
             stale = self._stale_keys(source.cached, now)
             if stale is not None:
                 return stale
-            raise AuthenticationFailed("the issuer's JWK Set could not be fetched") from None
+            raise AuthenticationFailed(
+                "the issuer's JWK Set could not be fetched", reason="key"
+            ) from None
         finally:
             source.in_flight = None
         source.failures, source.retry_at = 0, 0.0
@@ -524,52 +531,60 @@ class JwtVerifier:
 
     async def _verify(self, token: str, audience: str, context: dict[str, Any]) -> VerifiedClient:
         if not token or len(token) > _MAX_TOKEN_LENGTH:
-            raise AuthenticationFailed("token is empty or too long")
+            raise AuthenticationFailed("token is empty or too long", reason="malformed")
 
         # 1. The header, unverified.
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(f"token is not a JWS ({type(exc).__name__})") from None
+            raise AuthenticationFailed(
+                f"token is not a JWS ({type(exc).__name__})", reason="malformed"
+            ) from None
         alg = header.get("alg")
         kid = header.get("kid")
         context["alg"] = alg if isinstance(alg, str) else repr(alg)
         if not isinstance(alg, str) or alg not in self.algorithms:
-            raise AuthenticationFailed("alg is not one of the accepted algorithms")
+            raise AuthenticationFailed(
+                "alg is not one of the accepted algorithms", reason="algorithm"
+            )
         if not isinstance(kid, str) or not kid:
-            raise AuthenticationFailed("kid is missing")
+            raise AuthenticationFailed("kid is missing", reason="malformed")
         context["kid"] = kid
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.upper() != "JWT":
-            raise AuthenticationFailed("typ is not JWT")
+            raise AuthenticationFailed("typ is not JWT", reason="malformed")
         if "crit" in header or "b64" in header:
-            raise AuthenticationFailed("crit/b64 header parameters are not supported")
+            raise AuthenticationFailed(
+                "crit/b64 header parameters are not supported", reason="malformed"
+            )
         jku = header.get("jku")
         if jku is not None and not isinstance(jku, str):
-            raise AuthenticationFailed("jku is not a string")
+            raise AuthenticationFailed("jku is not a string", reason="malformed")
 
         # 2. The issuer, unverified, must be one we trust.
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(f"payload is not JSON ({type(exc).__name__})") from None
+            raise AuthenticationFailed(
+                f"payload is not JSON ({type(exc).__name__})", reason="malformed"
+            ) from None
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not iss:
-            raise AuthenticationFailed("iss is missing")
+            raise AuthenticationFailed("iss is missing", reason="untrusted-issuer")
         context["iss"] = iss
         if isinstance(unverified.get("jti"), str):
             context["jti"] = unverified["jti"]
         client = self.trust.client_for(iss)
         if client is None:
-            raise AuthenticationFailed("iss is not a trusted client")
+            raise AuthenticationFailed("iss is not a trusted client", reason="untrusted-issuer")
 
         # 3. The key.
         key = await self.key_resolver.resolve(client, kid, jku)
         if key.declared_alg is not None and key.declared_alg != alg:
-            raise AuthenticationFailed("alg does not match the alg of the key")
+            raise AuthenticationFailed("alg does not match the alg of the key", reason="algorithm")
         expected_type = EllipticCurvePublicKey if alg.startswith("ES") else RSAPublicKey
         if not isinstance(key.key, expected_type):
-            raise AuthenticationFailed("alg does not match the type of the key")
+            raise AuthenticationFailed("alg does not match the type of the key", reason="algorithm")
 
         # 4. Signature and claims.
         try:
@@ -584,24 +599,26 @@ class JwtVerifier:
             )
         except jwt.InvalidAudienceError:
             context["token_aud"] = unverified.get("aud")
-            raise AuthenticationFailed("aud is not the URL called") from None
+            raise AuthenticationFailed("aud is not the URL called", reason="audience") from None
         except (jwt.PyJWTError, TypeError, ValueError) as exc:
-            raise AuthenticationFailed(f"{type(exc).__name__}: {exc}") from None
+            raise AuthenticationFailed(
+                f"{type(exc).__name__}: {exc}", reason=_decode_failure(exc)
+            ) from None
         now = self._clock()
         iat = claims["iat"]
         if not isinstance(iat, int | float) or iat > now + self.leeway:
-            raise AuthenticationFailed("iat is in the future")
+            raise AuthenticationFailed("iat is in the future", reason="not-yet-valid")
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
-            raise AuthenticationFailed("jti is not a non-empty string")
+            raise AuthenticationFailed("jti is not a non-empty string", reason="claims")
 
         # 5. The tenant.
         tenant = claims.get("tenant")
         if tenant is not None and not isinstance(tenant, str):
-            raise AuthenticationFailed("tenant is not a string")
+            raise AuthenticationFailed("tenant is not a string", reason="tenant")
         context["tenant"] = tenant
         if client.tenants is not None and tenant not in client.tenants:
-            raise AuthenticationFailed("tenant is not allowed for this issuer")
+            raise AuthenticationFailed("tenant is not allowed for this issuer", reason="tenant")
 
         # 6. Replay, last: only a genuine token may use up its jti.
         try:
@@ -609,7 +626,20 @@ class JwtVerifier:
                 seconds=self.leeway
             )
         except (OverflowError, ValueError, OSError) as exc:
-            raise AuthenticationFailed("exp is out of range") from exc
+            raise AuthenticationFailed("exp is out of range", reason="claims") from exc
         if not await self.replay_store.remember(jti, client.iss, expires_at):
-            raise AuthenticationFailed("jti was already used (replay)")
+            raise AuthenticationFailed("jti was already used (replay)", reason="replay")
         return VerifiedClient(iss=client.iss, tenant=tenant, jti=jti, kid=kid)
+
+
+def _decode_failure(exc: Exception) -> AuthFailureReason:
+    """The reason code of what PyJWT refused in step 4."""
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "signature"
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "expired"
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "not-yet-valid"
+    if isinstance(exc, jwt.DecodeError):
+        return "malformed"
+    return "claims"

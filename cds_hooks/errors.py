@@ -19,7 +19,11 @@ place and no input, however malformed, becomes a 500.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 __all__ = [
+    "AUTH_FAILURE_REASONS",
+    "AuthFailureReason",
     "AuthenticationFailed",
     "BodyTooLarge",
     "CdsHooksError",
@@ -70,11 +74,34 @@ class UnsupportedEncoding(InvalidRequest):
     issue_code = "not-supported"
 
 
+AuthFailureReason = Literal[
+    "missing-token",
+    "malformed",
+    "algorithm",
+    "untrusted-issuer",
+    "key",
+    "signature",
+    "expired",
+    "not-yet-valid",
+    "audience",
+    "claims",
+    "tenant",
+    "replay",
+]
+"""Why a token was refused, as a fixed code: a metric label (the message may name the issuer
+or quote the token's claims, so it is for the log only)."""
+AUTH_FAILURE_REASONS: tuple[AuthFailureReason, ...] = get_args(AuthFailureReason)
+
+
 class AuthenticationFailed(CdsHooksError):
     """The client's JWT is missing or does not verify. The reason is logged, never sent."""
 
     status_code = 401
     issue_code = "security"
+
+    def __init__(self, message: str, *, reason: AuthFailureReason) -> None:
+        super().__init__(message)
+        self.reason: AuthFailureReason = reason
 
 
 class UnknownService(CdsHooksError):

@@ -40,7 +40,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -59,8 +59,10 @@ from cds_hooks.references import References, resolve_contained
 
 __all__ = [
     "MAX_MEDICATION_READS",
+    "MEDICATION_READS",
     "MEDICATION_READ_CONCURRENCY",
     "USER_TOKENS",
+    "FetchObserver",
     "ResolvedData",
     "render_template",
     "resolve_prefetch",
@@ -83,6 +85,12 @@ MAX_MEDICATION_READS = 50
 left unresolved."""
 MEDICATION_READ_CONCURRENCY = 8
 """Medication reads of one hook request in flight at once (the HTTP pool is shared)."""
+
+FetchObserver = Callable[[str, bool], None]
+"""Told of every fetch from fhirServer as it ends: the prefetch key (or `MEDICATION_READS`) and
+whether it failed (an error, a timeout, the deadline). How the app counts fetches per key."""
+MEDICATION_READS = "Medication"
+"""The name `FetchObserver` gets for the reads of medicationReferences (no template key)."""
 
 _TOKEN = re.compile(r"\{\{(.*?)\}\}")
 _CANCEL_GRACE_SECONDS = 0.05
@@ -171,13 +179,15 @@ async def resolve_prefetch(
     draft_orders: DraftOrders | None = None,
     max_medication_reads: int = MAX_MEDICATION_READS,
     medication_read_concurrency: int = MEDICATION_READ_CONCURRENCY,
+    on_fetch: FetchObserver | None = None,
 ) -> ResolvedData:
     """Resolve every template key (see the module docstring). Raises `PrefetchUnavailable`
     naming the required keys that are missing; never raises anything else for bad data or a
     failing FHIR server. Returns within `deadline_seconds` (plus cancellation time).
 
     `draft_orders` are the request's, as the caller read them from the checked context; when
-    not given they are read from `request.context` here."""
+    not given they are read from `request.context` here. `on_fetch` hears of every fetch
+    from fhirServer as it ends."""
     resolver = _Resolver(
         request,
         draft_orders
@@ -187,6 +197,7 @@ async def resolve_prefetch(
         deadline_seconds,
         max_medication_reads=max_medication_reads,
         medication_read_concurrency=medication_read_concurrency,
+        on_fetch=on_fetch,
     )
     return await resolver.run(templates, required)
 
@@ -204,6 +215,7 @@ class _Resolver:
         *,
         max_medication_reads: int,
         medication_read_concurrency: int,
+        on_fetch: FetchObserver | None,
     ) -> None:
         self.started = time.perf_counter()
         self.loop = asyncio.get_running_loop()
@@ -223,6 +235,7 @@ class _Resolver:
         self.medication_slots = asyncio.Semaphore(max(medication_read_concurrency, 1))
         self.over_cap: set[str] = set()  # Medication/<id> not read because of the cap
         self.cut_off: set[str] = set()  # types of prefetched searches with pages left unread
+        self.on_fetch = on_fetch
 
     async def run(self, templates: Mapping[str, str], required: frozenset[str]) -> ResolvedData:
         prefetch = self.request.prefetch or {}
@@ -365,6 +378,7 @@ class _Resolver:
             self._give_up((kind, name), str(error) or type(error).__name__)
             return
         result = task.result()
+        self._report((kind, name), failed=False)
         if kind == "medication":
             if result is None:
                 self.unresolved.add(name)
@@ -379,11 +393,17 @@ class _Resolver:
         self._resolve_medications(resources)
 
     def _give_up(self, job: _Job, reason: str) -> None:
+        self._report(job, failed=True)
         kind, name = job
         if kind == "medication":
             self.unresolved.add(name)
         else:
             self.failures[name] = reason
+
+    def _report(self, job: _Job, *, failed: bool) -> None:
+        if self.on_fetch is not None:
+            kind, name = job
+            self.on_fetch(MEDICATION_READS if kind == "medication" else name, failed)
 
     # medications
 

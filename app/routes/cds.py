@@ -29,6 +29,7 @@ from app.security import verify_client
 from app.services import DISCOVERY, SERVICES
 from app.state import AppState
 from app.store import pseudonymise_patient, store_feedback
+from app.timing import add_part, part
 from cds_hooks.errors import BodyTooLarge, InvalidRequest, UnsupportedEncoding
 from cds_hooks.models import CdsResponse, Discovery, Feedback, FeedbackBatch, HookRequest
 from rules.language import preferred_language
@@ -91,6 +92,7 @@ async def call_service(service_id: str, request: Request) -> Response:
     service = service_for(service_id, SERVICES)
     structlog.contextvars.bind_contextvars(service_id=service_id)
     state = _state(request)
+    metrics = state.metrics
     outcome = await evaluate_hook_request(
         parse_json(await _body(request)),
         service=service,
@@ -102,28 +104,32 @@ async def call_service(service_id: str, request: Request) -> Response:
         ),
         today=state.settings.clinical_today(),
         started=started,
+        on_fetch=metrics.fetch_observer() if metrics is not None else None,
     )
     evaluation = outcome.evaluation
+    if metrics is not None:
+        metrics.observe_evaluation(service_id, evaluation)
     structlog.contextvars.bind_contextvars(
         hook_instance=outcome.request.hook_instance[:100],
         rule_ids=evaluation.fired_rule_ids,
         missing_data=sorted(outcome.resolved.missing),
         fetched=sorted(outcome.resolved.fetched),
     )
-    state.audit.record(
-        AuditEvent(
-            service_id=service_id,
-            hook=service.hook,
-            hook_instance=outcome.request.hook_instance,
-            patient_pseudonym=pseudonymise_patient(
-                outcome.context.patient_id, state.settings.audit_secret
-            ),
-            rule_ids=evaluation.fired_rule_ids,
-            card_uuids=[card.uuid for card in evaluation.cards],
-            duration_ms=outcome.duration_ms,
-            report=state.recorder.rows(service.hook, evaluation),
-        )
+    event = AuditEvent(
+        service_id=service_id,
+        hook=service.hook,
+        hook_instance=outcome.request.hook_instance,
+        patient_pseudonym=pseudonymise_patient(
+            outcome.context.patient_id, state.settings.audit_secret
+        ),
+        rule_ids=evaluation.fired_rule_ids,
+        card_uuids=[card.uuid for card in evaluation.cards],
+        duration_ms=outcome.duration_ms,
+        report=state.recorder.rows(service.hook, evaluation),
     )
+    with part("store"):
+        state.audit.record(event)
+    add_part("cds", outcome.duration_ms)
     return CardsResponse(outcome)
 
 
@@ -141,14 +147,13 @@ def _prefetch_budget(deadline_seconds: float, arrived: float) -> float:
 
 class CardsResponse(Response):
     """A service's answer. It holds the call's objects (the parsed request, its facts and
-    cards) until the body is sent, so freeing them is not work the GP's system waits for."""
+    cards) until the body is sent, so freeing them is not work the GP's system waits for.
+    Its `Server-Timing` is the request middleware's (`app.timing`)."""
 
     media_type = "application/json"
 
     def __init__(self, outcome: HookOutcome) -> None:
-        super().__init__(
-            outcome.body_json, headers={"Server-Timing": f"cds;dur={outcome.duration_ms:.2f}"}
-        )
+        super().__init__(outcome.body_json)
         self._outcome: HookOutcome | None = outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -190,7 +195,8 @@ async def feedback(service_id: str, request: Request) -> JsonResponse:
     items = _feedback_items(parse_json(await _body(request)))
     state = _state(request)
     known_reasons = state.evaluator.ruleset.file.override_reasons.keys()
-    stored = await store_feedback(state.session_factory, service_id, items, known_reasons)
+    with part("store"):
+        stored = await store_feedback(state.session_factory, service_id, items, known_reasons)
     structlog.contextvars.bind_contextvars(
         service_id=service_id, feedback_received=len(items), feedback_stored=stored
     )

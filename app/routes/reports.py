@@ -9,7 +9,6 @@ JWTs do not open it), compared in constant time; without the setting every reque
 
 from __future__ import annotations
 
-import hmac
 from datetime import date
 from typing import Annotated, Final
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from fastapi.responses import Response
 from app.openapi import responses
 from app.reporting.render import STYLE_HASH, render_html
 from app.reporting.service import ReportRequest, make_report, period_problem
+from app.security import bearer_matches
 from app.settings import Settings
 
 __all__ = ["router"]
@@ -41,10 +41,7 @@ def _authorised(request: Request, settings: Settings) -> bool:
     token = settings.reports_token
     if token is None:
         return settings.environment == "development"
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(presented.strip().encode(), token.encode())
+    return bearer_matches(request, token)
 
 
 @router.get(
