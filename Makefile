@@ -68,7 +68,8 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy app cds_hooks rules fhir_fixtures tests bench
 
-pytest: $(DEV) $(NATIVE)
+# The build venv also builds the wheel in tests/packaging.
+pytest: $(DEV) $(NATIVE) $(BUILD)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest

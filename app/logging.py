@@ -29,6 +29,22 @@ OWN_LOGGERS = frozenset({"app", "rules", "cds_hooks"})
 # A library's message is kept up to where a value would start: a repr, a quote, an `x=y`.
 _VALUE_START = re.compile(r"[\n(<'\"=:%\[{]")
 
+# uvicorn's own start and stop lines: their values are the process id, host and port, which an
+# operator needs to see (the README tells them to wait for "Uvicorn running on").
+_SERVER_LIFECYCLE = frozenset(
+    {
+        "Started server process [%d]",
+        "Waiting for application startup.",
+        "Application startup complete.",
+        "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)",
+        "Uvicorn running on %s://[%s]:%d (Press CTRL+C to quit)",
+        "Shutting down",
+        "Waiting for application shutdown.",
+        "Application shutdown complete.",
+        "Finished server process [%d]",
+    }
+)
+
 
 class LibraryLinesWithoutData(logging.Filter):
     """Libraries log what they handle: httpx every FHIR URL (the patient id in its query),
@@ -36,10 +52,13 @@ class LibraryLinesWithoutData(logging.Filter):
     response headers, asyncio the repr of a failed task's exception. So their lines below
     WARNING are dropped, and from WARNING on only the start of the message template is kept,
     up to the first value, never its arguments ("Invalid HTTP request received.", "Task
-    exception was never retrieved"). Whatever level a logger is set to."""
+    exception was never retrieved"). Whatever level a logger is set to. uvicorn's start and
+    stop lines pass whole."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.partition(".")[0] in OWN_LOGGERS:
+            return True
+        if record.name == "uvicorn.error" and record.msg in _SERVER_LIFECYCLE:
             return True
         if record.levelno < logging.WARNING:
             return False

@@ -27,6 +27,7 @@ from fhir_fixtures.builders import (
     qty,
     reference,
 )
+from rules.catalogue import warm_ucum
 from rules.hooks import ORDER_SIGN
 from rules.language import SUPPORTED_LANGUAGES
 
@@ -80,6 +81,7 @@ async def warm_up(evaluator: Evaluator, today: date | None = None) -> list[str]:
     """Run the synthetic request through the pipeline, in both languages; returns the rule
     ids that fired (for the start-up log)."""
     today = today or date.today()
+    warm_ucum()  # the UCUM registry takes seconds to build: in a thread, not in a GP's call
     service = SERVICES[ORDER_SIGN.service_id]
     fired: list[str] = []
     for language in SUPPORTED_LANGUAGES:

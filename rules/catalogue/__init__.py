@@ -27,6 +27,7 @@ from rules.catalogue._model import (
     Substance,
     UnitInfo,
 )
+from rules.catalogue._ucum import warm as warm_ucum
 
 __all__ = [
     "DATA_DIR",
@@ -46,4 +47,5 @@ __all__ = [
     "UnitInfo",
     "fold_text",
     "load_catalogue",
+    "warm_ucum",
 ]

@@ -34,6 +34,7 @@ from rules.catalogue._model import (
     Substance,
     UnitInfo,
 )
+from rules.catalogue._ucum import ucum_unit
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -570,9 +571,12 @@ class Catalogue:
         return None
 
     def unit(self, unit: str) -> UnitInfo | None:
+        """Our table of display spellings first (case-insensitive), then UCUM (case-sensitive)."""
         info = self._units.get(unit)
         if info is None:
             info = self._units.get(unit.strip().lower())
+        if info is None:
+            info = ucum_unit(unit)
         return info
 
     def to_canonical(self, value: float, unit: str) -> Quantity | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -32,19 +31,22 @@ from rules.facts.model import (
     RecognisedBy,
     SubstanceRef,
 )
+from rules.facts.strength_text import opioid_strength_in_text
 
 JsonDict = Mapping[str, Any]
 
 _GSTANDAARD = ("gstandaard_prk", "gstandaard_gpk", "gstandaard_hpk", "gstandaard_zi")
-# A strength in a product text: "10MG", "12UG/UUR", "0.075 MG/HR", "5MG/ML".
-_TEXT_STRENGTH = re.compile(
-    r"(?<![\d/.,])(\d+(?:[.,]\d+)?)\s*(mg|microg|ug|µg|mcg|g)"
-    r"(?:\s*/\s*(uur|hr|h|ml|dosis|actuat))?(?![a-z])",
-    re.IGNORECASE,
-)
 
 
 # --------------------------------------------------------------------------- recognition
+class Ingredient(NamedTuple):
+    """One ``Medication.ingredient``: what names it and its strength, unit not yet canonical."""
+
+    codes: tuple[tuple[str, str], ...]
+    texts: tuple[str, ...]
+    strength: Quantity | None
+
+
 class MedicationInput(NamedTuple):
     """What a MedicationRequest/Dispense/Statement says about its medication: everything
     recognition reads, so it can key the recognition cache."""
@@ -54,7 +56,7 @@ class MedicationInput(NamedTuple):
     form_codes: tuple[tuple[str, str], ...]
     form_texts: tuple[str, ...]
     ingredient_codes: tuple[tuple[str, str], ...]
-    ingredient_strengths: tuple[tuple[tuple[tuple[str, str], ...], Quantity | None], ...]
+    ingredient_strengths: tuple[Ingredient, ...]
     resolved: bool
 
 
@@ -70,7 +72,7 @@ def medication_input(
     form_codes: list[tuple[str, str]] = []
     form_texts: list[str] = []
     ingredient_codes: list[tuple[str, str]] = []
-    strengths: list[tuple[tuple[tuple[str, str], ...], Quantity | None]] = []
+    strengths: list[Ingredient] = []
     if medication is not None:
         product_code = medication.get("code")
         codes.extend((s, c) for s, c, _ in codings(product_code))
@@ -84,11 +86,16 @@ def medication_input(
                 item = as_dict(ingredient.get("item")).get("concept")
             item_codes = tuple((s, c) for s, c, _ in codings(item))
             ingredient_codes.extend(item_codes)
-            texts.extend(concept_text(item))
+            item_texts = list(concept_text(item))
             item_reference = as_str(as_dict(ingredient.get("itemReference")).get("display"))
             if item_reference:
-                texts.append(item_reference)
-            strengths.append((item_codes, _ratio_quantity(ingredient.get("strength"))))
+                item_texts.append(item_reference)
+            texts.extend(item_texts)
+            strengths.append(
+                Ingredient(
+                    item_codes, tuple(item_texts), _ratio_quantity(ingredient.get("strength"))
+                )
+            )
     return MedicationInput(
         codes=tuple(codes),
         texts=tuple(texts),
@@ -304,36 +311,45 @@ def _strength(
     substances: Sequence[Any],
     texts: Sequence[str],
 ) -> Quantity | None:
-    """Opioid amount per unit: catalogue product, Medication.ingredient, or product text."""
+    """Opioid amount per unit: catalogue product, Medication.ingredient, or product text.
+    Of a combination only the opioid's own strength counts (docs/definitions.md §1)."""
     if product is not None and product.strength is not None:
         return product.strength
     keys = {s.key for s in substances}
-    for item_codes, raw in source.ingredient_strengths:
-        if raw is None:
+    if len(keys) != 1:
+        return None  # two opioids in one product: no single strength per unit
+    from_ingredient = _ingredient_strength(catalogue, source.ingredient_strengths, keys)
+    if from_ingredient is not None:
+        return from_ingredient
+    for text in texts:
+        found = opioid_strength_in_text(catalogue, text, keys)
+        if found is not None:
+            return found
+    return None
+
+
+def _ingredient_strength(
+    catalogue: Catalogue, ingredients: Sequence[Ingredient], keys: set[str]
+) -> Quantity | None:
+    """The strength of the ingredient that names the opioid (by code or text); a strength
+    that names nothing we know only when the product has no other ingredient."""
+    unnamed: list[Quantity] = []
+    for ingredient in ingredients:
+        if ingredient.strength is None:
             continue
         named = {
-            key for system, code in item_codes if (key := _ingredient_key(catalogue, system, code))
+            key
+            for system, code in ingredient.codes
+            if (key := _ingredient_key(catalogue, system, code))
         }
-        if named and not named & keys:
-            continue  # the strength of a co-ingredient (paracetamol, naloxone)
-        canonical = canonical_strength(catalogue, raw)
-        if canonical is not None:
-            return canonical
-    if len(keys) != 1:
-        return None  # a text strength of a combination is ambiguous
-    for text in texts:
-        found_strengths = {
-            (m.group(1), m.group(2).lower(), (m.group(3) or "").lower())
-            for m in _TEXT_STRENGTH.finditer(text)
-        }
-        if len(found_strengths) != 1:
-            continue
-        value, unit, per = next(iter(found_strengths))
-        amount = as_number(value)
-        unit_text = f"{unit}/{per}" if per and per not in ("dosis", "actuat") else unit
-        canonical = catalogue.to_canonical(amount, unit_text) if amount is not None else None
-        if canonical is not None:
-            return canonical
+        for text in ingredient.texts:
+            named.update(catalogue.substances_in_text(text))
+        if named & keys:
+            return canonical_strength(catalogue, ingredient.strength)
+        if not named:
+            unnamed.append(ingredient.strength)
+    if len(unnamed) == 1 and len(ingredients) == 1:
+        return canonical_strength(catalogue, unnamed[0])
     return None
 
 
@@ -390,6 +406,8 @@ class DosageLine:
     sequence: int
     doses_per_day: float | None
     dose: Quantity | None  # canonical; count doses in unit "1"
+    rate: Quantity | None  # continuous administration: "ug/h" (mass) or "mL/h" (volume)
+    dose_unreadable: bool  # a dose was given in a unit we cannot convert
     as_needed: bool
     max_units_per_day: float | None  # from maxDosePerPeriod, in the dose's dimension
     bounds_days: float | None
@@ -402,10 +420,12 @@ def read_dosage(catalogue: Catalogue, instruction: JsonDict) -> DosageLine:
     repeat = as_dict(timing.get("repeat"))
     doses = _doses_per_day(catalogue, timing, repeat)
     dose = None
+    rate = None
+    given = False
     for dose_and_rate in dicts(instruction.get("doseAndRate")):
-        dose = _dose_quantity(catalogue, dose_and_rate)
-        if dose is not None:
-            break
+        given = given or "doseQuantity" in dose_and_rate or "doseRange" in dose_and_rate
+        dose = dose or _dose_quantity(catalogue, dose_and_rate)
+        rate = rate or _rate_quantity(catalogue, dose_and_rate)
     as_needed = instruction.get("asNeededBoolean") is True or bool(
         as_dict(instruction.get("asNeededCodeableConcept"))
     )
@@ -414,6 +434,8 @@ def read_dosage(catalogue: Catalogue, instruction: JsonDict) -> DosageLine:
         sequence=as_int(instruction.get("sequence")) or 0,
         doses_per_day=doses,
         dose=dose,
+        rate=rate,
+        dose_unreadable=given and dose is None,
         as_needed=as_needed,
         max_units_per_day=_max_per_day(catalogue, instruction),
         bounds_days=bounds_days,
@@ -484,6 +506,32 @@ def _dose_quantity(catalogue: Catalogue, dose_and_rate: JsonDict) -> Quantity | 
     return quantity_of(catalogue, dose_range.get("high")) or quantity_of(
         catalogue, dose_range.get("low")
     )
+
+
+def _rate_quantity(catalogue: Catalogue, dose_and_rate: JsonDict) -> Quantity | None:
+    """A pump rate (rateQuantity, rateRatio, rateRange high) as mass or volume per hour."""
+    if "rateQuantity" in dose_and_rate:
+        rate = quantity_of(catalogue, dose_and_rate.get("rateQuantity"))
+        return rate if rate is not None and rate.unit in ("ug/h", "mL/h") else None
+    if "rateRange" in dose_and_rate:
+        rate_range = as_dict(dose_and_rate.get("rateRange"))
+        rate = quantity_of(catalogue, rate_range.get("high")) or quantity_of(
+            catalogue, rate_range.get("low")
+        )
+        return rate if rate is not None and rate.unit in ("ug/h", "mL/h") else None
+    ratio = as_dict(dose_and_rate.get("rateRatio"))
+    amount = quantity_of(catalogue, ratio.get("numerator"))
+    days = duration_days(catalogue, ratio.get("denominator"))
+    if amount is None or not days:
+        return None
+    hours = days * 24.0
+    if amount.unit == "mg":
+        per_hour = Quantity(amount.value * 1000.0 / hours, "ug/h")
+    elif amount.unit == "mL":
+        per_hour = Quantity(amount.value / hours, "mL/h")
+    else:
+        return None
+    return per_hour if math.isfinite(per_hour.value) else None
 
 
 def _max_per_day(catalogue: Catalogue, instruction: JsonDict) -> float | None:
@@ -671,13 +719,20 @@ def _daily_amount(
             return None, "patch strength unknown"
         patches = dose.value if dose is not None and dose.unit == "1" else 1.0
         return strength.value * patches, None
+    rate = line.rate
+    if rate is not None and rate.unit == "ug/h":
+        return rate.value * 24.0 / 1000.0, None  # mg/day
+    if rate is not None:  # mL/h
+        if strength is None or strength.unit != "mg/mL":
+            return None, "concentration unknown"
+        return rate.value * 24.0 * strength.value, None
     per_day = line.doses_per_day
     if per_day is None:
         if line.max_units_per_day is not None and strength is not None and strength.unit == "mg":
             return line.max_units_per_day * strength.value, None
         return None, "doses per day unknown"
     if dose is None:
-        return None, "dose unknown"
+        return None, "dose unit not convertible" if line.dose_unreadable else "dose unknown"
     if dose.unit == "mg":
         return dose.value * per_day, None  # a dose in mg wins over the product strength
     if dose.unit == "1":

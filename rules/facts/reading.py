@@ -245,18 +245,17 @@ class ReadingContext:
             person = self.index.resolve(person_ref, resource, *containers)
             organisation_ref = reference_of(resource.get("organization"))
             organisation = self.index.resolve(organisation_ref, resource, *containers)
-        elif resource is not None and kind == "Practitioner":
+        elif (resource is None or kind == "Practitioner") and ref and not ref.startswith("#"):
+            # Practitioner/X: its PractitionerRoles (the practitionerRoles prefetch) tell the
+            # role, with or without the Practitioner resource itself (the sandbox sends none).
             person, person_ref = resource, ref
-            if ref and not ref.startswith("#"):
-                for practitioner_role in self.index.roles_by_practitioner.get(
-                    reference_key(ref), ()
-                ):
-                    role_concepts.extend(
-                        [practitioner_role.get("code"), practitioner_role.get("specialty")]
-                    )
-                    if organisation is None:
-                        organisation_ref = reference_of(practitioner_role.get("organization"))
-                        organisation = self.index.resolve(organisation_ref, practitioner_role)
+            for practitioner_role in self.index.roles_by_practitioner.get(reference_key(ref), ()):
+                role_concepts.extend(
+                    [practitioner_role.get("code"), practitioner_role.get("specialty")]
+                )
+                if organisation is None:
+                    organisation_ref = reference_of(practitioner_role.get("organization"))
+                    organisation = self.index.resolve(organisation_ref, practitioner_role)
         elif resource is not None and kind == "Organization":
             organisation, organisation_ref = resource, ref
         person_ids = _identifiers(

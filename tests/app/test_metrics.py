@@ -21,7 +21,7 @@ from app.audit_journal import AuditJournal
 from app.db import migrate
 from app.main import create_app
 from app.metrics import ServiceMetrics
-from app.settings import ConfigurationError, Settings, settings_from_environment
+from app.settings import PROJECT_ROOT, ConfigurationError, Settings, settings_from_environment
 from cds_hooks.errors import AUTH_FAILURE_REASONS
 from rules.fixtures import FIXTURES_DIR, load_fixture
 from rules.hooks import ORDER_SIGN
@@ -263,6 +263,11 @@ def test_with_a_token_only_the_token_opens_the_metrics(production: TestClient) -
 def test_production_refuses_metrics_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPIOID_CDS_ENVIRONMENT", "production")
     monkeypatch.setenv("OPIOID_CDS_AUDIT_SECRET", "a-test-audit-secret-of-some-length")
+    monkeypatch.setenv("OPIOID_CDS_DATABASE_URL", "postgresql+asyncpg://cds@db:5432/opioid_cds")
+    monkeypatch.setenv(
+        "OPIOID_CDS_TRUSTED_CLIENTS",
+        str(PROJECT_ROOT / "config" / "trusted-clients.development.yaml"),
+    )
     monkeypatch.setenv("OPIOID_CDS_METRICS", "true")
 
     with pytest.raises(ConfigurationError) as refused:

@@ -325,7 +325,7 @@ def test_logs_are_json_for_a_collector_and_readable_lines_for_a_person(
     handlers, level = root.handlers, root.level
     try:
         configure_logging("INFO", log_format)
-        get_logger("opioid-test").info("service started", port=8000)
+        get_logger("app.test").info("service started", port=8000)
     finally:
         root.handlers, root.level = handlers, level
 

@@ -33,8 +33,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
-    """The command's server until the block ends; its output so far if it never answers."""
+def _running(
+    command: list[str], env: dict[str, str], port: int, output: list[str] | None = None
+) -> Iterator[str]:
+    """The command's server until the block ends; its output so far if it never answers, and
+    all of it in `output` once it has stopped."""
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
@@ -49,8 +52,8 @@ def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str
             except httpx.TransportError:
                 time.sleep(0.2)
         else:
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"{command} did not start:\n{output}")
+            printed = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"{command} did not start:\n{printed}")
         yield base
     finally:
         if process.poll() is None:
@@ -60,6 +63,8 @@ def _running(command: list[str], env: dict[str, str], port: int) -> Iterator[str
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         if process.stdout:
+            if output is not None:
+                output.append(process.stdout.read())
             process.stdout.close()
 
 
@@ -72,10 +77,13 @@ def test_make_serve_answers_on_its_port(tmp_path: Path) -> None:
         "PORT": str(port),
         "OPIOID_CDS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}",
     }
-    with _running(["make", "serve"], env, port) as base:
+    output: list[str] = []
+    with _running(["make", "serve"], env, port, output) as base:
         discovery = httpx.get(f"{base}/cds-services", timeout=5)
         assert discovery.status_code == 200
         assert len(discovery.json()["services"]) == 3
+    # The README tells a newcomer to wait for this line.
+    assert f"Uvicorn running on http://127.0.0.1:{port}" in output[0]
 
 
 def _production_start_block() -> str:

@@ -36,6 +36,9 @@ FIXTURE_FILES = sorted(
 NOT_SOURCE = (".git", ".venv", "build", "dist", "var", "node_modules", "*.egg-info", "__pycache__",
               ".*_cache", "*.so")  # fmt: skip
 PIP: list[str | Path] = [sys.executable, "-m", "pip"]
+# The build backend pinned by requirements-build.lock (pyproject's build-system), which the
+# service's own venv does not carry; `make test` creates it.
+BUILD_PYTHON = ROOT / ".venv-build" / "bin" / "python"
 
 
 def _run(command: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -52,7 +55,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel, built as the image builds it but without mypyc."""
     work = tmp_path_factory.mktemp("wheel")
     shutil.copytree(ROOT, work / "source", ignore=shutil.ignore_patterns(*NOT_SOURCE))
-    build = [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", work / "dist"]
+    assert BUILD_PYTHON.exists(), f"{BUILD_PYTHON} is missing: `make .venv-build/.installed`"
+    build: list[str | Path] = [BUILD_PYTHON, "-m", "pip", "wheel", "--no-deps",
+                               "--no-build-isolation", "--wheel-dir", work / "dist"]  # fmt: skip
     _run([*build, work / "source"], cwd=work, env={**os.environ, "OPIOID_CDS_PURE_PYTHON": "1"})
     [built] = (work / "dist").glob("opioid_cds-*.whl")
     return built

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fhir_fixtures.builders import ATC, PRK, RXNORM, SNOMED, concept, dosage, med_request, qty
-from rules.catalogue import Catalogue
+from rules.catalogue import Catalogue, Quantity
 from rules.facts import OrderFacts
 from tests.rules.facts.conftest import build, order_of
 
@@ -153,13 +153,27 @@ def test_product_strength_from_text(catalogue: Catalogue) -> None:
     assert order.ome_mg_per_day == pytest.approx(60.0)
 
 
-def test_ambiguous_combination_strength_is_not_guessed(catalogue: Catalogue) -> None:
+def test_combination_strengths_are_read_in_ingredient_order(catalogue: Catalogue) -> None:
+    # codeine is the second name, so 10 mg (not paracetamol's 500): 10 × 3 × 0.1
     order = _order(
         catalogue,
         concept(text="paracetamol/codeine 500/10 mg tablet"),
         dosage(frequency=3, dose=qty(1, "1")),
     )
+    assert order.medication.strength_per_unit == Quantity(10, "mg")
+    assert order.ome_mg_per_day == pytest.approx(3.0)
+
+
+def test_a_combination_with_one_strength_for_two_names_is_not_guessed(
+    catalogue: Catalogue,
+) -> None:
+    order = _order(
+        catalogue,
+        concept(text="paracetamol/codeine tablet 500 mg"),
+        dosage(frequency=3, dose=qty(1, "1")),
+    )
     assert order.is_opioid
+    assert order.medication.strength_per_unit is None
     assert order.ome_mg_per_day is None
 
 
@@ -281,7 +295,16 @@ def test_route_from_dosage_codes_and_text(catalogue: Catalogue) -> None:
         catalogue, concept((ATC, "N02AA01")), text | dosage(frequency=6, dose=qty(5, "mg"))
     )
     assert order.route == "parenteral"
-    assert order.ome_mg_per_day is None  # the oral factor does not apply to injections
+    # Parenteral morphine has its own factor row (3 × oral): 5 mg × 6 × 3
+    assert order.ome_mg_per_day == pytest.approx(90.0)
+    oxycodone = _order(
+        catalogue, concept((ATC, "N02AA05")), text | dosage(frequency=6, dose=qty(5, "mg"))
+    )
+    # No parenteral oxycodone row: the oral factor is not applied to an injection.
+    assert oxycodone.ome_mg_per_day is None
+    assert oxycodone.ome_not_computable_reason == (
+        "no Dutch conversion factor for oxycodone (parenteral)"
+    )
 
 
 def test_total_ome_over_drafts_counts_unselected_orders(catalogue: Catalogue) -> None:

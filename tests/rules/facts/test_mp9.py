@@ -226,7 +226,7 @@ def test_codeine_as_needed_for_cough(catalogue: Catalogue) -> None:
     assert order.ome_mg_per_day == pytest.approx(6 * 10 * 0.1)  # the maximum per day
 
 
-def test_morphine_pump_is_parenteral_and_not_converted(catalogue: Catalogue) -> None:
+def test_morphine_pump_counts_its_rate_with_the_parenteral_factor(catalogue: Catalogue) -> None:
     medication = _medication("morfine", "94692", "134538", "MORFINE INFVLST 5MG/ML CAS 100ML")
     instruction = {
         "doseAndRate": [
@@ -245,7 +245,8 @@ def test_morphine_pump_is_parenteral_and_not_converted(catalogue: Catalogue) -> 
     order = only_order(build(catalogue, [agreement, medication], _gp_role()))
     assert order.is_opioid
     assert order.route == "parenteral"
-    assert order.ome_mg_per_day is None
+    # The high end of the rate: 0.5 mL/h × 24 h × 5 mg/mL = 60 mg/day, × 3 parenteral
+    assert order.ome_mg_per_day == pytest.approx(180.0)
     assert order.duration_indefinite
 
 

@@ -124,6 +124,23 @@ def test_user_role_of_the_sandbox_practitioner(catalogue: Catalogue) -> None:
     assert facts.user_ref == "Practitioner/COREPRACTITIONER1"
 
 
+def test_user_practitioner_roles_count_without_a_practitioner_resource(
+    catalogue: Catalogue,
+) -> None:
+    # The sandbox sends userId Practitioner/X and only the practitionerRoles prefetch.
+    surgeon = practitioner_role(
+        "r1", practitioner="Practitioner/X", code=concept((SNOMED, "22731001"))
+    )
+    other = practitioner_role(
+        "r2", practitioner="Practitioner/Y", code=concept((UZI_ROLE, "01.015"))
+    )
+    order = _order_by(catalogue, None, surgeon, other, context={"userId": "Practitioner/X"})
+    assert (order.prescriber_role, order.prescriber_role_source) == (
+        PrescriberRole.SPECIALIST,
+        RoleSource.USER,
+    )
+
+
 def test_next_practitioner_of_a_draft(catalogue: Catalogue) -> None:
     gp = practitioner_role("gp", specialty=concept((AGB_SPECIALISM, "0100")))
     request = med_request(
