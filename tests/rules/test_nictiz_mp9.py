@@ -166,7 +166,8 @@ def test_opioid_use_in_any_block_is_no_new_user(
 
 def test_the_running_morphine_pump_is_active_opioid_use_once(evaluator: Evaluator) -> None:
     """Agreement, administration agreement and use of one pump: one treatment, one entry in
-    the daily dose (not convertible yet: its rate is named as not converted)."""
+    the daily dose. The rate 0.2–0.5 ml/h of 5 mg/ml counts at its upper end: 0.5 × 24 × 5 =
+    60 mg parenteral morphine a day, × 3 (parenteral to oral) = 180 mg OME."""
     history = [
         block(kind, PUMP, suffix)
         for kind, suffix in (("MedAgr", "MA"), ("AdmAgr", "TA"), ("MedUse2", "MGB"))
@@ -177,7 +178,8 @@ def test_the_running_morphine_pump_is_active_opioid_use_once(evaluator: Evaluato
     assert [c.ref for c in pump] == [
         "MedicationRequest/mp-MedAgr-mp9-MBH300toedieningssnelheidMA-tmg"
     ]
-    assert patient.ome_unconverted == ("MORFINE INFVLST 5MG/ML CAS 100ML",)
+    assert [c.ome_mg_per_day for c in pump] == [pytest.approx(180.0)]
+    assert patient.ome_unconverted == ()
 
 
 def test_a_dispense_request_is_part_of_its_agreement_not_a_prescription(
@@ -223,15 +225,16 @@ def test_a_drafted_stop_agreement_gets_no_prescribing_cards(evaluator: Evaluator
     [
         # Codeine "bij hoest" (ATC R05DA04): the pain agreements leave it alone.
         (block("MedAgr", CODEINE, "MA"), []),
-        # The morphine pump as a GP's draft: short-acting parenteral, 9 days, OME not computed.
+        # The morphine pump as a GP's draft: short-acting parenteral, 9 days, 180 mg OME a day
+        # at the upper end of its rate.
         (
             block("MedAgr", PUMP, "MA"),
             [
+                "high-daily-dose",
                 "short-acting-opioid",
                 "gp-duration-limit",
                 "missing-indication-or-duration",
                 "new-user-education",
-                "incomplete-check",
             ],
         ),
     ],
