@@ -28,6 +28,9 @@ _CANONICAL = (
 # the product. ucumvert 0.3.2 fails on it (it returns a parser token), so it is read here.
 _ANNOTATION_ONLY = re.compile(r"(?:\{[^{}]*\})+")
 COUNT = UnitInfo("count", "1", 1.0)
+# Dose units in real use are short ("ug/h", "mg/(24.h)", "{tbl}"); a longer string is neither
+# parsed (a millisecond and more each) nor cached, so a request cannot fill either with its own.
+_LONGEST_UNIT = 40
 
 _lock = threading.Lock()
 _registry: Any = None
@@ -52,10 +55,14 @@ def warm() -> None:
     threading.Thread(target=_ensure_registry, name="ucum-registry", daemon=True).start()
 
 
-@functools.lru_cache(maxsize=1024)
 def ucum_unit(code: str) -> UnitInfo | None:
     """A UCUM code as (dimension, canonical unit, factor to it); None when it is not UCUM or
     not one of our dimensions (``mg/kg``, ``%``): the caller reports the dose unconvertible."""
+    return None if len(code) > _LONGEST_UNIT else _parsed_unit(code)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_unit(code: str) -> UnitInfo | None:
     if _ANNOTATION_ONLY.fullmatch(code.strip()):
         return COUNT
     registry = _ensure_registry()

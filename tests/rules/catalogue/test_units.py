@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rules.catalogue import Catalogue, Quantity
-from rules.catalogue._ucum import ucum_unit
+from rules.catalogue._ucum import _parsed_unit, ucum_unit
 
 
 @pytest.mark.parametrize(
@@ -53,9 +53,17 @@ def test_units_outside_our_dimensions_are_not_converted(catalogue: Catalogue, un
 
 def test_each_unit_string_is_parsed_once() -> None:
     ucum_unit("ug/min")
-    before = ucum_unit.cache_info()
+    before = _parsed_unit.cache_info()
     for _ in range(100):
         ucum_unit("ug/min")
-    after = ucum_unit.cache_info()
+    after = _parsed_unit.cache_info()
     assert after.misses == before.misses
     assert after.hits == before.hits + 100
+
+
+def test_a_unit_string_no_dose_has_is_neither_parsed_nor_kept(catalogue: Catalogue) -> None:
+    """A request cannot spend the parser's time, nor fill its cache, with long strings."""
+    before = _parsed_unit.cache_info()
+    for index in range(50):
+        assert catalogue.to_canonical(1, f"mg/{index}" + "{x}" * 20_000) is None
+    assert _parsed_unit.cache_info() == before
