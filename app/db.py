@@ -149,10 +149,13 @@ class SeenJwtId(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def create_engine_for(database_url: str, *, fsync_commits: bool = True) -> AsyncEngine:
+def create_engine_for(
+    database_url: str, *, fsync_commits: bool = True, pre_ping: bool = True
+) -> AsyncEngine:
     """The engine of `database_url`. `fsync_commits=False` (SQLite only) commits without
     waiting for the disk: durable when the process is killed, not when the machine loses
-    power (the replay store: app/replay_store.py)."""
+    power. `pre_ping=False` (PostgreSQL only) saves a round trip per checkout; the caller then
+    drops a connection that fails (both: the replay store, app/replay_store.py)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +172,7 @@ def create_engine_for(database_url: str, *, fsync_commits: bool = True) -> Async
             cursor.close()
 
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True)
+    return create_async_engine(database_url, pool_pre_ping=pre_ping)
 
 
 def _alembic_config() -> Config:

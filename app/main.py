@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
             if tracing is not None:
                 tracing.instrument_client(http_client)
             app.state.settings = settings
-            replay_store = build_replay_store(settings, session_factory)
+            replay_store = build_replay_store(settings)
             app.state.jwt_verifier = build_jwt_verifier(settings, replay_store, http_client, trust)
             audit = AuditWriter(
                 session_factory,

@@ -14,7 +14,12 @@ import anyio
 import pytest
 import redis.asyncio as redis
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from app.db import SeenJwtId, create_engine_for, migrate
 from app.replay_store import RedisReplayStore, SqlReplayStore, build_replay_store, jti_hash
@@ -27,16 +32,21 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await anyio.to_thread.run_sync(migrate, database_url)
     engine = create_engine_for(database_url)
-    factory = async_sessionmaker(engine, expire_on_commit=False)
-    async with factory.begin() as session:  # the PostgreSQL database lives for the session
-        await session.execute(delete(SeenJwtId))
+    async with engine.begin() as connection:  # the PostgreSQL database lives for the session
+        await connection.execute(delete(SeenJwtId))
     try:
-        yield factory
+        yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """To read what the store wrote, as the ORM reads it."""
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def later(seconds: float) -> datetime:
@@ -54,18 +64,18 @@ async def test_in_memory_store_remembers_per_issuer() -> None:
     assert len(store) == 2
 
 
-async def test_sql_store_refuses_a_second_use(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    store = SqlReplayStore(sessions)
+async def test_sql_store_refuses_a_second_use(engine: AsyncEngine) -> None:
+    store = SqlReplayStore(engine)
     assert isinstance(store, ReplayStore)
     assert await store.remember("jti-1", "https://ehr.example.test", later(300))
     assert not await store.remember("jti-1", "https://ehr.example.test", later(300))
     assert await store.remember("jti-1", "https://other.example.test", later(300))
 
 
-async def test_sql_store_keeps_only_a_hash(sessions: async_sessionmaker[AsyncSession]) -> None:
-    store = SqlReplayStore(sessions)
+async def test_sql_store_keeps_only_a_hash(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    store = SqlReplayStore(engine)
     await store.remember("secret-ish-jti", "https://ehr.example.test", later(300))
     async with sessions() as session:
         rows = (await session.execute(select(SeenJwtId))).scalars().all()
@@ -75,10 +85,8 @@ async def test_sql_store_keeps_only_a_hash(sessions: async_sessionmaker[AsyncSes
     assert len(rows[0].jti_hash) == 64
 
 
-async def test_sql_store_is_safe_under_concurrency(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    store = SqlReplayStore(sessions)
+async def test_sql_store_is_safe_under_concurrency(engine: AsyncEngine) -> None:
+    store = SqlReplayStore(engine)
     results: list[bool] = []
 
     async def attempt() -> None:
@@ -91,13 +99,11 @@ async def test_sql_store_is_safe_under_concurrency(
     assert results.count(False) == 39
 
 
-async def test_sql_store_shared_by_two_replicas(
-    sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> None:
+async def test_sql_store_shared_by_two_replicas(engine: AsyncEngine, database_url: str) -> None:
     other_engine = create_engine_for(database_url)
     try:
-        replica_a = SqlReplayStore(sessions)
-        replica_b = SqlReplayStore(async_sessionmaker(other_engine, expire_on_commit=False))
+        replica_a = SqlReplayStore(engine)
+        replica_b = SqlReplayStore(other_engine)
         assert await replica_a.remember("shared", "iss", later(300))
         assert not await replica_b.remember("shared", "iss", later(300))
     finally:
@@ -105,9 +111,9 @@ async def test_sql_store_shared_by_two_replicas(
 
 
 async def test_sql_store_purges_expired_entries(
-    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    store = SqlReplayStore(sessions, purge_interval=3600)
+    store = SqlReplayStore(engine, purge_interval=3600)
     for number in range(5):
         assert await store.remember(f"old-{number}", "iss", later(-10))
     assert await store.remember("fresh", "iss", later(300))
@@ -117,8 +123,10 @@ async def test_sql_store_purges_expired_entries(
     assert count == 1
 
 
-async def test_sql_store_purges_as_it_goes(sessions: async_sessionmaker[AsyncSession]) -> None:
-    store = SqlReplayStore(sessions, purge_interval=0)
+async def test_sql_store_purges_as_it_goes(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    store = SqlReplayStore(engine, purge_interval=0)
     await store.remember("old", "iss", later(-10))
     await store.remember("new", "iss", later(300))  # purges "old" first
     async with sessions() as session:
@@ -126,18 +134,40 @@ async def test_sql_store_purges_as_it_goes(sessions: async_sessionmaker[AsyncSes
     assert count == 1
 
 
-async def test_an_expired_entry_can_be_taken_over(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    store = SqlReplayStore(sessions, purge_interval=3600)
+async def test_an_expired_entry_can_be_taken_over(engine: AsyncEngine) -> None:
+    store = SqlReplayStore(engine, purge_interval=3600)
     assert await store.remember("reused", "iss", later(-10))
     assert await store.remember("reused", "iss", later(300))
     assert not await store.remember("reused", "iss", later(300))
 
 
-async def test_naive_datetimes_are_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_rows_written_through_the_orm_compare_as_the_store_writes_them(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Rows from before the store spoke to the driver directly (SQLAlchemy's own format on
+    SQLite): an expired one is taken over, a live one still refuses its token."""
+    async with sessions.begin() as session:
+        session.add(SeenJwtId(jti_hash=jti_hash("iss", "expired"), expires_at=later(-10)))
+        session.add(SeenJwtId(jti_hash=jti_hash("iss", "live"), expires_at=later(300)))
+    store = SqlReplayStore(engine, purge_interval=3600)
+    assert await store.remember("expired", "iss", later(300))
+    assert not await store.remember("live", "iss", later(300))
+    assert await store.purge_expired(later(400)) == 2
+
+
+async def test_an_unreachable_database_refuses_the_check() -> None:
+    """Fail closed, quickly: 503 for the call (ReplayCheckUnavailable), never a pass."""
+    engine = create_async_engine(f"postgresql+asyncpg://cds@127.0.0.1:{free_port()}/none")
+    try:
+        with pytest.raises(ReplayCheckUnavailable):
+            await SqlReplayStore(engine).remember("x", "iss", later(300))
+    finally:
+        await engine.dispose()
+
+
+async def test_naive_datetimes_are_refused(engine: AsyncEngine) -> None:
     with pytest.raises(ValueError, match="timezone"):
-        await SqlReplayStore(sessions).remember("x", "iss", datetime(2030, 1, 1))
+        await SqlReplayStore(engine).remember("x", "iss", datetime(2030, 1, 1))
 
 
 # ------------------------------------------------------------- what makes a check cheap
@@ -146,14 +176,12 @@ async def test_naive_datetimes_are_refused(sessions: async_sessionmaker[AsyncSes
 async def test_sqlite_store_commits_without_waiting_for_the_disk(sqlite_url: str) -> None:
     """A commit that waits for fsync cost a signed call 10 ms on the development machine."""
     await anyio.to_thread.run_sync(migrate, sqlite_url)
-    store = build_replay_store(Settings(database_url=sqlite_url), async_sessionmaker())
+    store = build_replay_store(Settings(database_url=sqlite_url))
     assert isinstance(store, SqlReplayStore)
     try:
         assert await store.remember("cheap", "iss", later(300))
         assert not await store.remember("cheap", "iss", later(300))
-        engine = store.owned_engine
-        assert engine is not None
-        async with engine.connect() as connection:
+        async with store.engine.connect() as connection:
             synchronous = await connection.scalar(text("PRAGMA synchronous"))
         assert synchronous == 1  # NORMAL: durable when the process dies, no fsync per commit
     finally:

@@ -17,7 +17,7 @@ import pytest
 import structlog
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import migrate
 from app.main import create_app
@@ -243,7 +243,7 @@ async def _build(settings: Settings) -> object:
     engine = create_async_engine("sqlite+aiosqlite://")
     try:
         async with httpx.AsyncClient() as http:
-            return build_jwt_verifier(settings, SqlReplayStore(async_sessionmaker(engine)), http)
+            return build_jwt_verifier(settings, SqlReplayStore(engine), http)
     finally:
         await engine.dispose()
 
