@@ -18,7 +18,9 @@ import pytest
 from cds_hooks.draft_orders import DraftOrders
 from fhir_fixtures.builders import PERIOD_OF_USE, PRK, concept, dosage, med_request, qty
 from rules.engine import Evaluation, EvaluationInput, Evaluator
+from rules.catalogue import Catalogue
 from rules.facts import PatientFacts
+from rules.facts.medication import medication_input, recognise
 from rules.fixtures import ANCHOR_DATE
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nictiz"
@@ -124,6 +126,20 @@ def test_a_benzodiazepine_in_any_mp9_block_is_active(
     evaluation = evaluate(evaluator, [block(*b) for b in blocks])
     assert [s.ref for s in patient_of(evaluation).active_sedatives if not s.is_draft] == [sedative]
     assert "opioid-sedative-combination" in evaluation.fired_rule_ids
+
+
+@pytest.mark.parametrize("product", PRODUCTS, ids=[p["id"] for p in PRODUCTS])
+def test_every_nictiz_product_is_known_by_its_code(
+    catalogue: Catalogue, product: dict[str, Any]
+) -> None:
+    """The opioid and benzodiazepine products of the instances, by PRK, GPK or HPK: each is in
+    the catalogue with the substance and strength its G-Standaard name gives."""
+    facts = recognise(catalogue, medication_input(None, product, resolved=True))
+    display = product["code"]["text"]
+    assert facts.coded, display
+    named = {"CODEINE": "codeine", "CODEINEFOSFAAT": "codeine", "MORFINE": "morphine",
+             "TEMAZEPAM": "temazepam", "OXAZEPAM": "oxazepam"}  # fmt: skip
+    assert [s.key for s in facts.substances] == [named[display.split()[0]]]
 
 
 def test_a_dispense_lasts_its_quantity_at_the_agreements_dose(evaluator: Evaluator) -> None:
