@@ -17,8 +17,8 @@ import pytest
 
 from cds_hooks.draft_orders import DraftOrders
 from fhir_fixtures.builders import PERIOD_OF_USE, PRK, concept, dosage, med_request, qty
-from rules.engine import Evaluation, EvaluationInput, Evaluator
 from rules.catalogue import Catalogue
+from rules.engine import Evaluation, EvaluationInput, Evaluator
 from rules.facts import PatientFacts
 from rules.facts.medication import medication_input, recognise
 from rules.fixtures import ANCHOR_DATE
