@@ -34,7 +34,7 @@ def _draft(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cards(api: TestClient, request: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    response = api.post("/cds-services/opioid-order-sign", json=request)
+    response = api.post(f"/cds-services/opioid-{request['hook']}", json=request)
     assert response.status_code == 200, response.text
     return {card["source"]["topic"]["code"]: card for card in response.json()["cards"]}
 
@@ -159,3 +159,41 @@ def test_a_history_search_cut_off_is_named() -> None:
         assert card.extension["nl.opioid-cds.explanation"]["missing_data"] == [
             "medicationDispenses"
         ]
+
+
+# --- found by the fuzz property (test_fuzz_nothing_silent.py) --------------------------------
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    request, _ = load_fixture(FIXTURES_DIR / f"{name}.json")
+    return request
+
+
+def _resource(request: dict[str, Any], ref: str) -> dict[str, Any]:
+    """The drafted or prefetched resource `Type/id` of a request."""
+    bundles = [request["context"]["draftOrders"], *request["prefetch"].values()]
+    for bundle in bundles:
+        for entry in bundle.get("entry", []) if isinstance(bundle, dict) else []:
+            resource: dict[str, Any] = entry["resource"]
+            if f"{resource['resourceType']}/{resource['id']}" == ref:
+                return resource
+    raise LookupError(ref)
+
+
+def _incomplete(cards: dict[str, dict[str, Any]]) -> str:
+    detail: str = cards["incomplete-check"]["detail"]
+    assert "failed (service error)" not in detail
+    return detail
+
+
+def test_a_period_of_use_to_9998_with_repeats_still_gets_chronic_use(api: TestClient) -> None:
+    """The order's days with its repeats ran past the calendar: chronic-use raised
+    OverflowError and was named as a failed check, without its card."""
+    request = _fixture("chronic-use-oxycodon")
+    draft = _draft(request)
+    draft["extension"][0]["valuePeriod"]["end"] = "9998-12-31"
+    draft["dispenseRequest"]["numberOfRepeatsAllowed"] = 2
+    cards = _cards(api, request)
+    assert "chronic-use" in cards
+    assert "gp-duration-limit" in cards
+    assert "incomplete-check" not in cards
