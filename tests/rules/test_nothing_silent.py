@@ -197,3 +197,27 @@ def test_a_period_of_use_to_9998_with_repeats_still_gets_chronic_use(api: TestCl
     assert "chronic-use" in cards
     assert "gp-duration-limit" in cards
     assert "incomplete-check" not in cards
+
+
+@pytest.mark.parametrize(
+    ("medication", "reason"),
+    [(None, "not stated"), (42, "unreadable"), ("oxycodon", "unreadable"), ({}, "unreadable")],
+)
+def test_a_drafted_medication_left_out_or_unreadable_is_named(
+    api: TestClient, medication: object, reason: str
+) -> None:
+    """Not recognisable as anything, the order was no opioid: every card went, unsaid."""
+    request = _request()
+    draft = _draft(request)
+    del draft["medicationCodeableConcept"]
+    if medication is not None:
+        draft["medicationCodeableConcept"] = medication
+    detail = _incomplete(_cards(api, request))
+    assert f"medication: {reason} (`{ORDER_ID}`)" in detail
+
+
+def test_a_history_medication_that_cannot_be_read_is_named(api: TestClient) -> None:
+    request = _fixture("chronic-use-oxycodon")
+    _resource(request, "MedicationRequest/mr-chronic-0")["medicationCodeableConcept"] = 42
+    detail = _incomplete(_cards(api, request))
+    assert "medication: unreadable (`MedicationRequest/mr-chronic-0`)" in detail
