@@ -221,3 +221,27 @@ def test_a_history_medication_that_cannot_be_read_is_named(api: TestClient) -> N
     _resource(request, "MedicationRequest/mr-chronic-0")["medicationCodeableConcept"] = 42
     detail = _incomplete(_cards(api, request))
     assert "medication: unreadable (`MedicationRequest/mr-chronic-0`)" in detail
+
+
+@pytest.mark.parametrize("period", ["garbage", 42, [], {}, None])
+def test_a_period_of_use_without_a_period_uses_the_next_source_and_says_so(
+    api: TestClient, period: object
+) -> None:
+    """An ext-TimeInterval.Period with no readable Period in it was no period of use at all,
+    unsaid; 28 tablets at 2 a day still give 14 days."""
+    request = _request()
+    extension = _draft(request)["extension"][0]
+    del extension["valuePeriod"]
+    if period is not None:
+        extension["valuePeriod"] = period
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert f"duration (period_of_use): unreadable (`{ORDER_ID}`)" in _incomplete(cards)
+
+
+def test_an_unreadable_history_period_of_use_is_named(api: TestClient) -> None:
+    request = _fixture("chronic-use-oxycodon")
+    prior = _resource(request, "MedicationRequest/mr-chronic-0")
+    prior["extension"][0]["valuePeriod"]["start"] = "2026-13-45"
+    detail = _incomplete(_cards(api, request))
+    assert "duration (period_of_use): unreadable (`MedicationRequest/mr-chronic-0`)" in detail
