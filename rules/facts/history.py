@@ -21,6 +21,13 @@ from rules.facts.durations import (
     quantity_days,
     statement_period,
 )
+from rules.facts.elements import (
+    MEDICATION_DISPENSE,
+    MEDICATION_REQUEST_HISTORY,
+    MEDICATION_STATEMENT,
+    Shape,
+    unreadable_elements,
+)
 from rules.facts.fhir_access import (
     as_dict,
     as_str,
@@ -54,6 +61,14 @@ BLOCK_RANK = {
 
 
 # --------------------------------------------------------------------------- history
+def report_unreadable(ctx: ReadingContext, resource: JsonDict, shape: Shape, ref: str) -> None:
+    """Name what the history resource holds but cannot be read, and a status left out (R4
+    requires one; without it a resource is never in use): the incomplete-check card."""
+    for element in unreadable_elements(ctx.catalogue, resource, shape, required=("status",)):
+        absent = element == "status" and resource.get("status") is None
+        ctx.problems.append(Problem(element, "not stated" if absent else "unreadable", ref))
+
+
 @dataclass(slots=True)
 class SedativeUse:
     """A sedative block of the history and the days it covers (before stops are applied)."""
@@ -169,6 +184,7 @@ def read_dispense(
     if not (medication.is_opioid or medication.is_sedative):
         return None
     ref = resource_ref(resource, "MedicationDispense", fallback_id)
+    report_unreadable(ctx, resource, MEDICATION_DISPENSE, ref)
     cat = ctx.catalogue
     treatment = treatment_of(resource)
     agreement = linked_agreement(ctx, resource, history, treatment)
@@ -257,6 +273,7 @@ def read_statement(
     if not (medication.is_opioid or medication.is_sedative):
         return None
     ref = resource_ref(resource, "MedicationStatement", fallback_id)
+    report_unreadable(ctx, resource, MEDICATION_STATEMENT, ref)
     used = statement_period(ctx.catalogue, resource, status == "active", ctx.today)
     if used.period_of_use_unreadable:
         ctx.problems.append(Problem("duration (period_of_use)", "unreadable", ref))
@@ -327,6 +344,7 @@ def read_history_request(
     if not (medication.is_opioid or medication.is_sedative):
         return None  # not relevant: do not read the rest
     request = read_request(ctx, resource, fallback_id, full=False)
+    report_unreadable(ctx, resource, MEDICATION_REQUEST_HISTORY, request.ref)
     for source in request.durations_.unreadable:
         ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", request.ref))
     treatment = treatment_of(resource)

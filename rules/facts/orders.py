@@ -12,6 +12,7 @@ from rules.facts.durations import (
     Durations,
     request_durations,
 )
+from rules.facts.elements import MEDICATION_REQUEST, unreadable_elements
 from rules.facts.fhir_access import (
     as_dict,
     as_int,
@@ -265,6 +266,9 @@ def order_facts(
     route = request.dosage.route or medication.route_hint
     for source in found.unreadable:
         ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", order_id))
+    if medication.is_opioid or medication.is_sedative:
+        for element in unreadable_elements(ctx.catalogue, resource, MEDICATION_REQUEST):
+            ctx.problems.append(Problem(element, "unreadable", order_id))
     if (
         medication.is_opioid
         and request.dosage.ome_mg_per_day is None

@@ -245,3 +245,118 @@ def test_an_unreadable_history_period_of_use_is_named(api: TestClient) -> None:
     prior["extension"][0]["valuePeriod"]["start"] = "2026-13-45"
     detail = _incomplete(_cards(api, request))
     assert "duration (period_of_use): unreadable (`MedicationRequest/mr-chronic-0`)" in detail
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path", "value", "element", "lost"),
+    [
+        # 5 bananas: no supply duration, so no duration of 15 days beyond the GP's week.
+        (
+            "repeat-prescription-rxnorm",
+            ("dispenseRequest", "expectedSupplyDuration", "code"),
+            "bananas",
+            "dispenseRequest.expectedSupplyDuration",
+            "gp-duration-limit",
+        ),
+        # Repeats read as none: no repeat-prescription card, and 15 days became 5.
+        (
+            "follow-up-by-phone-with-repeats",
+            ("dispenseRequest", "numberOfRepeatsAllowed"),
+            "1e999",
+            "dispenseRequest.numberOfRepeatsAllowed",
+            "repeat-prescription",
+        ),
+        # "zes" times a day read as once a day: half the OME, no high-daily-dose card.
+        (
+            "high-daily-dose",
+            ("dosageInstruction", 0, "timing", "repeat", "frequency"),
+            "zes",
+            "dosageInstruction.timing.repeat.frequency",
+            "high-daily-dose",
+        ),
+        (
+            "high-daily-dose",
+            ("dosageInstruction", 0, "timing", "repeat", "frequency"),
+            0,
+            "dosageInstruction.timing.repeat.frequency",
+            "high-daily-dose",
+        ),
+        # The back pain could not be read: no bony-musculoskeletal-pain card.
+        (
+            "short-acting-oxycodon-back-pain",
+            ("reasonCode",),
+            "garbage",
+            "reasonCode",
+            "bony-musculoskeletal-pain",
+        ),
+        (
+            "short-acting-oxycodon-back-pain",
+            ("reasonCode", 0, "coding", 0, "code"),
+            {"value": "L03"},
+            "reasonCode.coding.code",
+            "bony-musculoskeletal-pain",
+        ),
+    ],
+)
+def test_an_unreadable_element_of_a_draft_is_named_by_its_path(
+    api: TestClient,
+    fixture: str,
+    path: tuple[str | int, ...],
+    value: object,
+    element: str,
+    lost: str,
+) -> None:
+    request = _fixture(fixture)
+    node: Any = _draft(request)
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    cards = _cards(api, request)
+    assert lost not in cards
+    detail = _incomplete(cards)
+    assert f"{element}: unreadable (`{ORDER_ID}`)" in detail
+    if isinstance(value, str):
+        assert value not in detail  # the path, not the value
+
+
+@pytest.mark.parametrize(
+    ("fixture", "ref", "element", "value", "lost"),
+    [
+        # The oxazepam dispense's 30 days were read as 1: no opioid + sedative warning.
+        (
+            "opioid-with-dispensed-benzodiazepine",
+            "MedicationDispense/md-oxazepam",
+            "daysSupply",
+            {"value": 30, "code": "bananas"},
+            "opioid-sedative-combination",
+        ),
+        # The dispense had no start: no early refill.
+        (
+            "early-refill",
+            "MedicationDispense/md-1",
+            "whenHandedOver",
+            "2026-13-45",
+            "early-refill",
+        ),
+        # The running oxycodon without a status was never in use: no high daily dose.
+        (
+            "high-daily-dose-overlapping",
+            "MedicationRequest/mr-current-oxy",
+            "status",
+            None,
+            "high-daily-dose",
+        ),
+    ],
+)
+def test_an_unreadable_element_of_the_history_is_named_by_its_path(
+    api: TestClient, fixture: str, ref: str, element: str, value: object, lost: str
+) -> None:
+    request = _fixture(fixture)
+    resource = _resource(request, ref)
+    del resource[element]
+    if value is not None:
+        resource[element] = value
+    cards = _cards(api, request)
+    assert lost not in cards
+    reason = "not stated" if value is None else "unreadable"
+    assert f"{element}: {reason} (`{ref}`)" in _incomplete(cards)
