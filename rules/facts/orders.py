@@ -236,7 +236,7 @@ def merge_dispense_requests(
     return result
 
 
-def _ome_by_policy(reason: str | None) -> bool:
+def ome_by_policy(reason: str | None) -> bool:
     """Methadone and buprenorphine are not converted by policy (docs/definitions.md, OME)."""
     return reason is not None and reason.endswith("is not converted by default")
 
@@ -272,7 +272,7 @@ def order_facts(
     if (
         medication.is_opioid
         and request.dosage.ome_mg_per_day is None
-        and not _ome_by_policy(request.dosage.ome_reason)
+        and not ome_by_policy(request.dosage.ome_reason)
     ):
         ctx.problems.append(Problem("OME", request.dosage.ome_reason or "unknown", order_id))
     return OrderFacts(

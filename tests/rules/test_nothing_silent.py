@@ -360,3 +360,13 @@ def test_an_unreadable_element_of_the_history_is_named_by_its_path(
     assert lost not in cards
     reason = "not stated" if value is None else "unreadable"
     assert f"{element}: {reason} (`{ref}`)" in _incomplete(cards)
+
+
+def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) -> None:
+    """Its OME was left out of the total without a word: no high-daily-dose card."""
+    request = _fixture("high-daily-dose-overlapping")
+    _resource(request, "MedicationRequest/mr-current-oxy")["dosageInstruction"] = []
+    cards = _cards(api, request)
+    assert "high-daily-dose" not in cards
+    detail = _incomplete(cards)
+    assert "OME: no dosage instruction (`MedicationRequest/mr-current-oxy`)" in detail
