@@ -19,6 +19,7 @@ from setuptools import setup
 COMPILED_MODULES = [
     "rules/facts/fhir_access.py",
     "rules/facts/medication.py",
+    "rules/facts/elements.py",
     "rules/facts/durations.py",
     "rules/facts/exposure.py",
     "rules/facts/reading.py",

@@ -28,6 +28,7 @@ __all__ = [
 COMPILED_MODULES = (
     "rules.facts.fhir_access",
     "rules.facts.medication",
+    "rules.facts.elements",
     "rules.facts.durations",
     "rules.facts.exposure",
     "rules.facts.reading",

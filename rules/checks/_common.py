@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from rules.facts import PatientFacts
+from rules.facts import PatientFacts, add_days
 from rules.registry import RuleContext
 
 __all__ = ["consult_after", "format_date", "on_oat", "order_interval"]
@@ -29,7 +29,8 @@ def consult_after(patient: PatientFacts, day: date | None) -> bool:
 
 
 def order_interval(start: date, days: int) -> tuple[date, date]:
-    return start, start + timedelta(days=max(days, 1) - 1)
+    """The days an order covers; a period of use ending in 9998 with repeats stays a date."""
+    return start, add_days(start, max(days, 1) - 1)
 
 
 def on_oat(ctx: RuleContext[Any]) -> bool:

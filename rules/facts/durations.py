@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from rules.catalogue import Catalogue
-from rules.facts.fhir_access import as_dict, extension_map, extensions, parse_date
+from rules.facts.fhir_access import as_dict, extension_map, extensions, is_object, parse_date
 from rules.facts.medication import Regimen, duration_days, quantity_of
 from rules.facts.model import DurationSource, MedicationFacts
 
@@ -85,8 +85,9 @@ class PeriodOfUse:
     days: int | None
     indefinite: bool
     unreadable: bool = False
-    """A start or end was there but could not be read (e.g. "garbage", "2026-13-45"), or the
-    end lies before the start: the period gives no duration, the next source is used."""
+    """A start or end was there but could not be read (e.g. "garbage", "2026-13-45"), the end
+    lies before the start, or the extension holds no Period (or one with nothing in it): the
+    period gives no duration, the next source is used."""
 
 
 def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | None:
@@ -98,13 +99,17 @@ def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | Non
         extension = found.get(url)
         if extension is None:
             continue
-        period = as_dict(extension.get("valuePeriod"))
+        raw_period = extension.get("valuePeriod")
+        period = as_dict(raw_period)
         start = parse_date(period.get("start"))
         end = parse_date(period.get("end"))
         raw_end = period.get("end")
         no_end = isinstance(raw_end, str) and raw_end.startswith("9999")  # "no end"
-        unreadable = (start is None and period.get("start") is not None) or (
-            end is None and raw_end is not None and not no_end
+        # The extension says "period of use": without a Period object in it, none can be read.
+        unreadable = (
+            not is_object(raw_period)
+            or (start is None and period.get("start") is not None)
+            or (end is None and raw_end is not None and not no_end)
         )
         if start is not None and end is not None and end < start:
             start, end, unreadable = None, None, True
@@ -124,6 +129,8 @@ def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | Non
                 for nested in extensions(period, duration_url):
                     found_days = duration_days(catalogue, nested.get("valueDuration"))
                     days = whole_days(found_days) if found_days is not None else days
+        if days is None and end is None and start is None and not no_end:
+            return PeriodOfUse(None, None, None, False, True)  # a period with nothing in it
         if days is None and end is not None and start is None:
             return PeriodOfUse(None, end, None, False)
         if start is not None and end is None and days is not None:
@@ -259,6 +266,8 @@ class StatementPeriod:
     end: date | None
     ongoing: bool
     """Active without an end: in use up to today."""
+    period_of_use_unreadable: bool = False
+    """Its Nictiz period of use was there but could not be read (`PeriodOfUse.unreadable`)."""
 
 
 def statement_period(
@@ -279,4 +288,4 @@ def statement_period(
         end = max(today, start) if start else None
     elif end is None:
         end = interval_end(start, use.days if use else None)
-    return StatementPeriod(start, end, ongoing)
+    return StatementPeriod(start, end, ongoing, use is not None and use.unreadable)

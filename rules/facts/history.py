@@ -21,6 +21,13 @@ from rules.facts.durations import (
     quantity_days,
     statement_period,
 )
+from rules.facts.elements import (
+    MEDICATION_DISPENSE,
+    MEDICATION_REQUEST_HISTORY,
+    MEDICATION_STATEMENT,
+    Shape,
+    unreadable_elements,
+)
 from rules.facts.fhir_access import (
     as_dict,
     as_str,
@@ -54,6 +61,14 @@ BLOCK_RANK = {
 
 
 # --------------------------------------------------------------------------- history
+def report_unreadable(ctx: ReadingContext, resource: JsonDict, shape: Shape, ref: str) -> None:
+    """Name what the history resource holds but cannot be read, and a status left out (R4
+    requires one; without it a resource is never in use): the incomplete-check card."""
+    for element in unreadable_elements(ctx.catalogue, resource, shape, required=("status",)):
+        absent = element == "status" and resource.get("status") is None
+        ctx.problems.append(Problem(element, "not stated" if absent else "unreadable", ref))
+
+
 @dataclass(slots=True)
 class SedativeUse:
     """A sedative block of the history and the days it covers (before stops are applied)."""
@@ -168,6 +183,8 @@ def read_dispense(
     medication, _ = ctx.recognise(resource)
     if not (medication.is_opioid or medication.is_sedative):
         return None
+    ref = resource_ref(resource, "MedicationDispense", fallback_id)
+    report_unreadable(ctx, resource, MEDICATION_DISPENSE, ref)
     cat = ctx.catalogue
     treatment = treatment_of(resource)
     agreement = linked_agreement(ctx, resource, history, treatment)
@@ -183,6 +200,8 @@ def read_dispense(
         # An MP9 administration agreement hands nothing over: its period of use is the use
         # (definitions §1 History); only a start means use for an indefinite period.
         use = period_of_use(cat, resource)
+        if use is not None and use.unreadable:
+            ctx.problems.append(Problem("duration (period_of_use)", "unreadable", ref))
         if use is not None and use.start is not None:
             start, indefinite = use.start, use.indefinite
             days = use.days if use.days is not None else days
@@ -194,7 +213,6 @@ def read_dispense(
         if indefinite and start is not None
         else interval_end(start, days if days is not None else 1)
     )
-    ref = resource_ref(resource, "MedicationDispense", fallback_id)
     is_active = end is not None and start is not None and start <= ctx.today <= end
     if stopped:
         note_stop(history, treatment, end)
@@ -255,7 +273,10 @@ def read_statement(
     if not (medication.is_opioid or medication.is_sedative):
         return None
     ref = resource_ref(resource, "MedicationStatement", fallback_id)
+    report_unreadable(ctx, resource, MEDICATION_STATEMENT, ref)
     used = statement_period(ctx.catalogue, resource, status == "active", ctx.today)
+    if used.period_of_use_unreadable:
+        ctx.problems.append(Problem("duration (period_of_use)", "unreadable", ref))
     start, end, ongoing = used.start, used.end, used.ongoing
     is_active = status == "active" and (end is None or end >= ctx.today)
     treatment = treatment_of(resource)
@@ -323,6 +344,9 @@ def read_history_request(
     if not (medication.is_opioid or medication.is_sedative):
         return None  # not relevant: do not read the rest
     request = read_request(ctx, resource, fallback_id, full=False)
+    report_unreadable(ctx, resource, MEDICATION_REQUEST_HISTORY, request.ref)
+    for source in request.durations_.unreadable:
+        ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", request.ref))
     treatment = treatment_of(resource)
     exposure = exposure_from_request(ctx, request, treatment)
     if request.stopped:

@@ -12,6 +12,7 @@ from rules.facts.durations import (
     Durations,
     request_durations,
 )
+from rules.facts.elements import MEDICATION_REQUEST, unreadable_elements
 from rules.facts.fhir_access import (
     as_dict,
     as_int,
@@ -235,7 +236,7 @@ def merge_dispense_requests(
     return result
 
 
-def _ome_by_policy(reason: str | None) -> bool:
+def ome_by_policy(reason: str | None) -> bool:
     """Methadone and buprenorphine are not converted by policy (docs/definitions.md, OME)."""
     return reason is not None and reason.endswith("is not converted by default")
 
@@ -265,10 +266,13 @@ def order_facts(
     route = request.dosage.route or medication.route_hint
     for source in found.unreadable:
         ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", order_id))
+    if medication.is_opioid or medication.is_sedative:
+        for element in unreadable_elements(ctx.catalogue, resource, MEDICATION_REQUEST):
+            ctx.problems.append(Problem(element, "unreadable", order_id))
     if (
         medication.is_opioid
         and request.dosage.ome_mg_per_day is None
-        and not _ome_by_policy(request.dosage.ome_reason)
+        and not ome_by_policy(request.dosage.ome_reason)
     ):
         ctx.problems.append(Problem("OME", request.dosage.ome_reason or "unknown", order_id))
     return OrderFacts(

@@ -27,8 +27,10 @@ from rules.facts.model import (
     OpioidExposure,
     OrderFacts,
     PatientFacts,
+    Problem,
     SurgicalProcedure,
 )
+from rules.facts.orders import ome_by_policy
 from rules.facts.reading import ReadingContext, guarded, resource_ref
 
 JsonDict = Mapping[str, Any]
@@ -279,6 +281,13 @@ def patient_facts(
         if o.is_sedative
     )
     contributions, total, unconverted = ome_totals(history, orders)
+    for contribution in contributions:
+        # A drafted opioid's is named with its order (`orders.order_facts`); an active one
+        # from the history leaves the total short just the same.
+        reason = contribution.not_computable_reason
+        unknown = contribution.ome_mg_per_day is None and not ome_by_policy(reason)
+        if unknown and not contribution.is_draft:
+            ctx.problems.append(Problem("OME", reason or "unknown", contribution.ref))
     prior_intervals = exposure_intervals(pain, ctx.window_start, today)
     return PatientFacts(
         patient_id=as_str(ctx.context.get("patientId")),

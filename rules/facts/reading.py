@@ -352,15 +352,6 @@ class ReadingContext:
         ):
             return medication_input(None, medication, resolved=True), True
         display = as_str(as_dict(reference_node).get("display"))
-        kind = as_str(resource.get("resourceType")) or "resource"
-        ident = as_str(resource.get("id"))
-        self.problems.append(
-            Problem(
-                "medication",
-                "medicationReference not resolved",
-                f"{kind}/{ident}" if ident else None,
-            )
-        )
         concept_from_display = {"text": display} if display else None
         return medication_input(concept_from_display, None, resolved=False), False
 
@@ -392,6 +383,9 @@ class ReadingContext:
             if content is not None:
                 self._medications[key] = found
         self._medication_of_resource[id(resource)] = (resource, found)
+        problem = medication_problem(resource, found[0], found[1])
+        if problem is not None:
+            self.problems.append(problem)
         return found
 
     def regimen(self, instructions: object, medication: MedicationFacts) -> Regimen:
@@ -443,6 +437,26 @@ class ReadingContext:
                 if code in stop_codes:
                     return True
         return False
+
+
+def medication_problem(
+    resource: JsonDict, medication: MedicationFacts, resolved: bool
+) -> Problem | None:
+    """What the incomplete-check card says of a resource's medication, once per resource:
+    none stated, a reference that resolves to no Medication, or nothing in it that names a
+    medication (a code or text of the wrong JSON type). Unknown codes are another medication,
+    not a problem."""
+    if resolved and (medication.codes or medication.product_display):
+        return None
+    kind = as_str(resource.get("resourceType")) or "resource"
+    ident = as_str(resource.get("id"))
+    ref = f"{kind}/{ident}" if ident else None
+    if resolved:
+        return Problem("medication", "unreadable", ref)
+    concept, reference_node = medication_elements(resource)
+    if concept is None and reference_node is None:
+        return Problem("medication", "not stated", ref)
+    return Problem("medication", "medicationReference not resolved", ref)
 
 
 def medication_elements(resource: JsonDict) -> tuple[object, object]:

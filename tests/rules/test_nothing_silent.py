@@ -34,7 +34,7 @@ def _draft(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cards(api: TestClient, request: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    response = api.post("/cds-services/opioid-order-sign", json=request)
+    response = api.post(f"/cds-services/opioid-{request['hook']}", json=request)
     assert response.status_code == 200, response.text
     return {card["source"]["topic"]["code"]: card for card in response.json()["cards"]}
 
@@ -159,3 +159,214 @@ def test_a_history_search_cut_off_is_named() -> None:
         assert card.extension["nl.opioid-cds.explanation"]["missing_data"] == [
             "medicationDispenses"
         ]
+
+
+# --- found by the fuzz property (test_fuzz_nothing_silent.py) --------------------------------
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    request, _ = load_fixture(FIXTURES_DIR / f"{name}.json")
+    return request
+
+
+def _resource(request: dict[str, Any], ref: str) -> dict[str, Any]:
+    """The drafted or prefetched resource `Type/id` of a request."""
+    bundles = [request["context"]["draftOrders"], *request["prefetch"].values()]
+    for bundle in bundles:
+        for entry in bundle.get("entry", []) if isinstance(bundle, dict) else []:
+            resource: dict[str, Any] = entry["resource"]
+            if f"{resource['resourceType']}/{resource['id']}" == ref:
+                return resource
+    raise LookupError(ref)
+
+
+def _incomplete(cards: dict[str, dict[str, Any]]) -> str:
+    detail: str = cards["incomplete-check"]["detail"]
+    assert "failed (service error)" not in detail
+    return detail
+
+
+def test_a_period_of_use_to_9998_with_repeats_still_gets_chronic_use(api: TestClient) -> None:
+    """The order's days with its repeats ran past the calendar: chronic-use raised
+    OverflowError and was named as a failed check, without its card."""
+    request = _fixture("chronic-use-oxycodon")
+    draft = _draft(request)
+    draft["extension"][0]["valuePeriod"]["end"] = "9998-12-31"
+    draft["dispenseRequest"]["numberOfRepeatsAllowed"] = 2
+    cards = _cards(api, request)
+    assert "chronic-use" in cards
+    assert "gp-duration-limit" in cards
+    assert "incomplete-check" not in cards
+
+
+@pytest.mark.parametrize(
+    ("medication", "reason"),
+    [(None, "not stated"), (42, "unreadable"), ("oxycodon", "unreadable"), ({}, "unreadable")],
+)
+def test_a_drafted_medication_left_out_or_unreadable_is_named(
+    api: TestClient, medication: object, reason: str
+) -> None:
+    """Not recognisable as anything, the order was no opioid: every card went, unsaid."""
+    request = _request()
+    draft = _draft(request)
+    del draft["medicationCodeableConcept"]
+    if medication is not None:
+        draft["medicationCodeableConcept"] = medication
+    detail = _incomplete(_cards(api, request))
+    assert f"medication: {reason} (`{ORDER_ID}`)" in detail
+
+
+def test_a_history_medication_that_cannot_be_read_is_named(api: TestClient) -> None:
+    request = _fixture("chronic-use-oxycodon")
+    _resource(request, "MedicationRequest/mr-chronic-0")["medicationCodeableConcept"] = 42
+    detail = _incomplete(_cards(api, request))
+    assert "medication: unreadable (`MedicationRequest/mr-chronic-0`)" in detail
+
+
+@pytest.mark.parametrize("period", ["garbage", 42, [], {}, None])
+def test_a_period_of_use_without_a_period_uses_the_next_source_and_says_so(
+    api: TestClient, period: object
+) -> None:
+    """An ext-TimeInterval.Period with no readable Period in it was no period of use at all,
+    unsaid; 28 tablets at 2 a day still give 14 days."""
+    request = _request()
+    extension = _draft(request)["extension"][0]
+    del extension["valuePeriod"]
+    if period is not None:
+        extension["valuePeriod"] = period
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert f"duration (period_of_use): unreadable (`{ORDER_ID}`)" in _incomplete(cards)
+
+
+def test_an_unreadable_history_period_of_use_is_named(api: TestClient) -> None:
+    request = _fixture("chronic-use-oxycodon")
+    prior = _resource(request, "MedicationRequest/mr-chronic-0")
+    prior["extension"][0]["valuePeriod"]["start"] = "2026-13-45"
+    detail = _incomplete(_cards(api, request))
+    assert "duration (period_of_use): unreadable (`MedicationRequest/mr-chronic-0`)" in detail
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path", "value", "element", "lost"),
+    [
+        # 5 bananas: no supply duration, so no duration of 15 days beyond the GP's week.
+        (
+            "repeat-prescription-rxnorm",
+            ("dispenseRequest", "expectedSupplyDuration", "code"),
+            "bananas",
+            "dispenseRequest.expectedSupplyDuration",
+            "gp-duration-limit",
+        ),
+        # Repeats read as none: no repeat-prescription card, and 15 days became 5.
+        (
+            "follow-up-by-phone-with-repeats",
+            ("dispenseRequest", "numberOfRepeatsAllowed"),
+            "1e999",
+            "dispenseRequest.numberOfRepeatsAllowed",
+            "repeat-prescription",
+        ),
+        # "zes" times a day read as once a day: half the OME, no high-daily-dose card.
+        (
+            "high-daily-dose",
+            ("dosageInstruction", 0, "timing", "repeat", "frequency"),
+            "zes",
+            "dosageInstruction.timing.repeat.frequency",
+            "high-daily-dose",
+        ),
+        (
+            "high-daily-dose",
+            ("dosageInstruction", 0, "timing", "repeat", "frequency"),
+            0,
+            "dosageInstruction.timing.repeat.frequency",
+            "high-daily-dose",
+        ),
+        # The back pain could not be read: no bony-musculoskeletal-pain card.
+        (
+            "short-acting-oxycodon-back-pain",
+            ("reasonCode",),
+            "garbage",
+            "reasonCode",
+            "bony-musculoskeletal-pain",
+        ),
+        (
+            "short-acting-oxycodon-back-pain",
+            ("reasonCode", 0, "coding", 0, "code"),
+            {"value": "L03"},
+            "reasonCode.coding.code",
+            "bony-musculoskeletal-pain",
+        ),
+    ],
+)
+def test_an_unreadable_element_of_a_draft_is_named_by_its_path(
+    api: TestClient,
+    fixture: str,
+    path: tuple[str | int, ...],
+    value: object,
+    element: str,
+    lost: str,
+) -> None:
+    request = _fixture(fixture)
+    node: Any = _draft(request)
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    cards = _cards(api, request)
+    assert lost not in cards
+    detail = _incomplete(cards)
+    assert f"{element}: unreadable (`{ORDER_ID}`)" in detail
+    if isinstance(value, str):
+        assert value not in detail  # the path, not the value
+
+
+@pytest.mark.parametrize(
+    ("fixture", "ref", "element", "value", "lost"),
+    [
+        # The oxazepam dispense's 30 days were read as 1: no opioid + sedative warning.
+        (
+            "opioid-with-dispensed-benzodiazepine",
+            "MedicationDispense/md-oxazepam",
+            "daysSupply",
+            {"value": 30, "code": "bananas"},
+            "opioid-sedative-combination",
+        ),
+        # The dispense had no start: no early refill.
+        (
+            "early-refill",
+            "MedicationDispense/md-1",
+            "whenHandedOver",
+            "2026-13-45",
+            "early-refill",
+        ),
+        # The running oxycodon without a status was never in use: no high daily dose.
+        (
+            "high-daily-dose-overlapping",
+            "MedicationRequest/mr-current-oxy",
+            "status",
+            None,
+            "high-daily-dose",
+        ),
+    ],
+)
+def test_an_unreadable_element_of_the_history_is_named_by_its_path(
+    api: TestClient, fixture: str, ref: str, element: str, value: object, lost: str
+) -> None:
+    request = _fixture(fixture)
+    resource = _resource(request, ref)
+    del resource[element]
+    if value is not None:
+        resource[element] = value
+    cards = _cards(api, request)
+    assert lost not in cards
+    reason = "not stated" if value is None else "unreadable"
+    assert f"{element}: {reason} (`{ref}`)" in _incomplete(cards)
+
+
+def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) -> None:
+    """Its OME was left out of the total without a word: no high-daily-dose card."""
+    request = _fixture("high-daily-dose-overlapping")
+    _resource(request, "MedicationRequest/mr-current-oxy")["dosageInstruction"] = []
+    cards = _cards(api, request)
+    assert "high-daily-dose" not in cards
+    detail = _incomplete(cards)
+    assert "OME: no dosage instruction (`MedicationRequest/mr-current-oxy`)" in detail

@@ -1,0 +1,252 @@
+"""Which elements of a medication resource the facts builder reads, and whether each one that
+is there can be read (docs/definitions.md, `incomplete-check`).
+
+The readers are lenient (a single object where R4 has an array, "10" for 10, a code given as
+a number) and never raise: an element they cannot read is skipped and its fact is unknown.
+Skipped silently, an unknown fact reads as "nothing wrong"; `unreadable_elements` names each
+element that is there but that its reader cannot read, by its path (never its value), for the
+incomplete-check card. What an absent element means is the readers' business: no indication,
+no repeats, the next duration source. Each check below is the reader's own test of the value,
+so what is read is never reported, and what is reported was not read.
+
+Reported elsewhere, not here: the period of use's dates (`durations.period_of_use`), the
+medication itself (`reading.medication_problem`) and a draft nested too deep (`builder`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from rules.catalogue import Catalogue
+from rules.facts.fhir_access import as_list, as_number, as_str, is_object, parse_date
+from rules.facts.medication import duration_days, quantity_of
+
+__all__ = [
+    "MEDICATION_DISPENSE",
+    "MEDICATION_REQUEST",
+    "MEDICATION_REQUEST_HISTORY",
+    "MEDICATION_STATEMENT",
+    "Shape",
+    "unreadable_elements",
+]
+
+Check = int
+"""How the reader of a leaf element tests its value: one of the checks below (a number, not a
+function: compiled, `_readable` calls them natively)."""
+TEXT: Final = 1
+TEXTS: Final = 2
+DATE: Final = 3
+END: Final = 4
+BOOLEAN: Final = 5
+COUNT: Final = 6
+POSITIVE_COUNT: Final = 7
+INTEGER: Final = 8
+NON_NEGATIVE: Final = 9
+AMOUNT: Final = 10
+DURATION: Final = 11
+TIME_UNIT: Final = 12
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An element that holds elements: a JSON object, or (`many`) an array of them, which the
+    readers also take as a single object."""
+
+    elements: dict[str, Shape | Check]
+    many: bool = False
+
+
+def _many(shape: Shape) -> Shape:
+    return Shape(shape.elements, many=True)
+
+
+def unreadable_elements(
+    catalogue: Catalogue, resource: Mapping[str, Any], shape: Shape, required: tuple[str, ...] = ()
+) -> list[str]:
+    """The paths (`dosageInstruction.timing.repeat.frequency`) of the elements of `resource`
+    that are there but cannot be read, and of the `required` ones that are not there."""
+    found = [name for name in required if resource.get(name) is None]
+    if _readable(catalogue, resource, shape):  # the common case: one quick pass
+        return found
+    _collect(catalogue, resource, shape, "", found)
+    return list(dict.fromkeys(found))
+
+
+def _readable(catalogue: Catalogue, node: Mapping[str, Any], shape: Shape) -> bool:
+    elements = shape.elements
+    for name, value in node.items():  # a resource holds fewer elements than are read
+        spec = elements.get(name)
+        if spec is None or value is None:  # not read, or null (absent to the readers)
+            continue
+        if isinstance(spec, int):
+            if not _leaf_readable(catalogue, spec, value):
+                return False
+        elif type(value) is dict:
+            if not _readable(catalogue, value, spec):
+                return False
+        elif spec.many and type(value) is list:
+            for item in value:
+                if type(item) is not dict and not is_object(item):
+                    return False
+                if not _readable(catalogue, item, spec):
+                    return False
+        elif not is_object(value) or not _readable(catalogue, value, spec):
+            return False
+    return True
+
+
+def _collect(
+    catalogue: Catalogue, node: Mapping[str, Any], shape: Shape, prefix: str, found: list[str]
+) -> None:
+    """The paths `_readable` stopped at, all of them."""
+    for name, value in node.items():
+        spec = shape.elements.get(name)
+        if spec is None or value is None:
+            continue
+        path = prefix + name
+        if isinstance(spec, int):
+            if not _leaf_readable(catalogue, spec, value):
+                found.append(path)
+            continue
+        for item in as_list(value) if spec.many else (value,):
+            if not is_object(item):
+                found.append(path)
+                break
+            _collect(catalogue, item, spec, path + ".", found)
+
+
+def _leaf_readable(catalogue: Catalogue, check: Check, value: object) -> bool:
+    """The reader's own test of a value (`fhir_access`, `medication`)."""
+    if check == TEXT:
+        return as_str(value) is not None
+    if check == DATE:
+        return parse_date(value) is not None
+    if check == END:  # 9999-12-31 (and every day of 9999) is "no end"
+        return parse_date(value) is not None or (isinstance(value, str) and value[:4] == "9999")
+    if check == AMOUNT:  # a value of 0 or more in a unit the catalogue converts, or in none
+        return quantity_of(catalogue, value) is not None
+    if check == DURATION:  # a value of 0 or more in a unit of time
+        return duration_days(catalogue, value) is not None
+    if check == TIME_UNIT:
+        unit = as_str(value)
+        return unit is not None and catalogue.days_per_unit(unit) is not None
+    if check == TEXTS:
+        return all(isinstance(item, str) for item in as_list(value))
+    if check == BOOLEAN:
+        return isinstance(value, bool)
+    number = as_number(value)
+    if number is None:
+        return False
+    if check == NON_NEGATIVE:
+        return number >= 0
+    least = 0.0 if check == COUNT else 1.0 if check == POSITIVE_COUNT else -1e9
+    return least <= number <= 1e9 and number == int(number)  # an unsignedInt, a positiveInt
+
+
+# --- what the readers read (rules/facts/orders.py, medication.py, durations.py, history.py) ---
+
+CONCEPT = Shape({"coding": _many(Shape({"system": TEXT, "code": TEXT}))})
+REFERENCE = Shape({"reference": TEXT})
+PERIOD = Shape({"start": DATE, "end": END})
+RANGE = Shape({"low": AMOUNT, "high": AMOUNT})
+RATIO = Shape({"numerator": AMOUNT, "denominator": DURATION})
+EXTENSIONS = _many(Shape({"url": TEXT}))
+DOSAGE = _many(
+    Shape(
+        {
+            "sequence": INTEGER,
+            "timing": Shape(
+                {
+                    "repeat": Shape(
+                        {
+                            "frequency": POSITIVE_COUNT,
+                            "frequencyMax": POSITIVE_COUNT,
+                            "period": NON_NEGATIVE,
+                            "periodUnit": TIME_UNIT,
+                            "dayOfWeek": TEXTS,
+                            "boundsDuration": DURATION,
+                            "boundsPeriod": PERIOD,
+                            "boundsRange": Shape({"high": DURATION}),
+                        }
+                    ),
+                    "code": CONCEPT,
+                }
+            ),
+            "asNeededBoolean": BOOLEAN,
+            "asNeededCodeableConcept": CONCEPT,
+            "route": CONCEPT,
+            "doseAndRate": _many(
+                Shape(
+                    {
+                        "doseQuantity": AMOUNT,
+                        "doseRange": RANGE,
+                        "rateQuantity": AMOUNT,
+                        "rateRange": RANGE,
+                        "rateRatio": RATIO,
+                    }
+                )
+            ),
+            "maxDosePerPeriod": _many(RATIO),
+        }
+    )
+)
+_MEDICATION: dict[str, Shape | Check] = {
+    "extension": EXTENSIONS,
+    "modifierExtension": EXTENSIONS,
+    "status": TEXT,
+    "category": _many(CONCEPT),
+    "medicationCodeableConcept": CONCEPT,
+    "medicationReference": REFERENCE,
+}
+_REQUEST: dict[str, Shape | Check] = {
+    **_MEDICATION,
+    "intent": TEXT,
+    "authoredOn": DATE,
+    "requester": REFERENCE,
+    "basedOn": _many(REFERENCE),
+    "dosageInstruction": DOSAGE,
+    "dispenseRequest": Shape(
+        {
+            "numberOfRepeatsAllowed": COUNT,
+            "quantity": AMOUNT,
+            "expectedSupplyDuration": DURATION,
+            "performer": REFERENCE,
+        }
+    ),
+}
+MEDICATION_REQUEST_HISTORY = Shape(_REQUEST)
+"""A request of the history: read without what only a drafted order needs (`orders`)."""
+MEDICATION_REQUEST = Shape(
+    {
+        **_REQUEST,
+        "reasonCode": _many(CONCEPT),
+        "reasonReference": _many(REFERENCE),
+        "courseOfTherapyType": CONCEPT,
+        "priorPrescription": REFERENCE,
+    }
+)
+"""A drafted order."""
+MEDICATION_DISPENSE = Shape(
+    {
+        **_MEDICATION,
+        "whenHandedOver": DATE,
+        "whenPrepared": DATE,
+        "daysSupply": DURATION,
+        "quantity": AMOUNT,
+        "dosageInstruction": DOSAGE,
+        "authorizingPrescription": _many(REFERENCE),
+        "performer": _many(Shape({"actor": REFERENCE})),
+        "location": REFERENCE,
+    }
+)
+MEDICATION_STATEMENT = Shape(
+    {
+        **_MEDICATION,
+        "effectivePeriod": PERIOD,
+        "effectiveDateTime": DATE,
+        "dateAsserted": DATE,
+        "dosage": DOSAGE,
+    }
+)
