@@ -55,6 +55,9 @@ class HookSpec:
     """Without these the answer would be silently wrong, so their absence is an error (412)."""
     judges_selected_orders_only: bool = False
     """The rules judge only the orders the clinician selected; the other drafts are context."""
+    drafts_being_composed: bool = False
+    """The hook fires while the orders are still being filled in: a draft that states no
+    medication yet is not a gap to report (an unreadable one still is)."""
 
     def __post_init__(self) -> None:
         if not self.required_keys <= self.prefetch.keys():
@@ -117,6 +120,7 @@ ORDER_SELECT: Final = HookSpec(
         "practitionerRoles",
     ),
     judges_selected_orders_only=True,
+    drafts_being_composed=True,
 )
 
 # Without the medication history the signing and patient checks would be silently wrong

@@ -47,6 +47,7 @@ from rules.facts.model import (
     Problem,
     RoleSource,
 )
+from rules.hooks import SPEC_BY_HOOK
 
 if TYPE_CHECKING:
     from rules.facts.orders import RequestReading
@@ -185,6 +186,9 @@ class ReadingContext:
         settings: FactSettings,
     ) -> None:
         self.hook = hook
+        spec = SPEC_BY_HOOK.get(hook)
+        self._composing = spec is not None and spec.drafts_being_composed
+        self._draft_ids = {id(resource) for resource in drafts.resources}
         self.context = context
         self.today = today
         self.catalogue = catalogue
@@ -384,9 +388,16 @@ class ReadingContext:
                 self._medications[key] = found
         self._medication_of_resource[id(resource)] = (resource, found)
         problem = medication_problem(resource, found[0], found[1])
-        if problem is not None:
+        if problem is not None and not self._not_chosen_yet(resource, problem):
             self.problems.append(problem)
         return found
+
+    def _not_chosen_yet(self, resource: JsonDict, problem: Problem) -> bool:
+        """A draft without a medication on a hook that fires while the order is composed
+        (the CDS Hooks sandbox opens its prescribing screen with one)."""
+        return (
+            self._composing and problem.reason == "not stated" and id(resource) in self._draft_ids
+        )
 
     def regimen(self, instructions: object, medication: MedicationFacts) -> Regimen:
         """Dosage of a medication: a pure function of the instructions and the product,

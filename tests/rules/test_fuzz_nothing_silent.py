@@ -66,6 +66,7 @@ from cds_hooks.errors import CdsHooksError
 from fhir_fixtures.builders import PERIOD_OF_USE
 from rules.cards.render import EXPLANATION_KEY
 from rules.fixtures import ANCHOR_DATE, FIXTURES_DIR, list_fixtures, load_fixture, shift_dates
+from rules.hooks import SPEC_BY_HOOK
 from rules.language import Language
 from tests.rules.test_nictiz_mp9 import CODEINE, OXAZEPAM, PRODUCTS, PUMP, TEMAZEPAM, oxycodon_draft
 from tests.rules.test_nictiz_mp9 import block as nictiz_block
@@ -141,6 +142,9 @@ class Target:
     named_by: frozenset[str]
     """What `incomplete-check` may name for a change in it: the resource, or (a Medication)
     the resources that reference it."""
+    composed: bool = False
+    """A draft on a hook that fires while orders are being filled in (`rules.hooks`
+    `drafts_being_composed`): with no medication stated yet it is not a gap."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -282,7 +286,7 @@ HISTORY_TYPES = frozenset(
 )
 
 
-def _targets(request: Json, judged: frozenset[str]) -> tuple[Target, ...]:
+def _targets(request: Json, judged: frozenset[str], composing: bool) -> tuple[Target, ...]:
     """The drafted opioids and the medication history of a request."""
     found: list[tuple[str, JsonPath, Json]] = []
     for n, entry in enumerate(request["context"]["draftOrders"]["entry"]):
@@ -304,7 +308,10 @@ def _targets(request: Json, judged: frozenset[str]) -> tuple[Target, ...]:
         medication = resource.get("medicationReference", {}).get("reference")
         if medication:
             users.setdefault(medication, set()).add(ref)
-    return tuple(Target(ref, path, frozenset({ref, *users.get(ref, ())})) for ref, path, _ in found)
+    return tuple(
+        Target(ref, path, frozenset({ref, *users.get(ref, ())}), composing and path[0] == "context")
+        for ref, path, _ in found
+    )
 
 
 @cache
@@ -322,7 +329,8 @@ def cases(day: date = ANCHOR_DATE) -> tuple[Case, ...]:
         baseline = evaluate(told, (service, language), day)
         assert baseline.status == 200 and baseline.judged is not None, (name, baseline.message)
         if baseline.judged:
-            targets = _targets(told, baseline.judged)
+            hook = service_for(service, SERVICES).hook
+            targets = _targets(told, baseline.judged, SPEC_BY_HOOK[hook].drafts_being_composed)
             found.append(Case(name, service, language, told, baseline, targets))
     return tuple(found)
 
@@ -364,6 +372,7 @@ POSITIVE_KEYS = frozenset({"frequency", "frequencyMax"})
 """positiveInt in R4: 0 times a day is no frequency."""
 REQUIRED_KEYS = frozenset({"status", "medicationCodeableConcept", "medicationReference"})
 """Elements R4 requires (1..1): left out, the resource cannot be read."""
+MEDICATION_KEYS = frozenset({"medicationCodeableConcept", "medicationReference"})
 NOT_CHANGED = frozenset({"resourceType", "url", "system", "id"})
 """What a resource is, an extension's URL and a code's system: changing one of those makes
 another thing, not an unreadable one. (A changed id would make another order.)"""
@@ -545,7 +554,9 @@ def changes_at(target: Target, resource: Json, path: JsonPath) -> list[Change]:
         # Left out: an optional element means something when absent (no indication, no
         # repeats, the next duration source); one R4 requires makes the resource unreadable.
         required = key in REQUIRED_KEYS and len(path) == 1
-        variants.append((Kind.UNREADABLE if required else Kind.CLINICAL, "left out", DELETE))
+        not_chosen_yet = target.composed and key in MEDICATION_KEYS
+        kind = Kind.UNREADABLE if required and not not_chosen_yet else Kind.CLINICAL
+        variants.append((kind, "left out", DELETE))
     else:
         variants += _resource_variants(value, drafted=target.path[0] == "context")
     if isinstance(value, dict):

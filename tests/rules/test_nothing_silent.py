@@ -216,6 +216,23 @@ def test_a_drafted_medication_left_out_or_unreadable_is_named(
     assert f"medication: {reason} (`{ORDER_ID}`)" in detail
 
 
+@pytest.mark.parametrize(("medication", "named"), [(None, False), (42, True)])
+def test_on_order_select_a_draft_without_a_medication_yet_is_no_gap(
+    api: TestClient, medication: object, named: bool
+) -> None:
+    """order-select fires while the GP fills in the order (the sandbox opens its prescribing
+    screen with no medication): nothing chosen yet is not named; something unreadable is."""
+    request = _fixture("common-path-order-select")
+    draft = request["context"]["draftOrders"]["entry"][0]["resource"]
+    del draft["medicationCodeableConcept"]
+    if medication is not None:
+        draft["medicationCodeableConcept"] = medication
+    cards = _cards(api, request)
+    assert ("incomplete-check" in cards) is named
+    if named:
+        assert "medication: unreadable" in _incomplete(cards)
+
+
 def test_a_history_medication_that_cannot_be_read_is_named(api: TestClient) -> None:
     request = _fixture("chronic-use-oxycodon")
     _resource(request, "MedicationRequest/mr-chronic-0")["medicationCodeableConcept"] = 42
