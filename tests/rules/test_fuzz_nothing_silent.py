@@ -658,10 +658,16 @@ def silent_losses(case: Case, changed: Sequence[Change], outcome: Outcome) -> li
             if not (named or order_id in outcome.named)
         ]
     assert baseline.judged is not None and outcome.judged is not None
+    # A draft still being composed whose medication is left out is no opioid order yet.
+    not_chosen = {
+        change.target.ref
+        for change in changed
+        if change.target.composed and change.value is DELETE and change.path[0] in MEDICATION_KEYS
+    }
     return [
         f"{order_id} is no longer judged"
         for order_id in sorted(baseline.judged - outcome.judged)
-        if not (named or order_id in outcome.named)
+        if not (named or order_id in outcome.named or order_id in not_chosen)
     ]
 
 
