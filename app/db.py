@@ -150,17 +150,26 @@ class SeenJwtId(Base):
 
 
 def create_engine_for(
-    database_url: str, *, fsync_commits: bool = True, pre_ping: bool = True
+    database_url: str, *, fsync_commits: bool = True, statements_only: bool = False
 ) -> AsyncEngine:
     """The engine of `database_url`. `fsync_commits=False` (SQLite only) commits without
     waiting for the disk: durable when the process is killed, not when the machine loses
-    power. `pre_ping=False` (PostgreSQL only) saves a round trip per checkout; the caller then
-    drops a connection that fails (both: the replay store, app/replay_store.py)."""
+    power. `statements_only=True` is for a caller that sends single statements to the driver
+    and drops a connection that fails (the replay store, app/replay_store.py): the driver
+    commits each statement itself, and the pool neither pings a connection before handing it
+    out nor rolls it back when it comes back, each a round trip (or a thread hop) saved."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers go on while the audit writer commits.
-        engine = create_async_engine(database_url, connect_args={"timeout": 15})
+        connect_args: dict[str, Any] = {"timeout": 15}
+        if statements_only:
+            connect_args["isolation_level"] = None  # sqlite3's autocommit
+        engine = create_async_engine(
+            database_url,
+            connect_args=connect_args,
+            pool_reset_on_return=None if statements_only else "rollback",
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -172,7 +181,11 @@ def create_engine_for(
             cursor.close()
 
         return engine
-    return create_async_engine(database_url, pool_pre_ping=pre_ping)
+    return create_async_engine(
+        database_url,
+        pool_pre_ping=not statements_only,
+        pool_reset_on_return=None if statements_only else "rollback",
+    )
 
 
 def _alembic_config() -> Config:

@@ -115,10 +115,10 @@ class SqlReplayStore:
 
     @classmethod
     def for_database(cls, database_url: str, *, purge_interval: float = 60.0) -> SqlReplayStore:
-        """A store with an engine of its own: on SQLite committing without fsync, on
-        PostgreSQL without a pre-ping per checkout."""
+        """A store with an engine of its own: each statement committed by the driver (on
+        SQLite without fsync), no pre-ping, no rollback when a connection returns."""
         return cls(
-            create_engine_for(database_url, fsync_commits=False, pre_ping=False),
+            create_engine_for(database_url, fsync_commits=False, statements_only=True),
             purge_interval=purge_interval,
         )
 
@@ -159,11 +159,9 @@ class SqlReplayStore:
                         status: str = await driver.execute(statement, *values)
                         return int(status.rsplit(" ", 1)[-1])
                     cursor = await driver.execute(statement, values)
-                    count = int(cursor.rowcount)
-                    await cursor.close()
-                    if driver.in_transaction:
+                    if driver.in_transaction:  # an engine not made `statements_only`
                         await driver.commit()
-                    return count
+                    return int(cursor.rowcount)
                 except BaseException:
                     await connection.invalidate()  # never hand a broken connection on
                     raise
