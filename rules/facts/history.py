@@ -95,9 +95,20 @@ def note_stop(history: HistoryReading, treatment: str | None, day: date | None) 
         history.stops[treatment] = day if known is None else min(known, day)
 
 
-def exposure_from_request(
-    ctx: ReadingContext, request: RequestReading, treatment: str | None = None
-) -> OpioidExposure:
+class RequestPeriod:
+    """The days a history request covers: (start, end, indefinite, in use today). A plain
+    class: compiled, its `__init__` is native."""
+
+    def __init__(
+        self, start: date | None, end: date | None, indefinite: bool, is_active: bool
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.indefinite = indefinite
+        self.is_active = is_active
+
+
+def request_period(ctx: ReadingContext, request: RequestReading) -> RequestPeriod:
     found = request.durations_
     start = found.start or request.authored_on
     today = ctx.today
@@ -124,20 +135,27 @@ def exposure_from_request(
             and start <= today <= end
             and (duration_known or request.stopped)
         )
+    return RequestPeriod(start, end, indefinite, is_active)
+
+
+def exposure_from_request(
+    ctx: ReadingContext, request: RequestReading, treatment: str | None = None
+) -> OpioidExposure:
+    period = request_period(ctx, request)
     return OpioidExposure(
         source=ExposureSource.MEDICATION_REQUEST,
         ref=request.ref,
         substances=ctx.substance_keys(request.medication),
         product_display=request.medication.product_display,
-        prescribed_on=request.authored_on or start,
-        start=start,
-        end=end,
-        indefinite=indefinite,
+        prescribed_on=request.authored_on or period.start,
+        start=period.start,
+        end=period.end,
+        indefinite=period.indefinite,
         prescriber_id=request.requester.person_id,
         prescriber_role=request.requester.role,
         pharmacy_id=request.pharmacy_id,
         is_oat=request.is_oat,
-        is_active=is_active,
+        is_active=period.is_active,
         release_type=request.medication.release_type,
         ome_mg_per_day=request.dosage.ome_mg_per_day,
         ome_not_computable_reason=request.dosage.ome_reason,
@@ -324,23 +342,27 @@ def read_history_request(
         return None  # not relevant: do not read the rest
     request = read_request(ctx, resource, fallback_id, full=False)
     treatment = treatment_of(resource)
-    exposure = exposure_from_request(ctx, request, treatment)
-    if request.stopped:
-        note_stop(history, treatment, exposure.end or exposure.start)
     supply_only = ctx.is_dispense_request(resource)
     if medication.is_sedative:
+        # A sedative is no exposure: only the days it covers are kept.
+        period = request_period(ctx, request)
+        if request.stopped:
+            note_stop(history, treatment, period.end or period.start)
         if not supply_only:
             history.sedative_uses.append(
                 SedativeUse(
                     active_medication(request.ref, medication, is_draft=False),
                     ExposureSource.MEDICATION_REQUEST,
                     treatment,
-                    exposure.start,
-                    exposure.end,
-                    exposure.is_active,
+                    period.start,
+                    period.end,
+                    period.is_active,
                 )
             )
         return None
+    exposure = exposure_from_request(ctx, request, treatment)
+    if request.stopped:
+        note_stop(history, treatment, exposure.end or exposure.start)
     if supply_only:
         if request.based_on and any(
             ctx.index.resolve(reference, resource) is not None for reference in request.based_on
