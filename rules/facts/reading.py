@@ -77,7 +77,10 @@ class ResourceIndex:
                 continue
             kind = as_str(resource.get("resourceType"))
             if kind:
-                self.history.setdefault(kind, []).append((position, resource))
+                of_kind = self.history.get(kind)
+                if of_kind is None:
+                    of_kind = self.history[kind] = []
+                of_kind.append((position, resource))
                 if kind == "PractitionerRole":  # what _add_role looks for, without the call
                     self._add_role(resource)
         # Deterministic whatever the order of Bundle entries.
@@ -369,6 +372,16 @@ class ReadingContext:
         by_resource = self._medication_of_resource.get(id(resource))
         if by_resource is not None and by_resource[0] is resource:
             return by_resource[1]
+        concept = resource.get("medicationCodeableConcept")
+        only_concept = "medicationReference" not in resource and "medication" not in resource
+        if concept is not None and only_concept:
+            # A coded concept alone (most resources): its JSON, made once, keys the cross-call
+            # cache, which then serves as the memo of this call too.
+            concept_key = json_key(concept)
+            if concept_key is not None:
+                coded = (cached_concept_medication(self.catalogue, concept_key), True)
+                self._medication_of_resource[id(resource)] = (resource, coded)
+                return coded
         reference = reference_of(resource.get("medicationReference"))
         local = reference is not None and reference.startswith("#")
         content = json_key(
