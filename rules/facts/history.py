@@ -54,16 +54,26 @@ BLOCK_RANK = {
 
 
 # --------------------------------------------------------------------------- history
-@dataclass(slots=True)
 class SedativeUse:
-    """A sedative block of the history and the days it covers (before stops are applied)."""
+    """A sedative block of the history and the days it covers (before stops are applied).
 
-    medication: ActiveMedication
-    source: ExposureSource
-    treatment: str | None
-    start: date | None
-    end: date | None
-    active: bool
+    A plain class: compiled, a dataclass's generated ``__init__`` still runs as Python."""
+
+    def __init__(
+        self,
+        medication: ActiveMedication,
+        source: ExposureSource,
+        treatment: str | None,
+        start: date | None,
+        end: date | None,
+        active: bool,
+    ) -> None:
+        self.medication = medication
+        self.source = source
+        self.treatment = treatment
+        self.start = start
+        self.end = end
+        self.active = active
 
 
 @dataclass(slots=True)
@@ -74,8 +84,9 @@ class HistoryReading:
     sedative_uses: list[SedativeUse] = field(default_factory=list)
     stops: dict[str, date] = field(default_factory=dict)
     """Per treatment, the first day a stop or pause ends it."""
-    agreements: dict[str, JsonDict] = field(default_factory=dict)
-    """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at."""
+    agreements: dict[str, JsonDict] | None = None
+    """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at. Read
+    when a dispense first needs it (`linked_agreement`): most histories have none."""
     dispense_requests: list[OpioidExposure] = field(default_factory=list)
 
 
@@ -174,7 +185,11 @@ def linked_agreement(
         request = ctx.index.resolve(reference_of(item), resource)
         if request is not None and as_str(request.get("resourceType")) == "MedicationRequest":
             return request
-    return history.agreements.get(treatment) if treatment is not None else None
+    if treatment is None:
+        return None
+    if history.agreements is None:
+        history.agreements = _agreements_by_treatment(ctx)
+    return history.agreements.get(treatment)
 
 
 def read_dispense(
@@ -456,7 +471,6 @@ def _active_sedatives(history: HistoryReading) -> list[ActiveMedication]:
 def read_history(ctx: ReadingContext, draft_ids: set[str]) -> HistoryReading:
     """Prior exposures from the history resources (the index holds them by type)."""
     history = HistoryReading()
-    history.agreements = _agreements_by_treatment(ctx)
     items = [
         (kind, position, resource)
         for kind in ("MedicationRequest", "MedicationDispense", "MedicationStatement")
