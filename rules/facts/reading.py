@@ -221,8 +221,16 @@ class ReadingContext:
         node = as_dict(value)
         ref = reference_of(node)
         local = ref is not None and ref.startswith("#")
-        # A bare {"reference": ...} (the usual case) is keyed by its text, others by JSON.
-        content: object = ref if len(node) == 1 and ref is not None else json_key(node)
+        # A bare {"reference": ...} (the usual case) is keyed by its text, one with a display
+        # text as well by both (all that is read of it), others by their JSON.
+        content: object
+        display = node.get("display")
+        if ref is not None and len(node) == 1:
+            content = ref
+        elif ref is not None and len(node) == 2 and type(display) is str:
+            content = (ref, display)
+        else:
+            content = json_key(node)
         key = (content, id(containers[0]) if local and containers else None)
         if key[0] is None:
             return self._actor(node, *containers)
