@@ -41,8 +41,15 @@ def _extensions() -> list[object]:
         ).hexdigest()
         for path in COMPILED_MODULES
     }
-    Path("rules/native_sources.json").write_text(json.dumps(hashes, indent=1) + "\n")
-    return list(mypycify(COMPILED_MODULES, opt_level="3", group_name="rules.compiled"))
+    record = Path("rules/native_sources.json")
+    record.write_text(json.dumps(hashes, indent=1) + "\n")
+    try:
+        return list(mypycify(COMPILED_MODULES, opt_level="3", group_name="rules.compiled"))
+    except BaseException:
+        # mypyc refused the sources (a type error): the compiled code in place is older than
+        # the record just written, so no record at all, and the guard refuses it.
+        record.unlink(missing_ok=True)
+        raise
 
 
 setup(ext_modules=_extensions())

@@ -188,6 +188,16 @@ class Evaluator:
         ]
         suppress = self.ruleset.defaults.suppress_in_palliative_or_cancer
         patient_excluded = suppress and bool(patient.condition_sets & self._exclusion_sets)
+        # What each exclusion says of each order, read once for all the rules.
+        order_exclusions = [
+            (
+                order,
+                order.is_oat,
+                order.is_antitussive_codeine,
+                suppress and bool(order.indication_sets & self._exclusion_sets),
+            )
+            for order in opioid_orders
+        ]
 
         drafts_by_id = _drafts_by_order_id(evaluation_input.draft_orders, facts.orders)
         factory = SuggestionFactory(
@@ -206,8 +216,10 @@ class Evaluator:
         listed = missing | cut_off_keys(hook_spec.prefetch, evaluation_input.cut_off_searches)
         if listed:
             explanation_context["missing_data"] = sorted(listed)
-        if agb is not None and agb in self.ruleset.overlays:
-            explanation_context["practice_overlay"] = agb
+        # The practice's overlay, when it has one: else every rule runs as the region set it.
+        overlay = agb if agb is not None and agb in self.ruleset.overlays else None
+        if overlay is not None:
+            explanation_context["practice_overlay"] = overlay
 
         shared_texts = self.ruleset.file.shared_texts
 
@@ -229,7 +241,10 @@ class Evaluator:
 
         def run_rule(rule_id: str, rule_facts: Facts, *, forced: bool = False) -> None:
             compiled = self._rules[rule_id]
-            enabled = self._overlay_enabled.get((rule_id, agb or ""), compiled.enabled)
+            enabled, params = compiled.enabled, compiled.default_params
+            if overlay is not None:
+                enabled = self._overlay_enabled[(rule_id, overlay)]
+                params = self._overlay_params[(rule_id, overlay)]
             if not enabled and not forced:
                 evaluation.skipped_rule_ids[rule_id] = "disabled"
                 return
@@ -242,16 +257,11 @@ class Evaluator:
                 return
             targets = [
                 order
-                for order in opioid_orders
-                if not (compiled.excludes_oat and order.is_oat)
-                and not (compiled.excludes_antitussive_codeine and order.is_antitussive_codeine)
-                and not (
-                    compiled.excludes_palliative_or_cancer
-                    and suppress
-                    and order.indication_sets & self._exclusion_sets
-                )
+                for order, oat, antitussive, palliative in order_exclusions
+                if not (compiled.excludes_oat and oat)
+                and not (compiled.excludes_antitussive_codeine and antitussive)
+                and not (compiled.excludes_palliative_or_cancer and palliative)
             ]
-            params = self._overlay_params.get((rule_id, agb or ""), compiled.default_params)
             context: RuleContext[Any] = RuleContext(
                 facts=rule_facts,
                 orders=targets,

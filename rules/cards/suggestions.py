@@ -16,8 +16,8 @@ type only: a card is never lost for its suggestion.
 
 from __future__ import annotations
 
-import copy
 import logging
+import math
 from collections.abc import Callable, Mapping
 from datetime import date
 from functools import partial
@@ -62,10 +62,13 @@ _LIST_FIELDS = (
 
 
 def _normalised_order(draft: Mapping[str, Any]) -> dict[str, Any]:
+    """The draft as a MedicationRequest to send back: arrays where R4 has them, an intent and a
+    status. A new top-level object; the objects below it are the draft's own, shared and never
+    written to (a change copies what it writes to: `_own`)."""
     if nested_deeper_than(draft, MAX_NESTING):
-        # copy.deepcopy would exhaust the stack; the facts report the draft as incomplete.
+        # Too deep to validate or send; the facts report the draft as incomplete.
         raise ValueError("draft nested too deep")
-    order = copy.deepcopy(dict(draft))
+    order = dict(draft)
     for name in _LIST_FIELDS:
         value = order.get(name)
         if isinstance(value, dict):
@@ -73,6 +76,17 @@ def _normalised_order(draft: Mapping[str, Any]) -> dict[str, Any]:
     order.setdefault("intent", "order")
     order.setdefault("status", "draft")
     return order
+
+
+def _own(parent: dict[str, Any], name: str) -> Any:
+    """`parent.setdefault(name, {})`, but an object found there is replaced by a copy first,
+    so that writing to it changes neither the draft nor another suggestion. A value that is
+    no object is returned as it is (writing to it fails, as it always did)."""
+    if name not in parent:
+        parent[name] = {}
+    elif isinstance(parent[name], dict):
+        parent[name] = dict(parent[name])
+    return parent[name]
 
 
 def _valid_medication_request(resource: dict[str, Any]) -> bool:
@@ -175,6 +189,7 @@ class SuggestionFactory:
         self._patient_ref = patient_ref
         self._postcode = postcode
         self._notes: dict[str, Any] = {}
+        self._checked: dict[str, tuple[dict[str, Any], bool]] = {}
         self._valid_drafts: dict[str, dict[str, Any] | None] = {}
         self._rule_id = ""
         self._rule_spec: RuleSpec | None = None
@@ -204,21 +219,54 @@ class SuggestionFactory:
         return self._rule_spec.texts[key].get(self.language).format(**values)
 
     # --- update actions on a draft order ---------------------------------------------------
+    #
+    # The draft is normalised and validated once per call (`_checked_draft`); every update
+    # suggestion of every card starts from that one normalised copy, and a change copies only
+    # the objects and arrays it writes to (`_own`), so the draft and the other suggestions
+    # keep theirs.
+    #
+    # A change says whether it wrote known-valid values only. fhir.resources checks the
+    # structure and type of each element, and that an element holds at most one of its choice
+    # fields (value[x], bounds[x]); it checks nothing across elements. So a valid order stays
+    # valid when a change only puts a valid value where a valid order may hold one: an
+    # unsignedInt in `numberOfRepeatsAllowed`, a Duration in `expectedSupplyDuration` or in a
+    # `boundsDuration` that was there, a Period in a `boundsPeriod` that was there, dates in
+    # (and parts out of) a `valuePeriod` that was there, a finite decimal in `quantity.value`,
+    # a note of plain text. Such an order is not validated again. Anything else is validated
+    # after the change, as before: a value that is not finite, a `valuePeriod` added to an
+    # extension (it may hold another value[x]), a draft that was not valid to begin with (the
+    # change may repair it: an unreadable period start is replaced).
+    # tests/rules/cards/test_suggestions.py holds this against fhir.resources.
+
+    def _checked_draft(
+        self, order_id: str, draft: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """(the normalised draft, whether it is valid R4), once per call. A draft nested too
+        deep raises ValueError each time it is asked for (each suggestion that wants it says
+        so)."""
+        found = self._checked.get(order_id)
+        if found is None:
+            order = _normalised_order(draft)
+            found = self._checked[order_id] = (order, _valid_medication_request(order))
+        return found
 
     def _update(
-        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], None]
+        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], bool]
     ) -> Suggestion | None:
         return self._guarded(lambda: self._build_update(order_id, label, description, change))
 
     def _build_update(
-        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], None]
+        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], bool]
     ) -> Suggestion | None:
+        """`change` writes to its own copy of the normalised draft and returns True when all
+        it wrote is known to be valid (see above)."""
         draft = self._drafts.get(order_id)
         if draft is None:
             return None
-        order = _normalised_order(draft)
-        change(order)
-        if not _valid_medication_request(order):
+        normalised, valid = self._checked_draft(order_id, draft)
+        order = dict(normalised)
+        known_valid = change(order)
+        if not (valid and known_valid) and not _valid_medication_request(order):
             self._notes.setdefault("suggestions_omitted", []).append(
                 {"order_id": order_id, "reason": "draft order is not valid FHIR R4"}
             )
@@ -234,17 +282,25 @@ class SuggestionFactory:
     ) -> Suggestion | None:
         """The draft order limited to `max_days`: period of use, supply, bounds and repeats."""
 
-        def change(order: dict[str, Any]) -> None:
-            dispense = order.setdefault("dispenseRequest", {})
+        def change(order: dict[str, Any]) -> bool:
+            known_valid = True
+            dispense = _own(order, "dispenseRequest")
             dispense["numberOfRepeatsAllowed"] = 0
             dispense["expectedSupplyDuration"] = _days(max_days)
             quantity = dispense.get("quantity")
             units_per_day = self._units_per_day.get(order_id)
             if isinstance(quantity, dict) and units_per_day:
-                quantity["value"] = round(units_per_day * max_days, 2)
-            for extension in order.get("extension", []) or []:
+                value = round(units_per_day * max_days, 2)
+                _own(dispense, "quantity")["value"] = value
+                known_valid = math.isfinite(value)
+            extensions: list[Any] = order.get("extension", []) or []
+            for index, extension in enumerate(extensions):
                 if isinstance(extension, dict) and extension.get("url") == _PERIOD_OF_USE:
-                    period = extension.setdefault("valuePeriod", {})
+                    if extensions is order.get("extension"):
+                        extensions = order["extension"] = list(extensions)
+                    extension = extensions[index] = dict(extension)
+                    known_valid = known_valid and "valuePeriod" in extension
+                    period = _own(extension, "valuePeriod")
                     # An unreadable start ("garbage", "2026-13-45", "9999-12-31") is replaced
                     # by the order's start as the facts read it.
                     first = parse_date(period.get("start")) or start
@@ -255,17 +311,28 @@ class SuggestionFactory:
                     elif "start" in period:  # unreadable, and no start to put in its place
                         period.pop("start")
                         period.pop("end", None)
-            for dosage in order.get("dosageInstruction", []) or []:
+            dosages: list[Any] = order.get("dosageInstruction", []) or []
+            for index, dosage in enumerate(dosages):
                 timing = dosage.get("timing") if isinstance(dosage, dict) else None
                 repeat = timing.get("repeat") if isinstance(timing, dict) else None
-                if isinstance(repeat, dict):
-                    if "boundsDuration" in repeat:
-                        repeat["boundsDuration"] = _days(max_days)
-                    if "boundsPeriod" in repeat and start is not None:
-                        repeat["boundsPeriod"] = {
-                            "start": start.isoformat(),
-                            "end": add_days(start, max_days - 1).isoformat(),
-                        }
+                if not isinstance(repeat, dict):
+                    continue
+                new_duration = "boundsDuration" in repeat
+                new_period = "boundsPeriod" in repeat and start is not None
+                if not (new_duration or new_period):
+                    continue
+                if dosages is order.get("dosageInstruction"):
+                    dosages = order["dosageInstruction"] = list(dosages)
+                dosage = dosages[index] = dict(dosage)
+                repeat = _own(_own(dosage, "timing"), "repeat")
+                if new_duration:
+                    repeat["boundsDuration"] = _days(max_days)
+                if new_period and start is not None:
+                    repeat["boundsPeriod"] = {
+                        "start": start.isoformat(),
+                        "end": add_days(start, max_days - 1).isoformat(),
+                    }
+            return known_valid
 
         return self._update(order_id, label, description, change)
 
@@ -290,21 +357,25 @@ class SuggestionFactory:
         return Suggestion(label=label, actions=actions) if actions else None
 
     def _valid_normalised_draft(self, order_id: str) -> dict[str, Any] | None:
-        """The draft order, normalised and validated once per call (several suggestions of
-        several cards start from it); None when there is no such draft or it is not valid R4."""
+        """The normalised draft order when it is valid R4 (several suggestions of several cards
+        start from it); None when there is no such draft or it is not valid R4 (said once per
+        call, in the explanation of the card that first asks)."""
         if order_id not in self._valid_drafts:
             draft = self._drafts.get(order_id)
             reason = "draft order is not valid FHIR R4"
+            order: dict[str, Any] | None = None
+            valid = False
             try:
-                order = _normalised_order(draft) if draft is not None else None
-            except ValueError as exc:  # nested too deep to copy
+                if draft is not None:
+                    order, valid = self._checked_draft(order_id, draft)
+            except ValueError as exc:  # nested too deep
                 _log.warning(
                     "rule %s: a suggestion could not be built: %s",
                     self._rule_id,
                     describe_failure(exc),
                 )
                 order, reason = {}, "draft order nested too deep"
-            if order is not None and not (order and _valid_medication_request(order)):
+            if order is not None and not valid:
                 self._notes.setdefault("suggestions_omitted", []).append(
                     {"order_id": order_id, "reason": reason}
                 )
@@ -313,8 +384,9 @@ class SuggestionFactory:
         return self._valid_drafts[order_id]
 
     def no_repeats(self, order_id: str, *, label: str, description: str) -> Suggestion | None:
-        def change(order: dict[str, Any]) -> None:
-            order.setdefault("dispenseRequest", {})["numberOfRepeatsAllowed"] = 0
+        def change(order: dict[str, Any]) -> bool:
+            _own(order, "dispenseRequest")["numberOfRepeatsAllowed"] = 0
+            return True
 
         return self._update(order_id, label, description, change)
 

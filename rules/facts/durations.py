@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -76,18 +75,28 @@ def interval_end(start: date | None, days: int | None) -> date | None:
     return add_days(start, days - 1)
 
 
-@dataclass(frozen=True, slots=True)
 class PeriodOfUse:
-    """Nictiz MP9 period of use: start, end and/or a duration; only a start = indefinite."""
+    """Nictiz MP9 period of use: start, end and/or a duration; only a start = indefinite.
 
-    start: date | None
-    end: date | None
-    days: int | None
-    indefinite: bool
-    unreadable: bool = False
-    """A start or end was there but could not be read (e.g. "garbage", "2026-13-45"), the end
-    lies before the start, or the extension holds no Period (or one with nothing in it): the
-    period gives no duration, the next source is used."""
+    A plain class, never changed after it is built: compiled, a dataclass's generated
+    ``__init__`` still runs as Python, and one is built for every MP9 building block."""
+
+    def __init__(
+        self,
+        start: date | None,
+        end: date | None,
+        days: int | None,
+        indefinite: bool,
+        unreadable: bool = False,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.days = days
+        self.indefinite = indefinite
+        self.unreadable = unreadable
+        """A start or end was there but could not be read (e.g. "garbage", "2026-13-45"), the
+        end lies before the start, or the extension holds no Period (or one with nothing in
+        it): the period gives no duration, the next source is used."""
 
 
 def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | None:
@@ -233,16 +242,17 @@ def request_durations(
     return Durations(by_source, None, DurationSource.NONE, False, start, unreadable)
 
 
-@dataclass(frozen=True, slots=True)
 class DispenseSupply:
-    """What a MedicationDispense handed over: from when, and for how many days."""
+    """What a MedicationDispense handed over: from when, and for how many days (a plain
+    class, as `PeriodOfUse`)."""
 
-    start: date | None
-    """`whenHandedOver`, else `whenPrepared`."""
-    days_supply: int | None
-    """`daysSupply` as stated."""
-    days: int | None
-    """`daysSupply`, else the quantity ÷ daily use."""
+    def __init__(self, start: date | None, days_supply: int | None, days: int | None) -> None:
+        self.start = start
+        """`whenHandedOver`, else `whenPrepared`."""
+        self.days_supply = days_supply
+        """`daysSupply` as stated."""
+        self.days = days
+        """`daysSupply`, else the quantity ÷ daily use."""
 
 
 def dispense_supply(
@@ -258,16 +268,23 @@ def dispense_supply(
     return DispenseSupply(start, days_supply, days)
 
 
-@dataclass(frozen=True, slots=True)
 class StatementPeriod:
-    """The period a MedicationStatement says the medication is (or was) used."""
+    """The period a MedicationStatement says the medication is (or was) used (a plain class,
+    as `PeriodOfUse`)."""
 
-    start: date | None
-    end: date | None
-    ongoing: bool
-    """Active without an end: in use up to today."""
-    period_of_use_unreadable: bool = False
-    """Its Nictiz period of use was there but could not be read (`PeriodOfUse.unreadable`)."""
+    def __init__(
+        self,
+        start: date | None,
+        end: date | None,
+        ongoing: bool,
+        period_of_use_unreadable: bool = False,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.ongoing = ongoing
+        """Active without an end: in use up to today."""
+        self.period_of_use_unreadable = period_of_use_unreadable
+        """Its Nictiz period of use was there but could not be read (`PeriodOfUse.unreadable`)."""
 
 
 def statement_period(

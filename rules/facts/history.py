@@ -69,16 +69,26 @@ def report_unreadable(ctx: ReadingContext, resource: JsonDict, shape: Shape, ref
         ctx.problems.append(Problem(element, "not stated" if absent else "unreadable", ref))
 
 
-@dataclass(slots=True)
 class SedativeUse:
-    """A sedative block of the history and the days it covers (before stops are applied)."""
+    """A sedative block of the history and the days it covers (before stops are applied).
 
-    medication: ActiveMedication
-    source: ExposureSource
-    treatment: str | None
-    start: date | None
-    end: date | None
-    active: bool
+    A plain class: compiled, a dataclass's generated ``__init__`` still runs as Python."""
+
+    def __init__(
+        self,
+        medication: ActiveMedication,
+        source: ExposureSource,
+        treatment: str | None,
+        start: date | None,
+        end: date | None,
+        active: bool,
+    ) -> None:
+        self.medication = medication
+        self.source = source
+        self.treatment = treatment
+        self.start = start
+        self.end = end
+        self.active = active
 
 
 @dataclass(slots=True)
@@ -89,8 +99,9 @@ class HistoryReading:
     sedative_uses: list[SedativeUse] = field(default_factory=list)
     stops: dict[str, date] = field(default_factory=dict)
     """Per treatment, the first day a stop or pause ends it."""
-    agreements: dict[str, JsonDict] = field(default_factory=dict)
-    """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at."""
+    agreements: dict[str, JsonDict] | None = None
+    """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at. Read
+    when a dispense first needs it (`linked_agreement`): most histories have none."""
     dispense_requests: list[OpioidExposure] = field(default_factory=list)
 
 
@@ -110,9 +121,20 @@ def note_stop(history: HistoryReading, treatment: str | None, day: date | None) 
         history.stops[treatment] = day if known is None else min(known, day)
 
 
-def exposure_from_request(
-    ctx: ReadingContext, request: RequestReading, treatment: str | None = None
-) -> OpioidExposure:
+class RequestPeriod:
+    """The days a history request covers: (start, end, indefinite, in use today). A plain
+    class: compiled, its `__init__` is native."""
+
+    def __init__(
+        self, start: date | None, end: date | None, indefinite: bool, is_active: bool
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.indefinite = indefinite
+        self.is_active = is_active
+
+
+def request_period(ctx: ReadingContext, request: RequestReading) -> RequestPeriod:
     found = request.durations_
     start = found.start or request.authored_on
     today = ctx.today
@@ -139,20 +161,27 @@ def exposure_from_request(
             and start <= today <= end
             and (duration_known or request.stopped)
         )
+    return RequestPeriod(start, end, indefinite, is_active)
+
+
+def exposure_from_request(
+    ctx: ReadingContext, request: RequestReading, treatment: str | None = None
+) -> OpioidExposure:
+    period = request_period(ctx, request)
     return OpioidExposure(
         source=ExposureSource.MEDICATION_REQUEST,
         ref=request.ref,
         substances=ctx.substance_keys(request.medication),
         product_display=request.medication.product_display,
-        prescribed_on=request.authored_on or start,
-        start=start,
-        end=end,
-        indefinite=indefinite,
+        prescribed_on=request.authored_on or period.start,
+        start=period.start,
+        end=period.end,
+        indefinite=period.indefinite,
         prescriber_id=request.requester.person_id,
         prescriber_role=request.requester.role,
         pharmacy_id=request.pharmacy_id,
         is_oat=request.is_oat,
-        is_active=is_active,
+        is_active=period.is_active,
         release_type=request.medication.release_type,
         ome_mg_per_day=request.dosage.ome_mg_per_day,
         ome_not_computable_reason=request.dosage.ome_reason,
@@ -171,7 +200,11 @@ def linked_agreement(
         request = ctx.index.resolve(reference_of(item), resource)
         if request is not None and as_str(request.get("resourceType")) == "MedicationRequest":
             return request
-    return history.agreements.get(treatment) if treatment is not None else None
+    if treatment is None:
+        return None
+    if history.agreements is None:
+        history.agreements = _agreements_by_treatment(ctx)
+    return history.agreements.get(treatment)
 
 
 def read_dispense(
@@ -348,23 +381,27 @@ def read_history_request(
     for source in request.durations_.unreadable:
         ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", request.ref))
     treatment = treatment_of(resource)
-    exposure = exposure_from_request(ctx, request, treatment)
-    if request.stopped:
-        note_stop(history, treatment, exposure.end or exposure.start)
     supply_only = ctx.is_dispense_request(resource)
     if medication.is_sedative:
+        # A sedative is no exposure: only the days it covers are kept.
+        period = request_period(ctx, request)
+        if request.stopped:
+            note_stop(history, treatment, period.end or period.start)
         if not supply_only:
             history.sedative_uses.append(
                 SedativeUse(
                     active_medication(request.ref, medication, is_draft=False),
                     ExposureSource.MEDICATION_REQUEST,
                     treatment,
-                    exposure.start,
-                    exposure.end,
-                    exposure.is_active,
+                    period.start,
+                    period.end,
+                    period.is_active,
                 )
             )
         return None
+    exposure = exposure_from_request(ctx, request, treatment)
+    if request.stopped:
+        note_stop(history, treatment, exposure.end or exposure.start)
     if supply_only:
         if request.based_on and any(
             ctx.index.resolve(reference, resource) is not None for reference in request.based_on
@@ -458,7 +495,6 @@ def _active_sedatives(history: HistoryReading) -> list[ActiveMedication]:
 def read_history(ctx: ReadingContext, draft_ids: set[str]) -> HistoryReading:
     """Prior exposures from the history resources (the index holds them by type)."""
     history = HistoryReading()
-    history.agreements = _agreements_by_treatment(ctx)
     items = [
         (kind, position, resource)
         for kind in ("MedicationRequest", "MedicationDispense", "MedicationStatement")

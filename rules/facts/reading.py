@@ -78,7 +78,10 @@ class ResourceIndex:
                 continue
             kind = as_str(resource.get("resourceType"))
             if kind:
-                self.history.setdefault(kind, []).append((position, resource))
+                of_kind = self.history.get(kind)
+                if of_kind is None:
+                    of_kind = self.history[kind] = []
+                of_kind.append((position, resource))
                 if kind == "PractitionerRole":  # what _add_role looks for, without the call
                     self._add_role(resource)
         # Deterministic whatever the order of Bundle entries.
@@ -222,8 +225,16 @@ class ReadingContext:
         node = as_dict(value)
         ref = reference_of(node)
         local = ref is not None and ref.startswith("#")
-        # A bare {"reference": ...} (the usual case) is keyed by its text, others by JSON.
-        content: object = ref if len(node) == 1 and ref is not None else json_key(node)
+        # A bare {"reference": ...} (the usual case) is keyed by its text, one with a display
+        # text as well by both (all that is read of it), others by their JSON.
+        content: object
+        display = node.get("display")
+        if ref is not None and len(node) == 1:
+            content = ref
+        elif ref is not None and len(node) == 2 and type(display) is str:
+            content = (ref, display)
+        else:
+            content = json_key(node)
         key = (content, id(containers[0]) if local and containers else None)
         if key[0] is None:
             return self._actor(node, *containers)
@@ -364,6 +375,17 @@ class ReadingContext:
         by_resource = self._medication_of_resource.get(id(resource))
         if by_resource is not None and by_resource[0] is resource:
             return by_resource[1]
+        concept = resource.get("medicationCodeableConcept")
+        only_concept = "medicationReference" not in resource and "medication" not in resource
+        if concept is not None and only_concept:
+            # A coded concept alone (most resources): its JSON, made once, keys the cross-call
+            # cache, which then serves as the memo of this call too.
+            concept_key = json_key(concept)
+            if concept_key is not None:
+                coded = (cached_concept_medication(self.catalogue, concept_key), True)
+                self._medication_of_resource[id(resource)] = (resource, coded)
+                self._note_problem(resource, coded)
+                return coded
         reference = reference_of(resource.get("medicationReference"))
         local = reference is not None and reference.startswith("#")
         content = json_key(
@@ -387,10 +409,14 @@ class ReadingContext:
             if content is not None:
                 self._medications[key] = found
         self._medication_of_resource[id(resource)] = (resource, found)
+        self._note_problem(resource, found)
+        return found
+
+    def _note_problem(self, resource: JsonDict, found: tuple[MedicationFacts, bool]) -> None:
+        """What the incomplete-check card says of the medication, once per resource."""
         problem = medication_problem(resource, found[0], found[1])
         if problem is not None and not self._not_chosen_yet(resource, problem):
             self.problems.append(problem)
-        return found
 
     def _not_chosen_yet(self, resource: JsonDict, problem: Problem) -> bool:
         """A draft without a medication on a hook that fires while the order is composed
