@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PERFORMANCE = ROOT / "docs" / "performance.md"
 SHORTER = {"--duration": "1", "--rounds": "1", "--requests": "40", "--patients": "300",
-           "--concurrency": "2", "--replays": "5", "--warmup": "0.5"}  # fmt: skip
+           "--concurrency": "2", "--replays": "5", "--warmup": "0.5", "--checks": "30"}  # fmt: skip
 LEFT_OUT = {"--compare"}
 # Where the document leaves an amount at its default, the test still sets a token one.
 DEFAULT_AMOUNTS = {
