@@ -85,7 +85,12 @@ def build_jwt_verifier(
     verifier = JwtVerifier(
         trust,
         TimedReplayStore(replay_store),
-        KeyResolver(http_client, cache_seconds=settings.jwks_cache_seconds),
+        KeyResolver(
+            http_client,
+            cache_seconds=settings.jwks_cache_seconds,
+            # A call is answered within its deadline, a first fetch of a slow JWKS included.
+            wait_seconds=settings.prefetch_deadline_seconds,
+        ),
         algorithms=settings.jwt_algorithms,
     )
     log.info(

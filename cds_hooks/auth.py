@@ -330,7 +330,9 @@ class KeyResolver:
     refetch fails, the previous set is used for up to `max_stale_seconds` more.
 
     Tokens can not multiply fetches either: concurrent tokens for one URL share one fetch
-    (single-flight), bounded by `timeout_seconds` of wall time. A failed fetch is remembered:
+    (single-flight), bounded by `timeout_seconds` of wall time. A token waits for it at most
+    `wait_seconds` (the hook's deadline): a slow JWKS endpoint then costs that token a 401 in
+    time, and the fetch goes on, so the tokens after it find the set. A failed fetch is remembered:
     no new one for `failure_backoff_seconds`, doubling with each failure in a row up to
     `max_backoff_seconds`; meanwhile a token that needs the set is refused at once (401).
     Each URL is on its own, so a failing or hanging issuer never delays another.
@@ -344,6 +346,7 @@ class KeyResolver:
         refetch_cooldown_seconds: float = 10.0,
         max_stale_seconds: float = 3600.0,
         timeout_seconds: float = 5.0,
+        wait_seconds: float | None = None,
         failure_backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
@@ -353,6 +356,7 @@ class KeyResolver:
         self._cooldown = refetch_cooldown_seconds
         self._max_stale = max_stale_seconds
         self._timeout = timeout_seconds
+        self._wait = timeout_seconds if wait_seconds is None else min(wait_seconds, timeout_seconds)
         self._backoff = failure_backoff_seconds
         self._max_backoff = max_backoff_seconds
         self._clock = clock
@@ -409,9 +413,15 @@ class KeyResolver:
             # Retrieved here, so a fetch whose waiters all went away is not reported as lost.
             source.in_flight.add_done_callback(_retrieve_outcome)
         try:
-            # Shielded: a waiter that gives up (its request cancelled) leaves the fetch to
-            # the others.
-            return await asyncio.shield(source.in_flight)
+            # Shielded: a waiter that gives up (its wait over, its request cancelled) leaves
+            # the fetch to the others and to the tokens after it.
+            async with asyncio.timeout(self._wait):
+                return await asyncio.shield(source.in_flight)
+        except TimeoutError:
+            raise AuthenticationFailed(
+                "the issuer's JWK Set did not arrive within the deadline; still fetching",
+                reason="key",
+            ) from None
         except AuthenticationFailed as exc:
             # One exception per waiter.
             raise AuthenticationFailed(exc.message, reason=exc.reason) from None

@@ -116,13 +116,15 @@ def unsigned_parts(header: dict[str, Any], payload: dict[str, Any]) -> str:
 @dataclass
 class JwksServer:
     """Serves `documents[path]` as JSON; `status[path]` overrides the status code; a path in
-    `hanging` is read and never answered (until `reset`)."""
+    `hanging` is read and never answered (until `reset`); `delays[path]` seconds pass before
+    a path is answered."""
 
     base_url: str = ""
     documents: dict[str, Any] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     hanging: set[str] = field(default_factory=set)
+    delays: dict[str, float] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
@@ -133,6 +135,7 @@ class JwksServer:
         self.status.clear()
         self.hits.clear()
         self.hanging.clear()
+        self.delays.clear()
         self.release.set()  # let the hanging handlers go
         self.release = threading.Event()
 

@@ -63,6 +63,8 @@ def _jwks_server_session() -> Iterator[JwksServer]:
             if self.path in state.hanging:
                 state.release.wait(30)
                 return
+            if self.path in state.delays:
+                state.release.wait(state.delays[self.path])
             document = state.documents.get(self.path)
             code = state.status.get(self.path, 200 if document is not None else 404)
             body = json.dumps(document if document is not None else {"error": "no"}).encode()

@@ -133,3 +133,26 @@ async def test_concurrent_tokens_share_one_fetch_of_a_hanging_jwks_url_and_other
     assert max(answered) < FETCH_TIMEOUT + 0.3, answered  # all at the timeout, not 5 x
     assert jwks_server.hits["/hangs.json"] == 1
     assert good_answered[0] < 0.2, good_answered  # the good issuer did not wait
+
+
+async def test_a_slow_jwks_url_costs_the_first_token_its_deadline_not_more(
+    jwks_server: JwksServer, http: httpx.AsyncClient, es384_key: SigningKey
+) -> None:
+    """A JWKS endpoint slower than the hook's deadline: the first token is refused when its
+    deadline is over (the call is answered in time), the fetch goes on, and the next token
+    finds the set without another fetch."""
+    jwks_server.documents["/slow.json"] = jwks(es384_key)
+    jwks_server.delays["/slow.json"] = 0.8
+    client = TrustedClient(iss=ISSUER, jwks_url=jwks_server.url("/slow.json"))
+    resolver = KeyResolver(http, timeout_seconds=5.0, wait_seconds=0.3)
+    verifier = make_verifier(client, resolver=resolver)
+
+    started = time.perf_counter()
+    reason = await _refused(verifier, sign(es384_key))
+    assert time.perf_counter() - started < 0.3 + 0.2
+    assert reason == "the issuer's JWK Set did not arrive within the deadline; still fetching"
+
+    await anyio.sleep(0.8)
+    verified = await verifier.verify(sign(es384_key), AUDIENCE)
+    assert verified.iss == ISSUER
+    assert jwks_server.hits["/slow.json"] == 1

@@ -28,7 +28,7 @@ from cds_hooks.auth import JwtVerifier
 from tests.cds_hooks.prefetch.servers import free_port
 from tests.sample_requests import hook_request
 
-from .authkit import ISSUER, SigningKey, claims, jwks, sign
+from .authkit import ISSUER, JwksServer, SigningKey, claims, jwks, sign
 
 BASE = "http://testserver"
 DISCOVERY = "/cds-services"
@@ -85,6 +85,30 @@ def assert_bare_401(response: httpx.Response) -> None:
 
 
 # ------------------------------------------------------------------------------ accepted
+
+
+def test_a_slow_jwks_url_is_waited_for_within_the_hook_deadline_only(
+    sqlite_url: str, tmp_path: Path, jwks_server: JwksServer, es384_key: SigningKey
+) -> None:
+    """The key fetch of a first call counts against the deadline: a client whose JWK Set
+    comes slower than it gets its 401 in time, and its next call finds the set fetched."""
+    jwks_server.documents["/slow-ehr.json"] = jwks(es384_key)
+    jwks_server.delays["/slow-ehr.json"] = 1.5
+    trust = tmp_path / "trusted-clients.json"
+    trust.write_text(
+        json.dumps({"clients": [{"iss": ISSUER, "jwks_url": jwks_server.url("/slow-ehr.json")}]})
+    )
+    for client in make_client(
+        sqlite_url, environment="production", trusted_clients=trust, prefetch_deadline_seconds=0.5
+    ):
+        started = time.perf_counter()
+        first = client.get(DISCOVERY, headers=bearer(token_for(es384_key, DISCOVERY)))
+        assert time.perf_counter() - started < 0.5 + 0.3
+        assert_bare_401(first)
+        time.sleep(1.5)
+        again = client.get(DISCOVERY, headers=bearer(token_for(es384_key, DISCOVERY)))
+        assert again.status_code == 200
+        assert jwks_server.hits["/slow-ehr.json"] == 1
 
 
 def test_valid_tokens_on_every_route(production: TestClient, es384_key: SigningKey) -> None:
