@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, DateTime, Float, Integer, String, event
+from sqlalchemy import JSON, DateTime, Float, Integer, String, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -201,8 +201,19 @@ def migrate_connection(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+MIGRATION_LOCK = 0x6F70696F6964  # any constant of our own: "opioid" in ASCII
+"""The PostgreSQL advisory lock that lets one migration run at a time."""
+
+
 async def migrate_async(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Two `opioid-cds migrate` at once (a retried Job beside the first, two operators)
+            # would both create the tables, and one would fail; the lock makes the second wait
+            # and then find the schema up to date. Held until this transaction ends.
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+            )
         await connection.run_sync(migrate_connection)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -21,6 +22,7 @@ from app.cli import build_parser, check_expectation, format_cards_table, main
 from app.playground import fixture_infos, load_fixture_request, rule_ids_of
 from rules.fixtures import list_fixtures
 from tests.app.live_server import EXAMPLE_TRUST_FILE, LiveService, live_service
+from tests.conftest import fresh_postgres_database
 
 FIXTURES = list_fixtures()
 
@@ -470,6 +472,26 @@ def test_migrate_is_still_there(
     assert code == 0
     assert "up to date" in out
     assert (tmp_path / "db.sqlite3").exists()
+
+
+def test_migrations_started_together_on_postgresql_all_succeed() -> None:
+    """A retried migration Job beside the first, or two operators: without a lock two of
+    three failed with IntegrityError (both created the tables)."""
+    with fresh_postgres_database("opioid_cds_migrate_race") as url:
+        env = {**os.environ, "OPIOID_CDS_DATABASE_URL": url}
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "migrate"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outcomes = [(run.wait(timeout=120), run.communicate()[0]) for run in runs]
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    assert all("up to date" in out for _, out in outcomes)
 
 
 def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
