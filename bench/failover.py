@@ -3,7 +3,8 @@ under load.
 
 1. A fresh PostgreSQL database, migrated once (`opioid-cds migrate`, as the deployment's
    migration step does); replicas A and B (production settings, one uvicorn worker each, a
-   trust file with a P-384 key made for the run) and bench/proxy.py in front of them.
+   trust file with a P-384 key made for the run) and a proxy in front of them: bench/proxy.py,
+   or with `--proxy nginx` the deployment's own deploy/nginx.conf (bench/nginx_proxy.py).
 2. `--clients` concurrent clients send feedback posts and `order-sign` calls through the
    proxy for `--seconds`, each call with its own signed token. Halfway, A gets SIGKILL.
 3. The promises, counted:
@@ -12,12 +13,12 @@ under load.
      after the kill); calls after the kill are answered by B;
    - tokens that A accepted, replayed on B, are refused (401) and store nothing (and a
      fresh token on B is accepted: the refusals are the replay check, not a broken B);
-   - no token appears in either replica's log.
+   - no token appears in either replica's log, nor in the proxy's.
 
 It prints the counts as JSON and exits 1 when a promise is broken. Bounded: the load lasts
 `--seconds`, the whole run at most `--timeout` seconds (start-up included).
 
-    .venv/bin/python bench/failover.py [--seconds 6] [--clients 8] \\
+    .venv/bin/python bench/failover.py [--seconds 6] [--clients 8] [--proxy nginx] \\
         [--admin-dsn postgresql://postgres@127.0.0.1:5432/test | --database-url URL]
 """
 
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from app.db import FeedbackRecord  # noqa: E402
+from bench.nginx_proxy import start_nginx  # noqa: E402
 from bench.proxy import BACKENDS_VARIABLE  # noqa: E402
 from bench.realistic_request import realistic_order_sign  # noqa: E402
 from bench.servers import (  # noqa: E402
@@ -135,8 +137,17 @@ async def _one_call(
         return Call(kind, started, time.monotonic(), 0, None, token, card)
     ended = time.monotonic()
     acknowledged = bool(card) and response.status_code == 200 and response.json()["stored"] == 1
-    upstream = response.headers.get("x-upstream")
+    upstream = _replica_url(response.headers.get("x-upstream"))
     return Call(kind, started, ended, response.status_code, upstream, token, card, acknowledged)
+
+
+def _replica_url(header: str | None) -> str | None:
+    """The replica that answered: bench/proxy.py names its URL, nginx its address (after
+    the ones it tried first, comma-separated)."""
+    if not header:
+        return None
+    last = header.rsplit(",", 1)[-1].strip()
+    return last if last.startswith("http") else f"http://{last}"
 
 
 async def _load(
@@ -248,6 +259,8 @@ def _verdict(result: dict[str, Any]) -> list[str]:
         broken.append("the replay check on B did not behave")
     if result["tokens_in_replica_logs"]:
         broken.append("tokens appear in a replica's log")
+    if result["tokens_in_proxy_log"]:
+        broken.append("tokens appear in the proxy's log")
     return broken
 
 
@@ -276,10 +289,14 @@ async def _measure(
         for name in ("A", "B")
     }
     procs.extend(replicas.values())
-    proxy_env = dict(os.environ, **{BACKENDS_VARIABLE: f"{urls['A']},{urls['B']}"})
-    proxy = start_server(
-        ports["proxy"], proxy_env, tmp / "proxy.log", app="bench.proxy:create_proxy"
-    )
+    if args.proxy == "nginx":
+        backends = [f"127.0.0.1:{ports[name]}" for name in ("A", "B")]
+        proxy = start_nginx(backends, ports["proxy"], tmp, tmp / "proxy.log")
+    else:
+        proxy_env = dict(os.environ, **{BACKENDS_VARIABLE: f"{urls['A']},{urls['B']}"})
+        proxy = start_server(
+            ports["proxy"], proxy_env, tmp / "proxy.log", app="bench.proxy:create_proxy"
+        )
     procs.append(proxy)
     await asyncio.gather(
         *(wait_ready(urls[name], replicas[name], seconds=args.timeout) for name in replicas),
@@ -313,9 +330,13 @@ async def _measure(
         if replica.poll() is None:
             replica.terminate()
             replica.wait(timeout=10)
+    proxy.terminate()
+    proxy.wait(timeout=10)
     logs = "".join((tmp / f"{name}.log").read_text(errors="replace") for name in replicas)
+    proxy_log = (tmp / "proxy.log").read_text(errors="replace")
     signatures = [call.token.rsplit(".", 1)[1] for call in calls]
     return {
+        "proxy": args.proxy,
         "clients": args.clients,
         "load_seconds": round(load_wall, 1),
         "calls": len(calls),
@@ -333,6 +354,8 @@ async def _measure(
         "replays": replays,
         "replica_b_rss_mib_after_load": rss_b,
         "tokens_in_replica_logs": sum(1 for signature in signatures if signature in logs),
+        "tokens_in_proxy_log": sum(1 for signature in signatures if signature in proxy_log),
+        "proxy_log_lines": len(proxy_log.splitlines()),
     }
 
 
@@ -352,8 +375,12 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+                proc.terminate()  # nginx: a SIGKILL would leave its workers behind
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         if created:
             await drop_database(args.admin_dsn, database_url)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
@@ -382,6 +409,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--replays", type=int, default=20, help="tokens of A to replay on B")
     parser.add_argument("--timeout", type=float, default=55.0, help="bound of the whole run")
+    parser.add_argument(
+        "--proxy",
+        choices=["python", "nginx"],
+        default="python",
+        help="bench/proxy.py, or deploy/nginx.conf run by the machine's nginx",
+    )
     args = parser.parse_args()
     raise SystemExit(asyncio.run(run(args)))
 
