@@ -89,8 +89,10 @@ def build_facts(
     selections = _selections(ctx.hook, context)
     orders: list[OrderFacts] = []
     merged = merge_dispense_requests(ctx, requests)
+    drafted_stops: list[JsonDict] = []
     for resource, order_id, also_ids in merged:
         if ctx.is_stopped(resource):
+            drafted_stops.append(resource)
             continue  # a drafted stop or pause is no prescription: no prescribing cards
         try:
             orders.append(
@@ -103,7 +105,7 @@ def build_facts(
                 Problem("draft order", f"not readable ({type(exc).__name__})", order_id)
             )
 
-    history = read_history(ctx, draft_ids)
+    history = read_history(ctx, draft_ids, drafted_stops)
     patient = patient_facts(ctx, history_in, history, orders)
     return Facts(
         hook=ctx.hook,

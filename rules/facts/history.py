@@ -4,8 +4,9 @@ requests, dispenses and statements into `OpioidExposure`s, and the sedatives in 
 Nictiz MP9 records one pharmaceutical treatment in several building blocks (agreement,
 dispense request, administration agreement, dispense, medication use) that share a treatment
 identifier. A dispense request is part of its agreement's treatment, not a prescription of its
-own; a stop or pause ends every block of its treatment at its date; a dispense without
-`daysSupply` lasts its quantity at the treatment's dose."""
+own; a stop or pause ends every block of its treatment at its date (one the GP drafts now ends
+it now, before the drafts it comes with); a dispense without `daysSupply` lasts its quantity
+at the treatment's dose."""
 
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ class HistoryReading:
     sedative_uses: list[SedativeUse] = field(default_factory=list)
     stops: dict[str, date] = field(default_factory=dict)
     """Per treatment, the first day a stop or pause ends it."""
+    ended_now: set[str] = field(default_factory=set)
+    """Treatments a drafted stop or pause ends today: not in use next to the drafts."""
     agreements: dict[str, JsonDict] | None = None
     """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at. Read
     when a dispense first needs it (`linked_agreement`): most histories have none."""
@@ -455,12 +458,43 @@ def _stopped(start: date | None, end: date | None, stop: date) -> tuple[date | N
     return (stop if end is None or end > stop else end), True
 
 
+def note_drafted_stops(
+    ctx: ReadingContext, history: HistoryReading, drafted_stops: list[JsonDict]
+) -> None:
+    """A stop or pause the GP drafts now (an MP9 stop agreement, naming its treatment by the
+    treatment identifier) ends that treatment before the drafts it comes with: stopping
+    oxycodon and starting morphine in one go is a switch, not two opioids at once. A stop
+    dated later (tapering until then) ends it on its date, as a stop in the history does. A
+    stop without a treatment identifier names nothing to end: the history stays as it is."""
+    for resource in drafted_stops:
+        treatment = treatment_of(resource)
+        if treatment is None:
+            continue
+        use = period_of_use(ctx.catalogue, resource)
+        stop_day = use.end if use is not None and use.end is not None else None
+        if stop_day is not None and stop_day > ctx.today:
+            note_stop(history, treatment, stop_day)
+        else:
+            history.ended_now.add(treatment)
+
+
 def _apply_stops(ctx: ReadingContext, history: HistoryReading) -> None:
-    """A stop or pause ends every earlier block of its treatment at its date."""
-    if not history.stops:
+    """A stop or pause ends every earlier block of its treatment at its date; a drafted one
+    ends the blocks running today."""
+    if not (history.stops or history.ended_now):
         return
     today = ctx.today
     for position, exposure in enumerate(history.exposures):
+        if exposure.treatment in history.ended_now and (
+            exposure.start is None or exposure.start <= today
+        ):
+            history.exposures[position] = replace(
+                exposure,
+                end=today if exposure.end is None or exposure.end > today else exposure.end,
+                indefinite=False,
+                is_active=False,
+            )
+            continue
         stop = history.stops.get(exposure.treatment or "")
         if stop is None:
             continue
@@ -473,6 +507,10 @@ def _apply_stops(ctx: ReadingContext, history: HistoryReading) -> None:
                 is_active=exposure.is_active and today <= stop,
             )
     for use in history.sedative_uses:
+        if use.treatment in history.ended_now and (use.start is None or use.start <= today):
+            use.end = today if use.end is None or use.end > today else use.end
+            use.active = False
+            continue
         stop = history.stops.get(use.treatment or "")
         if stop is not None:
             use.end, cut = _stopped(use.start, use.end, stop)
@@ -492,8 +530,11 @@ def _active_sedatives(history: HistoryReading) -> list[ActiveMedication]:
     return [use.medication for use in chosen.values()]
 
 
-def read_history(ctx: ReadingContext, draft_ids: set[str]) -> HistoryReading:
-    """Prior exposures from the history resources (the index holds them by type)."""
+def read_history(
+    ctx: ReadingContext, draft_ids: set[str], drafted_stops: list[JsonDict]
+) -> HistoryReading:
+    """Prior exposures from the history resources (the index holds them by type), with the
+    treatments that the drafted stops end."""
     history = HistoryReading()
     items = [
         (kind, position, resource)
@@ -518,6 +559,7 @@ def read_history(ctx: ReadingContext, draft_ids: set[str]) -> HistoryReading:
         if exposure is not None:
             history.exposures.append(exposure)
     _with_dispense_requests(history)
+    note_drafted_stops(ctx, history, drafted_stops)
     _apply_stops(ctx, history)
     history.sedatives = _active_sedatives(history)
     history.exposures.sort(key=lambda e: (e.prescribed_on or date.min, e.ref))

@@ -236,6 +236,52 @@ def test_a_drafted_stop_agreement_gets_no_prescribing_cards(evaluator: Evaluator
     assert with_stop.fired_rule_ids == evaluate(evaluator, [], [oxycodon_draft()]).fired_rule_ids
 
 
+def _drafted_stop(agreement: dict[str, Any], stop_day: date | None) -> dict[str, Any]:
+    """The GP's stop of a running treatment: the agreement again, as a draft, with the stop
+    type of Nictiz's temazepam stop and its period of use ending on the stop day."""
+    stop = copy.deepcopy(agreement)
+    stop["id"] = f"stop-{agreement['id']}"
+    stop["status"] = "draft"
+    stop["modifierExtension"] = block("MedAgr", TEMAZEPAM, "MASTAKEN")["modifierExtension"]
+    for extension in stop["extension"]:
+        if extension["url"].endswith("ext-TimeInterval.Period"):
+            if stop_day is None:
+                del extension["valuePeriod"]["end"]
+            else:
+                extension["valuePeriod"]["end"] = stop_day.isoformat()
+    return stop
+
+
+@pytest.mark.parametrize("stop_day", [ANCHOR_DATE, None, ANCHOR_DATE - timedelta(days=1)])
+def test_a_drafted_stop_ends_the_running_treatment_before_the_new_draft(
+    evaluator: Evaluator, stop_day: date | None
+) -> None:
+    """A switch: the GP stops the running morphine pump (180 mg OME a day) and drafts
+    oxycodon MGA 10 mg twice a day (30 mg OME) in the same call. Without the stop both count
+    and the daily dose is over the limit; with it only the oxycodon runs."""
+    pump = block("MedAgr", PUMP, "MA")
+    running = evaluate(evaluator, [pump])
+    assert "high-daily-dose" in running.fired_rule_ids
+    switched = evaluate(evaluator, [pump], [oxycodon_draft(), _drafted_stop(pump, stop_day)])
+    assert "high-daily-dose" not in switched.fired_rule_ids
+    patient = patient_of(switched)
+    assert [e.is_active for e in patient.history] == [False]
+    assert [c.ome_mg_per_day for c in patient.ome_contributions] == [pytest.approx(30.0)]
+
+
+def test_a_drafted_stop_dated_later_leaves_the_treatment_running_until_then(
+    evaluator: Evaluator,
+) -> None:
+    """Tapering: a stop of the pump dated in three days keeps it running today."""
+    pump = block("MedAgr", PUMP, "MA")
+    later = _drafted_stop(pump, ANCHOR_DATE + timedelta(days=3))
+    switched = evaluate(evaluator, [pump], [oxycodon_draft(), later])
+    assert "high-daily-dose" in switched.fired_rule_ids
+    assert [e.is_active for e in patient_of(switched).history] == [True]
+    after = evaluate(evaluator, [pump], [oxycodon_draft(), later], today=ANCHOR_DATE + timedelta(4))
+    assert [e.is_active for e in patient_of(after).history] == [False]
+
+
 @pytest.mark.parametrize(
     ("agreement", "fired"),
     [

@@ -578,7 +578,7 @@ def test_readers_are_robust_without_the_guards(data: st.DataObject) -> None:
     order_facts(ctx, request, "MedicationRequest/#0", (), frozenset(), (), None)
     read_dispense(ctx, dispense, "1", history)
     read_statement(ctx, statement, "2", history)
-    full = read_history(ctx, set())
+    full = read_history(ctx, set(), [])
     patient_facts(ctx, resources, full, [])
     assert not [p for p in ctx.problems if "not readable" in p.reason], ctx.problems
 
