@@ -34,6 +34,7 @@ import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from app.db import create_engine_for
 from app.settings import Settings
@@ -101,9 +102,9 @@ class SqlReplayStore:
 
     A check is one statement, sent on the driver's connection (asyncpg, aiosqlite) from an
     engine of the store's own, outside any transaction and without a pool pre-ping: through
-    an ORM session the same check took three to four round trips and 0.6–0.9 ms, now one and
-    0.04 ms (SQLite) to 0.16 ms (PostgreSQL) (docs/performance.md, "Signed calls"). A
-    connection that fails is dropped from the pool and the call gets 503."""
+    an ORM session the same check took three to four round trips and 0.6–0.9 ms, now one
+    (docs/performance.md, "Signed calls"). A connection that fails is dropped from the pool
+    and the call gets 503."""
 
     def __init__(self, engine: AsyncEngine, *, purge_interval: float = 60.0) -> None:
         if engine.dialect.name not in _REMEMBER:
@@ -149,27 +150,33 @@ class SqlReplayStore:
     async def _run(self, statement: str, *values: object) -> int:
         """The statement's row count (for PostgreSQL's `RETURNING 1`: 1 when a row came)."""
         try:
-            async with self._engine.connect() as connection:
-                raw = await connection.get_raw_connection()
-                driver: Any = raw.driver_connection
-                try:
-                    if self._postgres:
-                        if statement.endswith("RETURNING 1"):
-                            return 1 if await driver.fetchval(statement, *values) else 0
-                        status: str = await driver.execute(statement, *values)
-                        return int(status.rsplit(" ", 1)[-1])
-                    cursor = await driver.execute(statement, values)
-                    if driver.in_transaction:  # an engine not made `statements_only`
-                        await driver.commit()
-                    return int(cursor.rowcount)
-                except BaseException:
-                    await connection.invalidate()  # never hand a broken connection on
-                    raise
+            # The pool's connection itself, without an AsyncConnection around it (which cost
+            # the check 0.05 ms); it goes back to the pool, or when broken is dropped, inside
+            # SQLAlchemy's greenlet, where the driver may await its close.
+            raw = await self._engine.raw_connection()
+            try:
+                return await self._execute(raw.driver_connection, statement, values)
+            except BaseException:
+                await greenlet_spawn(raw.invalidate)  # never hand a broken connection on
+                raise
+            finally:
+                await greenlet_spawn(raw.close)
         except _UNREACHABLE as exc:
             log.error("replay store unreachable", store="database", **failure_fields(exc))
             raise ReplayCheckUnavailable(
                 "the replay store does not answer, so the token cannot be checked; try again"
             ) from None
+
+    async def _execute(self, driver: Any, statement: str, values: tuple[object, ...]) -> int:
+        if self._postgres:
+            if statement.endswith("RETURNING 1"):
+                return 1 if await driver.fetchval(statement, *values) else 0
+            status: str = await driver.execute(statement, *values)
+            return int(status.rsplit(" ", 1)[-1])
+        cursor = await driver.execute(statement, values)
+        if driver.in_transaction:  # an engine not made `statements_only`
+            await driver.commit()
+        return int(cursor.rowcount)
 
     @property
     def engine(self) -> AsyncEngine:
