@@ -554,12 +554,22 @@ def _max_per_day(catalogue: Catalogue, instruction: JsonDict) -> float | None:
     return None
 
 
+def period_end(catalogue: Catalogue, start: date | None, end: date | None) -> date | None:
+    """The end of a period, None when it has none: 9999-12-31 (`parse_date`), and an end
+    longer after its start than anyone uses a medicine (9998-12-31 and the like, written for
+    "no end"; `ClinicalDefinitions.no_end_after_days`)."""
+    far = catalogue.clinical.no_end_after_days
+    if start is not None and end is not None and (end - start).days >= far:
+        return None
+    return end
+
+
 def _bounds(catalogue: Catalogue, repeat: JsonDict) -> tuple[float | None, date | None]:
     duration = duration_days(catalogue, repeat.get("boundsDuration"))
     period = as_dict(repeat.get("boundsPeriod"))
     start = parse_date(period.get("start"))
     if duration is None:
-        end = parse_date(period.get("end"))
+        end = period_end(catalogue, start, parse_date(period.get("end")))
         if start is not None and end is not None and end >= start:
             duration = float((end - start).days + 1)
     if duration is None:
