@@ -125,3 +125,101 @@ def test_a_history_agreement_to_the_far_future_is_no_supply_date(api: TestClient
     cards = _cards(api, request)
     assert "9998" not in cards["early-refill"]["summary"]
     assert cards["early-refill"]["summary"] == _cards(api, no_end)["early-refill"]["summary"]
+
+
+# --- 2. a modifierExtension the service does not know ----------------------------------------
+
+UNKNOWN_MODIFIER = {"url": "http://his.example.nl/fhir/ext/niet-verstrekken", "valueBoolean": True}
+STOP_TYPE = {
+    "url": "http://nictiz.nl/fhir/StructureDefinition/ext-StopType",
+    "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "410546004"}]},
+}
+
+
+def _incomplete(cards: dict[str, dict[str, Any]]) -> str:
+    detail: str = cards["incomplete-check"]["detail"]
+    return detail
+
+
+@pytest.mark.parametrize(
+    ("path", "element"),
+    [((), "modifierExtension"), (("dosageInstruction", 0), "dosageInstruction.modifierExtension")],
+)
+def test_an_unknown_modifier_extension_on_a_draft_is_named_and_the_order_still_judged(
+    api: TestClient, caplog: pytest.LogCaptureFixture, path: tuple[str | int, ...], element: str
+) -> None:
+    """FHIR: whoever does not know a modifierExtension must not read the resource as if it
+    did. The order is still judged (its cards may be wrong, so the GP is told), and the
+    card and the log name the element, not its URL."""
+    request = _fixture("gp-duration-14-days")
+    node: Any = _draft(request)
+    for part in path:
+        node = node[part]
+    node["modifierExtension"] = [UNKNOWN_MODIFIER]
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    detail = _incomplete(cards)
+    assert f"{element}: not understood (`{ORDER_ID}`)" in detail
+    assert "his.example.nl" not in detail
+    assert f"incomplete-check: {element}: not understood" in caplog.text
+    assert "his.example.nl" not in caplog.text
+
+
+def _statement(ident: str, start: str, modifiers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationStatement",
+        "id": ident,
+        "status": "active",
+        "modifierExtension": modifiers,
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": "urn:oid:2.16.840.1.113883.2.4.4.10",
+                    "code": "57614",
+                    "display": "OXYCODON TABLET MGA 10MG",
+                }
+            ]
+        },
+        "subject": {"reference": "Patient/pat-0001"},
+        "effectivePeriod": {"start": start},
+        "dosage": [
+            {
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "stuk", "code": "1"}}],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key", "ref"),
+    [
+        ("chronic-use-oxycodon", "medicationRequests", "MedicationRequest/mr-chronic-0"),
+        ("early-refill", "medicationDispenses", "MedicationDispense/md-1"),
+        ("chronic-use-oxycodon", "medicationStatements", "MedicationStatement/ms-oxy"),
+    ],
+)
+def test_an_unknown_modifier_extension_in_the_history_is_named(
+    api: TestClient, fixture: str, key: str, ref: str
+) -> None:
+    request = _fixture(fixture)
+    bundle = request["prefetch"][key]
+    if key == "medicationStatements":
+        start = _draft(request)["extension"][0]["valuePeriod"]["start"]
+        entry = {"resource": _statement("ms-oxy", start, [UNKNOWN_MODIFIER])}
+        bundle.setdefault("entry", []).append(entry)
+    baseline = _cards(api, _fixture(fixture))
+    resource = next(e["resource"] for e in bundle["entry"] if ref.endswith(e["resource"]["id"]))
+    resource.setdefault("modifierExtension", []).append(UNKNOWN_MODIFIER)
+    cards = _cards(api, request)
+    assert f"modifierExtension: not understood (`{ref}`)" in _incomplete(cards)
+    # Still read as before: the cards it gave stay.
+    assert set(baseline) <= set(cards)
+
+
+def test_the_mp9_stop_type_is_understood(api: TestClient) -> None:
+    """ext-StopType ends a treatment (definitions §1 History): known, so never named."""
+    request = _fixture("chronic-use-oxycodon")
+    prior = request["prefetch"]["medicationRequests"]["entry"][0]["resource"]
+    prior["modifierExtension"] = [STOP_TYPE]
+    assert "incomplete-check" not in _cards(api, request)
