@@ -163,6 +163,8 @@ def quantity_days(
     quantity = quantity_of(catalogue, quantity_node)
     if quantity is None or quantity.value <= 0:
         return None
+    if quantity.unit == "mL" and dosage.volume_per_day:  # a pump: ml ÷ (ml/h × 24)
+        return whole_days(quantity.value / dosage.volume_per_day)
     units = dosage.units_per_day
     if quantity.unit in ("1", "mL") and units:
         return whole_days(quantity.value / units)

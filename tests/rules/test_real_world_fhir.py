@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from rules.fixtures import FIXTURES_DIR, load_fixture
 
 ORDER_ID = "MedicationRequest/mr-draft-1"
+UCUM = "http://unitsofmeasure.org"
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -223,3 +224,31 @@ def test_the_mp9_stop_type_is_understood(api: TestClient) -> None:
     prior = request["prefetch"]["medicationRequests"]["entry"][0]["resource"]
     prior["modifierExtension"] = [STOP_TYPE]
     assert "incomplete-check" not in _cards(api, request)
+
+
+# --- 3. a morphine pump: its days from the cassette and the rate ------------------------------
+
+
+def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestClient) -> None:
+    """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette: 12 ml a day, 9 days. The
+    order's duration was unknown (rule 7 said so) and the GP's week went unchecked."""
+    request = _fixture("gp-duration-14-days")
+    draft = _draft(request)
+    del draft["extension"]  # no period of use: the cassette is all that says how long
+    draft["medicationCodeableConcept"] = {"text": "MORFINE HCL INJVLST 10MG/ML"}
+    draft["dosageInstruction"] = [
+        {
+            "timing": {"code": {"text": "continu"}},
+            "route": {"coding": [{"system": "http://snomed.info/sct", "code": "34206005"}]},
+            "doseAndRate": [
+                {"rateQuantity": {"value": 0.5, "unit": "ml/uur", "system": UCUM, "code": "mL/h"}}
+            ],
+        }
+    ]
+    draft["dispenseRequest"] = {
+        "quantity": {"value": 100, "unit": "ml", "system": UCUM, "code": "mL"}
+    }
+    cards = _cards(api, request)
+    assert "Opioïd voor 9 dagen" in cards["gp-duration-limit"]["summary"]
+    missing = cards.get("missing-indication-or-duration", {"summary": ""})
+    assert "duur" not in missing["summary"]
