@@ -406,7 +406,8 @@ class Catalogue:
             surgical = data["surgical_procedure"]
             agreement = data["medication_agreement"]
             history = data["history"]
-            for block in (consult, pregnancy, status, surgical, agreement, history):
+            period_of_use = data["period_of_use"]
+            for block in (consult, pregnancy, status, surgical, agreement, history, period_of_use):
                 if not block.get("source"):
                     raise CatalogueError("clinical.yaml: every block needs a source")
 
@@ -444,6 +445,7 @@ class Catalogue:
                 excluded_request_intents=frozenset(history["excluded_request_intents"]),
                 excluded_dispense_statuses=frozenset(history["excluded_dispense_statuses"]),
                 excluded_statement_statuses=frozenset(history["excluded_statement_statuses"]),
+                no_end_after_days=int(period_of_use["no_end_after_days"]),
             )
         except (KeyError, TypeError) as exc:
             raise CatalogueError(f"clinical.yaml: missing or malformed entry {exc}") from exc

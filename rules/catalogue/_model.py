@@ -167,3 +167,5 @@ class ClinicalDefinitions:
     excluded_request_intents: frozenset[str]
     excluded_dispense_statuses: frozenset[str]
     excluded_statement_statuses: frozenset[str]
+    no_end_after_days: int
+    """A period longer than this has no end: its end is a way of writing "no end"."""

@@ -9,7 +9,9 @@ from typing import Any
 from rules.facts import PatientFacts, add_days
 from rules.registry import RuleContext
 
-__all__ = ["consult_after", "format_date", "on_oat", "order_interval"]
+__all__ = ["consult_after", "duration_text", "format_date", "on_oat", "order_interval"]
+
+DAYS_IN_A_YEAR = 365
 
 
 def format_date(value: date | None, text: Callable[..., str]) -> str:
@@ -17,6 +19,14 @@ def format_date(value: date | None, text: Callable[..., str]) -> str:
     if value is None:
         return text("unknown")
     return text("date_format", day=value.day, month=value.month, year=value.year)
+
+
+def duration_text(days: int, text: Callable[..., str]) -> str:
+    """An order's days as the GP reads them: a count up to a year, beyond it words (a supply
+    of a billion days is kept as 100 years, and "36500 dagen" is no duration a GP writes)."""
+    if days > DAYS_IN_A_YEAR:
+        return text("more_than_a_year")
+    return text("days", count=days)
 
 
 def consult_after(patient: PatientFacts, day: date | None) -> bool:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
-from rules.checks._common import consult_after, format_date
+from rules.checks._common import consult_after, duration_text, format_date
 from rules.facts import DurationSource, OpioidStrength, OrderFacts, PrescriberRole, ReleaseType
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
@@ -231,8 +231,8 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
         return None
     durations = ", ".join(
         ctx.text("indefinite")
-        if order.duration_indefinite
-        else ctx.text("days", count=order.total_covered_days)
+        if order.duration_indefinite or order.total_covered_days is None
+        else duration_text(order.total_covered_days, ctx.text)
         for order in concerned
     )
 

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
-from rules.checks._common import format_date, on_oat, order_interval
+from rules.checks._common import duration_text, format_date, on_oat, order_interval
 from rules.facts import OrderFacts, ReleaseType, covered_days
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
@@ -63,6 +63,7 @@ def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date]
         "order_days",
         "prior_duration",
         "order_duration",
+        "total_duration",
         "duration",
     },
     text_variants={"indefinite_summary", "indefinite_detail"},
@@ -122,8 +123,9 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
             "order_days": order_days,
             "prior_duration": ctx.text("days", count=prior_days),
             "order_duration": (
-                ctx.text("unknown_duration") if unknown else ctx.text("days", count=order_days)
+                ctx.text("unknown_duration") if unknown else duration_text(order_days, ctx.text)
             ),
+            "total_duration": duration_text(total, ctx.text),
             "duration": ctx.text("indefinite"),
         },
         variant="indefinite" if indefinite else None,

@@ -15,7 +15,7 @@ from typing import Any
 
 from rules.catalogue import Catalogue
 from rules.facts.fhir_access import as_dict, extension_map, extensions, is_object, parse_date
-from rules.facts.medication import Regimen, duration_days, quantity_of
+from rules.facts.medication import Regimen, duration_days, period_end, quantity_of
 from rules.facts.model import DurationSource, MedicationFacts
 
 __all__ = [
@@ -130,6 +130,8 @@ def period_of_use(catalogue: Catalogue, resource: JsonDict) -> PeriodOfUse | Non
                     found_days = duration_days(catalogue, nested.get("valueDuration"))
                     days = whole_days(found_days) if found_days is not None else days
             return PeriodOfUse(None, None, days, False, True)
+        if end is not None and period_end(catalogue, start, end) is None:
+            end, no_end = None, True
         days = None
         if start is not None and end is not None and end >= start:
             days = (end - start).days + 1
@@ -161,6 +163,8 @@ def quantity_days(
     quantity = quantity_of(catalogue, quantity_node)
     if quantity is None or quantity.value <= 0:
         return None
+    if quantity.unit == "mL" and dosage.volume_per_day:  # a pump: ml ÷ (ml/h × 24)
+        return whole_days(quantity.value / dosage.volume_per_day)
     units = dosage.units_per_day
     if quantity.unit in ("1", "mL") and units:
         return whole_days(quantity.value / units)
@@ -299,7 +303,7 @@ def statement_period(
         or (use.start if use else None)
         or parse_date(statement.get("dateAsserted"))
     )
-    end = parse_date(period.get("end")) or (use.end if use else None)
+    end = period_end(catalogue, start, parse_date(period.get("end"))) or (use.end if use else None)
     ongoing = end is None and active
     if ongoing:
         end = max(today, start) if start else None

@@ -11,6 +11,10 @@ so what is read is never reported, and what is reported was not read.
 
 Reported elsewhere, not here: the period of use's dates (`durations.period_of_use`), the
 medication itself (`reading.medication_problem`) and a draft nested too deep (`builder`).
+
+`unknown_modifiers` names the modifierExtensions the readers do not implement: FHIR forbids
+reading a resource as if it were understood when it carries one (docs/definitions.md,
+`incomplete-check`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ __all__ = [
     "MEDICATION_REQUEST_HISTORY",
     "MEDICATION_STATEMENT",
     "Shape",
+    "unknown_modifiers",
     "unreadable_elements",
 ]
 
@@ -72,6 +77,36 @@ def unreadable_elements(
         return found
     _collect(catalogue, resource, shape, "", found)
     return list(dict.fromkeys(found))
+
+
+def unknown_modifiers(
+    resource: Mapping[str, Any], shape: Shape, understood: frozenset[str]
+) -> list[str]:
+    """The paths (`modifierExtension`, `dosageInstruction.modifierExtension`) of the resource
+    and of the elements the readers read that hold a modifierExtension whose URL is not in
+    `understood` (or that is not one at all). Never the URL: it is the sender's, not ours."""
+    found: list[str] = []
+    _modifiers(resource, shape, "", understood, found)
+    return found
+
+
+def _modifiers(
+    node: Mapping[str, Any], shape: Shape, prefix: str, understood: frozenset[str], found: list[str]
+) -> None:
+    modifiers = node.get("modifierExtension")
+    if modifiers is not None:
+        for item in as_list(modifiers):
+            url = as_str(item.get("url")) if is_object(item) else None
+            if url is None or url not in understood:
+                found.append(prefix + "modifierExtension")
+                break
+    for name, spec in shape.elements.items():
+        value = node.get(name)
+        if value is None or isinstance(spec, int) or name == "extension":
+            continue
+        for item in as_list(value) if spec.many else (value,):
+            if is_object(item):
+                _modifiers(item, spec, prefix + name + ".", understood, found)
 
 
 def _readable(catalogue: Catalogue, node: Mapping[str, Any], shape: Shape) -> bool:
@@ -194,7 +229,6 @@ DOSAGE = _many(
 )
 _MEDICATION: dict[str, Shape | Check] = {
     "extension": EXTENSIONS,
-    "modifierExtension": EXTENSIONS,
     "status": TEXT,
     "category": _many(CONCEPT),
     "medicationCodeableConcept": CONCEPT,

@@ -27,6 +27,7 @@ from rules.facts.elements import (
     MEDICATION_REQUEST_HISTORY,
     MEDICATION_STATEMENT,
     Shape,
+    unknown_modifiers,
     unreadable_elements,
 )
 from rules.facts.fhir_access import (
@@ -63,11 +64,16 @@ BLOCK_RANK = {
 
 # --------------------------------------------------------------------------- history
 def report_unreadable(ctx: ReadingContext, resource: JsonDict, shape: Shape, ref: str) -> None:
-    """Name what the history resource holds but cannot be read, and a status left out (R4
-    requires one; without it a resource is never in use): the incomplete-check card."""
+    """Name what the history resource holds but cannot be read, a status left out (R4
+    requires one; without it a resource is never in use), and a modifierExtension the readers
+    do not know: the incomplete-check card."""
     for element in unreadable_elements(ctx.catalogue, resource, shape, required=("status",)):
         absent = element == "status" and resource.get("status") is None
         ctx.problems.append(Problem(element, "not stated" if absent else "unreadable", ref))
+    # Still counted as read (docs/definitions.md, incomplete-check): dropping it would lose
+    # an opioid or sedative the other rules need.
+    for element in unknown_modifiers(resource, shape, ctx.understood_modifiers):
+        ctx.problems.append(Problem(element, "not understood", ref))
 
 
 class SedativeUse:
@@ -310,12 +316,16 @@ def read_statement(
         return None
     ref = resource_ref(resource, "MedicationStatement", fallback_id)
     report_unreadable(ctx, resource, MEDICATION_STATEMENT, ref)
-    used = statement_period(ctx.catalogue, resource, status == "active", ctx.today)
+    # MP9 stops a medication use as it stops an agreement: ext-StopType, on its date.
+    stopped = ctx.is_stopped(resource)
+    used = statement_period(ctx.catalogue, resource, status == "active" and not stopped, ctx.today)
     if used.period_of_use_unreadable:
         ctx.problems.append(Problem("duration (period_of_use)", "unreadable", ref))
     start, end, ongoing = used.start, used.end, used.ongoing
     is_active = status == "active" and (end is None or end >= ctx.today)
     treatment = treatment_of(resource)
+    if stopped:
+        note_stop(history, treatment, end or start)
     if medication.is_sedative:
         history.sedative_uses.append(
             SedativeUse(

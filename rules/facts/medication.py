@@ -554,12 +554,22 @@ def _max_per_day(catalogue: Catalogue, instruction: JsonDict) -> float | None:
     return None
 
 
+def period_end(catalogue: Catalogue, start: date | None, end: date | None) -> date | None:
+    """The end of a period, None when it has none: 9999-12-31 (`parse_date`), and an end
+    longer after its start than anyone uses a medicine (9998-12-31 and the like, written for
+    "no end"; `ClinicalDefinitions.no_end_after_days`)."""
+    far = catalogue.clinical.no_end_after_days
+    if start is not None and end is not None and (end - start).days >= far:
+        return None
+    return end
+
+
 def _bounds(catalogue: Catalogue, repeat: JsonDict) -> tuple[float | None, date | None]:
     duration = duration_days(catalogue, repeat.get("boundsDuration"))
     period = as_dict(repeat.get("boundsPeriod"))
     start = parse_date(period.get("start"))
     if duration is None:
-        end = parse_date(period.get("end"))
+        end = period_end(catalogue, start, parse_date(period.get("end")))
         if start is not None and end is not None and end >= start:
             duration = float((end - start).days + 1)
     if duration is None:
@@ -608,6 +618,7 @@ class Regimen:
     ome_reason: str | None
     bounds_days: float | None
     bounds_start: date | None
+    volume_per_day: float | None = None  # mL per day of a pump, current step
 
 
 def regimen(catalogue: Catalogue, instructions: object, medication: MedicationFacts) -> Regimen:
@@ -644,7 +655,36 @@ def regimen(catalogue: Catalogue, instructions: object, medication: MedicationFa
         bounds_days = next((b for b in bounds if b is not None), None)
     bounds_start = next((line.bounds_start for line in lines if line.bounds_start), None)
     dose = current[0].dose if len(current) == 1 else None
-    return Regimen(doses, dose, units, as_needed, route, ome, reason, bounds_days, bounds_start)
+    return Regimen(
+        doses,
+        dose,
+        units,
+        as_needed,
+        route,
+        ome,
+        reason,
+        bounds_days,
+        bounds_start,
+        _volume_per_day(medication, current),
+    )
+
+
+def _volume_per_day(medication: MedicationFacts, step: Sequence[DosageLine]) -> float | None:
+    """mL a pump gives per day: its rate in mL/h, or in mass per hour over the concentration
+    (the rate of a range at its upper end, as the daily dose). None unless every line is one."""
+    total = 0.0
+    strength = medication.strength_per_unit
+    for line in step:
+        rate = line.rate
+        if rate is not None and rate.unit == "mL/h":
+            total += rate.value * 24.0
+        elif rate is not None and strength is not None and strength.unit == "mg/mL":
+            if medication.is_patch or strength.value <= 0:
+                return None
+            total += rate.value * 24.0 / 1000.0 / strength.value  # ug/h → mg/day → mL/day
+        else:
+            return None
+    return total
 
 
 def _units_per_day(medication: MedicationFacts, step: Sequence[DosageLine]) -> float | None:

@@ -196,6 +196,9 @@ class ReadingContext:
         self.today = today
         self.catalogue = catalogue
         self.settings = settings
+        # The one modifierExtension whose meaning the readers implement (`is_stopped`); an
+        # extension read for its value (a period of use) is no modifier, and as one is named.
+        self.understood_modifiers = frozenset((catalogue.clinical.stop_type_extension,))
         self.index = ResourceIndex(drafts, resources)
         self.problems: list[Problem] = []
         # Per-call memos (they die with the call): a history repeats the same requesters,

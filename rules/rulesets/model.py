@@ -400,6 +400,7 @@ REQUIRED_SHARED_TEXTS = (
     "times_a_day",
     "days",
     "indefinite",
+    "more_than_a_year",
     "unknown",
     "unknown_duration",
     "prescribers",

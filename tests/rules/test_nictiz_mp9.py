@@ -165,6 +165,19 @@ def test_a_stop_agreement_ends_the_treatment_on_its_date(evaluator: Evaluator) -
     )
 
 
+def test_a_medication_use_stopped_ends_the_treatment_on_its_date(evaluator: Evaluator) -> None:
+    """Oxazepam agreed up to tomorrow; the patient says they stopped it yesterday (MP9 puts
+    the stop of a medication use in ext-StopType, as of an agreement): no longer in use."""
+    stopped_use = copy.deepcopy(block("MedUse2", OXAZEPAM, "MGB"))
+    stopped_use["effectivePeriod"]["end"] = (ANCHOR_DATE - timedelta(days=1)).isoformat()
+    running = [block("MedAgr", OXAZEPAM, "MA"), stopped_use]
+    assert "opioid-sedative-combination" in evaluate(evaluator, running).fired_rule_ids
+    stopped_use["modifierExtension"] = block("MedAgr", TEMAZEPAM, "MASTAKEN")["modifierExtension"]
+    stopped = evaluate(evaluator, running)
+    assert "opioid-sedative-combination" not in stopped.fired_rule_ids
+    assert "incomplete-check" not in stopped.fired_rule_ids
+
+
 # --- opioids: administration agreements and medication use are opioid use ------------------
 
 

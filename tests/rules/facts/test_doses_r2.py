@@ -4,6 +4,7 @@ whose OME cannot be computed, other than by policy, is a problem for `incomplete
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,13 +14,14 @@ from fhir_fixtures.builders import (
     RXNORM,
     SNOMED,
     concept,
+    dispense,
     dosage,
     med_request,
     medication,
     qty,
 )
 from rules.catalogue import Catalogue, Quantity, ReleaseType
-from rules.facts import OrderFacts, Problem
+from rules.facts import DurationSource, OrderFacts, Problem
 from tests.rules.facts.conftest import build, only_order, order_of
 
 OXYCONTIN_80 = concept(
@@ -135,6 +137,50 @@ def test_the_concentration_may_come_from_the_medication_ingredient(catalogue: Ca
     )
     order = order_of(catalogue, request, morphine)
     assert order.ome_mg_per_day == pytest.approx(72)
+
+
+# A palliative morphine pump as a GP orders it: a 100 ml cassette of 10 mg/ml, s.c.
+CASSETTE = {"quantity": qty(100, "mL")}
+
+
+@pytest.mark.parametrize(
+    ("dose_and_rate", "days"),
+    [
+        # 100 ml ÷ (0.5 ml/h × 24 h = 12 ml a day) = 8.3: 9 days, as the pharmacist counts.
+        ({"rateQuantity": qty(0.5, "mL/h")}, 9),
+        ({"rateQuantity": qty(0.5, None, "ml/uur")}, 9),
+        # 1 mg/h of 10 mg/ml is 2.4 ml a day: 100 ml lasts 42 days.
+        ({"rateQuantity": qty(1, "mg/h")}, 42),
+        # A range counts at its upper end, as the daily dose does: the fewest days.
+        ({"rateRange": {"low": qty(0.2, "mL/h"), "high": qty(0.5, "mL/h")}}, 9),
+    ],
+    ids=["mL/h", "ml/uur", "mg/h", "range"],
+)
+def test_a_pump_cassette_lasts_its_volume_at_the_rate(
+    catalogue: Catalogue, dose_and_rate: dict[str, Any], days: int
+) -> None:
+    pump = {"doseAndRate": [dose_and_rate], **SUBCUTANEOUS}
+    request = med_request("o1", MORPHINE_10_PER_ML, dosages=[pump], dispenseRequest=CASSETTE)
+    order = order_of(catalogue, request)
+    assert (order.duration_days, order.duration_source) == (days, DurationSource.QUANTITY)
+
+
+def test_a_pump_supply_in_ampoules_is_not_divided_by_millilitres(catalogue: Catalogue) -> None:
+    """10 ampoules are no 10 ml: the volume of one is not known, so neither are the days."""
+    pump = {"doseAndRate": [{"rateQuantity": qty(0.5, "mL/h")}], **SUBCUTANEOUS}
+    ampoules = {"quantity": qty(10, "1", "stuk")}
+    request = med_request("o1", MORPHINE_10_PER_ML, dosages=[pump], dispenseRequest=ampoules)
+    assert order_of(catalogue, request).duration_days is None
+
+
+def test_a_dispensed_pump_cassette_covers_its_days(catalogue: Catalogue) -> None:
+    pump = {"doseAndRate": [{"rateQuantity": qty(0.5, "mL/h")}], **SUBCUTANEOUS}
+    handed_over = dispense(
+        "d1", MORPHINE_10_PER_ML, "2024-02-25", 0, quantity=qty(100, "mL"), dosageInstruction=[pump]
+    )
+    del handed_over["daysSupply"]  # the pharmacy gave the cassette, not its days
+    exposure = build(catalogue, [], [handed_over]).patient.history[0]
+    assert (exposure.start, exposure.end) == (date(2024, 2, 25), date(2024, 3, 4))  # 9 days
 
 
 # --- not computable: reported, except by policy ------------------------------------------

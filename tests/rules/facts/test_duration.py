@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -79,6 +80,31 @@ def test_period_of_use_with_only_a_start_is_indefinite(catalogue: Catalogue) -> 
     assert order.duration_by_source == {DurationSource.QUANTITY: 14}
 
 
+@pytest.mark.parametrize("end", ["9999-12-31", "9998-12-31", "2200-01-01"])
+def test_a_period_of_use_to_the_far_future_has_no_end(catalogue: Catalogue, end: str) -> None:
+    """9999-12-31 is MP9's "no end"; other systems write it as another date no one lives to."""
+    order = order_of(
+        catalogue,
+        med_request(
+            "o",
+            concept((PRK, "57614")),
+            dosages=[TWICE_DAILY],
+            extension=[_period("2024-03-01", end)],
+        ),
+    )
+    assert order.duration_indefinite
+    assert order.duration_days is None
+
+
+def test_a_long_period_of_use_within_a_lifetime_keeps_its_end(catalogue: Catalogue) -> None:
+    order = order_of(
+        catalogue,
+        med_request("o", concept((PRK, "57614")), extension=[_period("2024-03-01", "2104-02-29")]),
+    )
+    assert not order.duration_indefinite
+    assert order.duration_days == (date(2104, 2, 29) - date(2024, 3, 1)).days + 1
+
+
 @pytest.mark.parametrize(
     ("supply", "days"),
     [
@@ -111,6 +137,22 @@ def test_timing_bounds_duration_and_period(catalogue: Catalogue) -> None:
     order = order_of(catalogue, med_request("o", concept((ATC, "N02AA05")), dosages=[by_period]))
     assert (order.duration_days, order.duration_source) == (10, DurationSource.TIMING_BOUNDS)
     assert order.start is not None and order.start.isoformat() == "2024-03-01"
+
+
+def test_timing_bounds_to_the_far_future_give_no_duration(catalogue: Catalogue) -> None:
+    """As 9999-12-31: "no end" is no duration, so the next source (28 tablets) is used."""
+    far = dosage(
+        frequency=2,
+        dose=qty(1, "1", "stuk"),
+        repeat={"boundsPeriod": {"start": "2024-03-01", "end": "9998-12-31"}},
+    )
+    order = order_of(
+        catalogue,
+        med_request(
+            "o", concept((PRK, "57614")), dosages=[far], dispenseRequest={"quantity": qty(28, "1")}
+        ),
+    )
+    assert (order.duration_days, order.duration_source) == (14, DurationSource.QUANTITY)
 
 
 def test_quantity_divided_by_daily_use(catalogue: Catalogue) -> None:

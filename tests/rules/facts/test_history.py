@@ -246,6 +246,25 @@ def test_medication_statement_in_use_covers_until_today(catalogue: Catalogue) ->
     assert patient.total_ome_mg_per_day == pytest.approx(30.0)
 
 
+@pytest.mark.parametrize("end", [None, "9998-12-31"])
+def test_medication_statement_to_the_far_future_is_in_use_until_today(
+    catalogue: Catalogue, end: str | None
+) -> None:
+    """An end of 9998-12-31 means "no end", as none does: in use, not a supply to 9998."""
+    period = {"start": "2024-02-01"} | ({"end": end} if end else {})
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "use",
+        "status": "active",
+        "medicationCodeableConcept": concept((PRK, "57614")),
+        "effectivePeriod": period,
+    }
+    patient = build(catalogue, [], [statement]).patient
+    assert patient.history[0].end == TODAY
+    assert patient.history[0].is_active
+    assert patient.latest_supply_end == {}
+
+
 def test_total_ome_of_active_and_drafted_opioids(catalogue: Catalogue) -> None:
     active = med_request(
         "active",

@@ -15,8 +15,10 @@ from typing import NamedTuple
 
 import pytest
 
+from fhir_fixtures.builders import dosage, med_request, qty
 from rules.catalogue import Catalogue, Quantity, ReleaseType
 from rules.facts.medication import medication_input, recognise
+from tests.rules.facts.conftest import order_of
 
 LONG, SHORT = ReleaseType.LONG_ACTING, ReleaseType.SHORT_ACTING
 TS_R4 = "Nictiz-testscripts output/R4/MP9-3-0-0-beta/MO"
@@ -324,6 +326,37 @@ ROWS = [
         "MIDAZOLAM INJVLST 5MG/ML", "midazolam", Quantity(5, "mg/mL"), SHORT, "parenteral", PATTERN
     ),
     Row("PREGABALINE CAPSULE 75MG", "pregabalin", Quantity(75, "mg"), SHORT, "oral", PATTERN),
+    # An amount per volume: a concentration, not an amount per unit (it was read as 5 mg a
+    # "stuk"). The G-Standaard writes solutions so; no public instance found, hence PATTERN.
+    Row("MORFINE HCL DRANK 1ML= 5MG", "morphine", Quantity(5, "mg/mL"), SHORT, "oral", PATTERN),
+    Row("MORFINE HCL DRANK 1 ML = 5 MG", "morphine", Quantity(5, "mg/mL"), SHORT, "oral", PATTERN),
+    Row("MORFINE HCL DRANK 5ML=10MG", "morphine", Quantity(2, "mg/mL"), SHORT, "oral", PATTERN),
+    Row("OXYCODON HCL DRANK 1ML=1MG", "oxycodone", Quantity(1, "mg/mL"), SHORT, "oral", PATTERN),
+    Row("METHADON HCL DRANK 1ML=1MG", "methadone", Quantity(1, "mg/mL"), LONG, "oral", PATTERN),
+    Row(
+        "MORFINE HCL INJVLST 1ML=10MG",
+        "morphine",
+        Quantity(10, "mg/mL"),
+        SHORT,
+        "parenteral",
+        PATTERN,
+    ),
+    Row(
+        "FENTANYL INJVLST 1ML=50MCG",
+        "fentanyl",
+        Quantity(0.05, "mg/mL"),
+        SHORT,
+        "parenteral",
+        PATTERN,
+    ),
+    Row(
+        "PARACETAMOL/CODEINE DRANK 5ML=120/12MG",
+        "codeine",
+        Quantity(2.4, "mg/mL"),
+        SHORT,
+        "oral",
+        PATTERN,
+    ),
 ]
 
 
@@ -344,6 +377,8 @@ def test_a_product_read_from_its_name(catalogue: Catalogue, row: Row) -> None:
         "PARACETAMOL/CODEINE TABLET 500MG",
         # three names, two strengths
         "PARACETAMOL/COFFEINE/CODEINE TABLET 500/10MG",
+        # two names, one amount per volume
+        "PARACETAMOL/CODEINE DRANK 5ML=120MG",
         # two opioids in one product have no single strength per unit
         "buprenorphine 2 MG / morphine 10 MG Oral Tablet",
     ],
@@ -354,3 +389,14 @@ def test_a_strength_the_name_does_not_assign_is_not_guessed(
     facts = recognise(catalogue, medication_input({"text": name}, None, resolved=True))
     assert facts.is_opioid
     assert facts.strength_per_unit is None
+
+
+def test_a_drank_dosed_in_ml_counts_its_concentration(catalogue: Catalogue) -> None:
+    """2 ml of 5 mg/ml six times a day: 60 mg morphine, by mouth 60 mg OME (it was "not
+    computable": a dose in ml of a product read as 5 mg a unit)."""
+    request = med_request(
+        "o1",
+        {"text": "MORFINE HCL DRANK 1ML= 5MG"},
+        dosages=[dosage(frequency=6, dose=qty(2, "mL"))],
+    )
+    assert order_of(catalogue, request).ome_mg_per_day == pytest.approx(60)
