@@ -12,9 +12,8 @@ so what is read is never reported, and what is reported was not read.
 Reported elsewhere, not here: the period of use's dates (`durations.period_of_use`), the
 medication itself (`reading.medication_problem`) and a draft nested too deep (`builder`).
 
-`unknown_modifiers` names the modifierExtensions the readers do not implement: FHIR forbids
-reading a resource as if it were understood when it carries one (docs/definitions.md,
-`incomplete-check`).
+The same pass names the modifierExtensions the readers do not implement: FHIR forbids reading a
+resource as if it were understood when it carries one (docs/definitions.md, `incomplete-check`).
 """
 
 from __future__ import annotations
@@ -32,8 +31,8 @@ __all__ = [
     "MEDICATION_REQUEST",
     "MEDICATION_REQUEST_HISTORY",
     "MEDICATION_STATEMENT",
+    "MODIFIERS",
     "Shape",
-    "unknown_modifiers",
     "unreadable_elements",
 ]
 
@@ -67,53 +66,37 @@ def _many(shape: Shape) -> Shape:
     return Shape(shape.elements, many=True)
 
 
+MODIFIERS = "modifierExtension"
+"""The last part of the path of a modifierExtension the readers do not know."""
+
+
 def unreadable_elements(
-    catalogue: Catalogue, resource: Mapping[str, Any], shape: Shape, required: tuple[str, ...] = ()
+    catalogue: Catalogue,
+    resource: Mapping[str, Any],
+    shape: Shape,
+    required: tuple[str, ...] = (),
+    understood: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The paths (`dosageInstruction.timing.repeat.frequency`) of the elements of `resource`
-    that are there but cannot be read, and of the `required` ones that are not there."""
+    that are there but cannot be read, of the `required` ones that are not there, and (ending
+    in `MODIFIERS`) of the resource and read elements that hold a modifierExtension whose URL
+    is not in `understood`, or that is no extension at all. Never a URL or value."""
     found = [name for name in required if resource.get(name) is None]
     if _readable(catalogue, resource, shape):  # the common case: one quick pass
         return found
-    _collect(catalogue, resource, shape, "", found)
+    _collect(catalogue, resource, shape, "", found, understood)
     return list(dict.fromkeys(found))
 
 
-def unknown_modifiers(
-    resource: Mapping[str, Any], shape: Shape, understood: frozenset[str]
-) -> list[str]:
-    """The paths (`modifierExtension`, `dosageInstruction.modifierExtension`) of the resource
-    and of the elements the readers read that hold a modifierExtension whose URL is not in
-    `understood` (or that is not one at all). Never the URL: it is the sender's, not ours."""
-    found: list[str] = []
-    _modifiers(resource, shape, "", understood, found)
-    return found
-
-
-def _modifiers(
-    node: Mapping[str, Any], shape: Shape, prefix: str, understood: frozenset[str], found: list[str]
-) -> None:
-    modifiers = node.get("modifierExtension")
-    if modifiers is not None:
-        for item in as_list(modifiers):
-            url = as_str(item.get("url")) if is_object(item) else None
-            if url is None or url not in understood:
-                found.append(prefix + "modifierExtension")
-                break
-    for name, spec in shape.elements.items():
-        value = node.get(name)
-        if value is None or isinstance(spec, int) or name == "extension":
-            continue
-        for item in as_list(value) if spec.many else (value,):
-            if is_object(item):
-                _modifiers(item, spec, prefix + name + ".", understood, found)
-
-
 def _readable(catalogue: Catalogue, node: Mapping[str, Any], shape: Shape) -> bool:
+    """True when every element read is readable and none holds a modifierExtension (rare:
+    those, known or not, are sorted out on the slow path)."""
     elements = shape.elements
     for name, value in node.items():  # a resource holds fewer elements than are read
         spec = elements.get(name)
         if spec is None or value is None:  # not read, or null (absent to the readers)
+            if name == MODIFIERS and value is not None:
+                return False
             continue
         if isinstance(spec, int):
             if not _leaf_readable(catalogue, spec, value):
@@ -133,14 +116,23 @@ def _readable(catalogue: Catalogue, node: Mapping[str, Any], shape: Shape) -> bo
 
 
 def _collect(
-    catalogue: Catalogue, node: Mapping[str, Any], shape: Shape, prefix: str, found: list[str]
+    catalogue: Catalogue,
+    node: Mapping[str, Any],
+    shape: Shape,
+    prefix: str,
+    found: list[str],
+    understood: frozenset[str],
 ) -> None:
     """The paths `_readable` stopped at, all of them."""
     for name, value in node.items():
         spec = shape.elements.get(name)
-        if spec is None or value is None:
+        if value is None:
             continue
         path = prefix + name
+        if spec is None:
+            if name == MODIFIERS and not _all_understood(value, understood):
+                found.append(path)
+            continue
         if isinstance(spec, int):
             if not _leaf_readable(catalogue, spec, value):
                 found.append(path)
@@ -149,7 +141,15 @@ def _collect(
             if not is_object(item):
                 found.append(path)
                 break
-            _collect(catalogue, item, spec, path + ".", found)
+            _collect(catalogue, item, spec, path + ".", found, understood)
+
+
+def _all_understood(modifiers: object, understood: frozenset[str]) -> bool:
+    for item in as_list(modifiers):
+        url = as_str(item.get("url")) if is_object(item) else None
+        if url is None or url not in understood:
+            return False
+    return True
 
 
 def _leaf_readable(catalogue: Catalogue, check: Check, value: object) -> bool:

@@ -26,8 +26,8 @@ from rules.facts.elements import (
     MEDICATION_DISPENSE,
     MEDICATION_REQUEST_HISTORY,
     MEDICATION_STATEMENT,
+    MODIFIERS,
     Shape,
-    unknown_modifiers,
     unreadable_elements,
 )
 from rules.facts.fhir_access import (
@@ -67,13 +67,16 @@ def report_unreadable(ctx: ReadingContext, resource: JsonDict, shape: Shape, ref
     """Name what the history resource holds but cannot be read, a status left out (R4
     requires one; without it a resource is never in use), and a modifierExtension the readers
     do not know: the incomplete-check card."""
-    for element in unreadable_elements(ctx.catalogue, resource, shape, required=("status",)):
-        absent = element == "status" and resource.get("status") is None
-        ctx.problems.append(Problem(element, "not stated" if absent else "unreadable", ref))
-    # Still counted as read (docs/definitions.md, incomplete-check): dropping it would lose
-    # an opioid or sedative the other rules need.
-    for element in unknown_modifiers(resource, shape, ctx.understood_modifiers):
-        ctx.problems.append(Problem(element, "not understood", ref))
+    for element in unreadable_elements(
+        ctx.catalogue, resource, shape, ("status",), ctx.understood_modifiers
+    ):
+        if element.endswith(MODIFIERS):
+            # Still counted as read (docs/definitions.md, incomplete-check): dropping it would
+            # lose an opioid or sedative the other rules need.
+            ctx.problems.append(Problem(element, "not understood", ref))
+        else:
+            absent = element == "status" and resource.get("status") is None
+            ctx.problems.append(Problem(element, "not stated" if absent else "unreadable", ref))
 
 
 class SedativeUse:

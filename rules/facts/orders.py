@@ -12,7 +12,7 @@ from rules.facts.durations import (
     Durations,
     request_durations,
 )
-from rules.facts.elements import MEDICATION_REQUEST, unknown_modifiers, unreadable_elements
+from rules.facts.elements import MEDICATION_REQUEST, MODIFIERS, unreadable_elements
 from rules.facts.fhir_access import (
     as_dict,
     as_int,
@@ -267,11 +267,13 @@ def order_facts(
     for source in found.unreadable:
         ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", order_id))
     if medication.is_opioid or medication.is_sedative:
-        for element in unreadable_elements(ctx.catalogue, resource, MEDICATION_REQUEST):
-            ctx.problems.append(Problem(element, "unreadable", order_id))
-        # Still judged as read: named, the GP knows its cards may miss what the sender meant.
-        for element in unknown_modifiers(resource, MEDICATION_REQUEST, ctx.understood_modifiers):
-            ctx.problems.append(Problem(element, "not understood", order_id))
+        for element in unreadable_elements(
+            ctx.catalogue, resource, MEDICATION_REQUEST, understood=ctx.understood_modifiers
+        ):
+            # A modifier not understood: still judged as read; named, the GP knows its cards
+            # may miss what the sender meant.
+            reason = "not understood" if element.endswith(MODIFIERS) else "unreadable"
+            ctx.problems.append(Problem(element, reason, order_id))
     if (
         medication.is_opioid
         and request.dosage.ome_mg_per_day is None
