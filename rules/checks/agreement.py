@@ -65,8 +65,15 @@ def short_acting_opioid(ctx: RuleContext[ShortActingParameters]) -> Finding | No
     The advice names the long-acting form of the same substance where the catalogue knows one
     (`long_acting_forms.csv`), so a weak opioid is never answered with a stronger one; it names
     no opioid where there is none (codeine) or where rule 6 fires on the order (bony pain).
+    A pump (a continuous rate, subcutaneous or intravenous) is no short-acting opioid in the
+    agreement's sense: it runs around the clock, usually because oral intake is no longer
+    possible, so it is left alone.
     """
-    concerned = [order for order in ctx.orders if order.release_type is ReleaseType.SHORT_ACTING]
+    concerned = [
+        order
+        for order in ctx.orders
+        if order.release_type is ReleaseType.SHORT_ACTING and not order.continuous
+    ]
     if not concerned:
         return None
     wanted = frozenset(ctx.params.bony_pain_sets)

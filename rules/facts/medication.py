@@ -619,6 +619,7 @@ class Regimen:
     bounds_days: float | None
     bounds_start: date | None
     volume_per_day: float | None = None  # mL per day of a pump, current step
+    continuous: bool = False  # given as a rate (a pump), not as doses
 
 
 def regimen(catalogue: Catalogue, instructions: object, medication: MedicationFacts) -> Regimen:
@@ -666,6 +667,7 @@ def regimen(catalogue: Catalogue, instructions: object, medication: MedicationFa
         bounds_days,
         bounds_start,
         _volume_per_day(medication, current),
+        any(line.rate is not None for line in current),
     )
 
 

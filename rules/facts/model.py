@@ -185,6 +185,8 @@ class OrderFacts:
     units_per_day: float | None
     """Countable units (or mL) per day, for quantity ÷ daily use."""
     as_needed: bool
+    continuous: bool
+    """Given as a rate (rateQuantity, rateRange, rateRatio): a pump, not doses."""
     ome_mg_per_day: float | None
     ome_not_computable_reason: str | None
 

@@ -294,6 +294,7 @@ def order_facts(
         dose=request.dosage.dose,
         units_per_day=request.dosage.units_per_day,
         as_needed=request.dosage.as_needed,
+        continuous=request.dosage.continuous,
         ome_mg_per_day=request.dosage.ome_mg_per_day,
         ome_not_computable_reason=request.dosage.ome_reason
         if medication.is_opioid and request.dosage.ome_mg_per_day is None

@@ -104,6 +104,7 @@ def order(order_id: str = "MedicationRequest/draft-1", **changes: Any) -> OrderF
         dose=None,
         units_per_day=2,
         as_needed=False,
+        continuous=False,
         ome_mg_per_day=30,
         ome_not_computable_reason=None,
         duration_days=5,

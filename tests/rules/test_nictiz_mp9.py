@@ -237,7 +237,7 @@ def test_a_drafted_stop_agreement_gets_no_prescribing_cards(evaluator: Evaluator
     stop): as an agreement it would get five cards, as a stop none."""
     pump = copy.deepcopy(block("MedAgr", PUMP, "MA"))
     pump["status"] = "draft"
-    assert len(evaluate(evaluator, [], [pump]).cards) == 5
+    assert len(evaluate(evaluator, [], [pump]).cards) == 4
     stop = {
         **pump,
         "modifierExtension": block("MedAgr", TEMAZEPAM, "MASTAKEN")["modifierExtension"],
@@ -300,13 +300,12 @@ def test_a_drafted_stop_dated_later_leaves_the_treatment_running_until_then(
     [
         # Codeine "bij hoest" (ATC R05DA04): the pain agreements leave it alone.
         (block("MedAgr", CODEINE, "MA"), []),
-        # The morphine pump as a GP's draft: short-acting parenteral, 9 days, 180 mg OME a day
-        # at the upper end of its rate.
+        # The morphine pump as a GP's draft: 9 days, 180 mg OME a day at the upper end of its
+        # rate; a pump runs around the clock, so it is no short-acting opioid of rule 1.
         (
             block("MedAgr", PUMP, "MA"),
             [
                 "high-daily-dose",
-                "short-acting-opioid",
                 "gp-duration-limit",
                 "missing-indication-or-duration",
                 "new-user-education",
