@@ -1,0 +1,60 @@
+"""The card texts a Dutch GP and a community pharmacist reviewed, as the GP reads them now,
+in Dutch and in English."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.engine import Evaluator
+from rules.facts import PatientFacts
+from rules.language import Language
+from tests.rules.conftest import card_for, exposure, facts, order, patient, run
+
+
+def _chronic_patient() -> PatientFacts:
+    history = tuple(
+        exposure(f"MedicationRequest/c{n}", start_offset=-84 + 14 * n, days=14) for n in range(6)
+    )
+    return patient(history=history, last_prior_prescription=history[-1])
+
+
+@pytest.mark.parametrize(
+    ("language", "summary", "detail"),
+    [
+        (
+            "nl",
+            "Chronisch opioïdgebruik: eerder 84 dagen + dit recept voor meer dan een jaar",
+            "Dit recept is voor **meer dan een jaar**: ",
+        ),
+        (
+            "en",
+            "Chronic opioid use: earlier 84 days + this order for more than a year",
+            "This order is for **more than a year**: ",
+        ),
+    ],
+)
+def test_chronic_use_with_an_order_over_a_year_says_for_and_only_once(
+    evaluator: Evaluator, language: Language, summary: str, detail: str
+) -> None:
+    long = order(duration_days=400, total_covered_days=400)
+    the_facts = facts(orders=[long], patient_facts=_chronic_patient())
+    card = card_for(run(evaluator, the_facts, language=language), "chronic-use")
+    assert card.summary == summary
+    assert card.detail is not None and card.detail.startswith(detail)
+    assert "28 dagen)" not in card.summary and "28 days)" not in card.summary
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("nl", "opioïd-geïnduceerde hyperalgesie (OIH)"),
+        ("en", "opioid-induced hyperalgesia (OIH)"),
+    ],
+)
+def test_chronic_use_names_opioid_induced_hyperalgesia(
+    evaluator: Evaluator, language: Language, words: str
+) -> None:
+    the_facts = facts(orders=[order()], patient_facts=_chronic_patient())
+    card = card_for(run(evaluator, the_facts, language=language), "chronic-use")
+    assert card.detail is not None and words in card.detail
+    assert "opiaat" not in card.detail
