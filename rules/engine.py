@@ -224,8 +224,7 @@ class Evaluator:
         shared_texts = self.ruleset.file.shared_texts
 
         def texts(key: str, **values: Any) -> str:
-            # `<key>_one` / `<key>_zero` where the rule set has them: "1 dag", "once a day",
-            # "een onbekende apotheek" (no dispensing known is not "0 apotheken").
+            # `<key>_one` / `<key>_zero` where the rule set has them: "1 dag", "once a day".
             count = values.get("count")
             if isinstance(count, (int, float)) and count in (0, 1):
                 variant = f"{key}_zero" if count == 0 else f"{key}_one"

@@ -35,6 +35,7 @@ class MultiplePrescribersParameters(RuleParameters):
     "multiple-prescribers",
     parameters=MultiplePrescribersParameters,
     placeholders={"prescribers", "pharmacies", "lookback_days"},
+    text_variants={"no_pharmacy_summary", "no_pharmacy_detail"},
 )
 def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Finding | None:
     """«shoppende patiënten» (Handleiding Eemland, Inleiding): many prescribers or pharmacies."""
@@ -66,6 +67,8 @@ def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Fin
             "pharmacies": ctx.text("pharmacies", count=len(pharmacies)),
             "lookback_days": ctx.defaults.lookback_days,
         },
+        # No pharmacy known is no claim that "an unknown pharmacy" dispensed.
+        variant=None if pharmacies else "no_pharmacy",
     )
 
 

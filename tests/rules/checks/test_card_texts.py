@@ -58,3 +58,40 @@ def test_chronic_use_names_opioid_induced_hyperalgesia(
     card = card_for(run(evaluator, the_facts, language=language), "chronic-use")
     assert card.detail is not None and words in card.detail
     assert "opiaat" not in card.detail
+
+
+@pytest.mark.parametrize(
+    ("language", "summary", "detail"),
+    [
+        (
+            "nl",
+            "Opioïden in 90 dagen van 3 voorschrijvers (apotheek onbekend)",
+            "Verstrekkingen zijn in dit dossier niet bekend.",
+        ),
+        (
+            "en",
+            "Opioids from 3 prescribers in 90 days (pharmacy unknown)",
+            "No dispensings are known in this record.",
+        ),
+    ],
+)
+def test_multiple_prescribers_without_dispensing_claims_no_unknown_pharmacy(
+    evaluator: Evaluator, language: Language, summary: str, detail: str
+) -> None:
+    # Two in the history and the GP of this order.
+    three = patient(prescribers_in_lookback=frozenset({"a", "b"}))
+    card = card_for(
+        run(evaluator, facts(patient_facts=three), language=language), "multiple-prescribers"
+    )
+    assert card.summary == summary
+    assert card.detail is not None and detail in card.detail
+    assert "onbekende apotheek" not in card.detail and "unknown pharmacy" not in card.detail
+    assert "verstrekt door" not in card.detail
+
+
+def test_multiple_prescribers_with_known_pharmacies_still_counts_them(evaluator: Evaluator) -> None:
+    known = patient(
+        prescribers_in_lookback=frozenset({"a", "b"}), pharmacies_in_lookback=frozenset({"p"})
+    )
+    card = card_for(run(evaluator, facts(patient_facts=known)), "multiple-prescribers")
+    assert card.summary == "Opioïden in 90 dagen: 3 voorschrijvers, 1 apotheek"
