@@ -15,7 +15,7 @@ other rules name the missing prefetch keys.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -35,7 +35,7 @@ from rules.registry import (
     RuleParameters,
     load_builtin_rules,
 )
-from rules.rulesets import RuleSet, RuleSpec
+from rules.rulesets import LocalizedText, RuleSet, RuleSpec
 
 __all__ = ["Evaluation", "EvaluationInput", "Evaluator"]
 
@@ -223,13 +223,19 @@ class Evaluator:
 
         shared_texts = self.ruleset.file.shared_texts
 
-        def texts(key: str, **values: Any) -> str:
-            # `<key>_one` / `<key>_zero` where the rule set has them: "1 dag", "once a day".
-            count = values.get("count")
-            if isinstance(count, (int, float)) and count in (0, 1):
-                variant = f"{key}_zero" if count == 0 else f"{key}_one"
-                key = variant if variant in shared_texts else key
-            return shared_texts[key].get(language).format(**values)
+        def texts_of(own: Mapping[str, LocalizedText]) -> Callable[..., str]:
+            """`ctx.text`: the rule's own `texts` first, then the shared texts."""
+
+            def text(key: str, **values: Any) -> str:
+                # `<key>_one` / `<key>_zero` where the rule set has them: "1 dag", "once a day".
+                count = values.get("count")
+                if isinstance(count, (int, float)) and count in (0, 1):
+                    variant = f"{key}_zero" if count == 0 else f"{key}_one"
+                    key = variant if variant in own or variant in shared_texts else key
+                found = own.get(key) or shared_texts[key]
+                return found.get(language).format(**values)
+
+            return text
 
         evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         # A rule that raises loses its card. Silence would read as "nothing wrong", so every
@@ -271,7 +277,7 @@ class Evaluator:
                 defaults=self.ruleset.defaults,
                 referrals=compiled.referrals,
                 referrals_if_opioid_use_disorder=compiled.referrals_if_opioid_use_disorder,
-                text=texts,
+                text=texts_of(compiled.spec.texts),
             )
             try:
                 finding = compiled.definition.check(context)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rules.engine import Evaluator
-from rules.facts import PatientFacts
+from rules.facts import OmeContribution, OpioidExposure, PatientFacts
 from rules.language import Language
 from tests.rules.conftest import card_for, exposure, facts, order, patient, run
 
@@ -95,3 +95,94 @@ def test_multiple_prescribers_with_known_pharmacies_still_counts_them(evaluator:
     )
     card = card_for(run(evaluator, facts(patient_facts=known)), "multiple-prescribers")
     assert card.summary == "Opioïden in 90 dagen: 3 voorschrijvers, 1 apotheek"
+
+
+def _pump_running() -> OpioidExposure:
+    return exposure(
+        "MedicationRequest/pump",
+        start_offset=-3,
+        days=10,
+        product_display="MORFINE INFVLST 5MG/ML CAS 100ML",
+        substances=("morphine",),
+        is_active=True,
+        ome_mg_per_day=180,
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "summary", "counted"),
+    [
+        (
+            "nl",
+            "Totale opioïddosis 210 mg OME per dag (grens 90 mg)",
+            [
+                "**Meegeteld:**",
+                "- OXYCODON TABLET MGA 10MG, 2× per dag (dit recept): 30 mg OME",
+                "- MORFINE INFVLST 5MG/ML CAS 100ML (loopt tot {end}): 180 mg OME",
+            ],
+        ),
+        (
+            "en",
+            "Total opioid dose 210 mg OME a day (threshold 90 mg)",
+            [
+                "**Counted:**",
+                "- OXYCODON TABLET MGA 10MG, 2 times a day (this order): 30 mg OME",
+                "- MORFINE INFVLST 5MG/ML CAS 100ML (runs until {end}): 180 mg OME",
+            ],
+        ),
+    ],
+)
+def test_high_daily_dose_lists_what_it_counted_the_running_pump_too(
+    evaluator: Evaluator, language: Language, summary: str, counted: list[str]
+) -> None:
+    pump = _pump_running()
+    contributions = (
+        OmeContribution("MedicationRequest/draft-1", "OXYCODON TABLET MGA 10MG", 30, None, True),
+        OmeContribution(pump.ref, pump.product_display, 180, None, False),
+    )
+    both = patient(history=(pump,), total_ome_mg_per_day=210, ome_contributions=contributions)
+    card = card_for(run(evaluator, facts(patient_facts=both), language=language), "high-daily-dose")
+    assert pump.end is not None
+    end = pump.end.strftime("%d-%m-%Y") if language == "nl" else pump.end.isoformat()
+    assert card.summary == summary
+    assert card.detail is not None
+    assert "\n".join(counted).format(end=end) in card.detail
+
+
+@pytest.mark.parametrize(
+    ("language", "summary", "left_out"),
+    [
+        (
+            "nl",
+            "Opioïddosis minstens 120 mg OME per dag (grens 90 mg)",
+            "Niet omgerekend (niet meegeteld): OXYCODON TABLET MGA 10MG, 2× per dag (2e recept).",
+        ),
+        (
+            "en",
+            "Opioid dose at least 120 mg OME a day (threshold 90 mg)",
+            "Not converted (not counted): OXYCODON TABLET MGA 10MG, 2 times a day (order 2).",
+        ),
+    ],
+)
+def test_high_daily_dose_with_an_opioid_left_out_is_at_least_and_names_that_order(
+    evaluator: Evaluator, language: Language, summary: str, left_out: str
+) -> None:
+    first = order("MedicationRequest/draft-1", ome_mg_per_day=120)
+    second = order("MedicationRequest/draft-2", ome_mg_per_day=None)
+    contributions = (
+        OmeContribution(first.order_id, first.product_display, 120, None, True),
+        OmeContribution(second.order_id, second.product_display, None, "dose unknown", True),
+    )
+    short = patient(
+        total_ome_mg_per_day=120,
+        ome_contributions=contributions,
+        ome_unconverted=("OXYCODON TABLET MGA 10MG",),
+    )
+    evaluation = run(
+        evaluator, facts(orders=[first, second], patient_facts=short), language=language
+    )
+    card = card_for(evaluation, "high-daily-dose")
+    assert card.summary == summary
+    assert card.detail is not None and left_out in card.detail
+    assert "Totale" not in card.detail and "Total " not in card.detail
+    assert "(1e recept): 120 mg OME" in card.detail or "(order 1): 120 mg OME" in card.detail
