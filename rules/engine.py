@@ -25,7 +25,7 @@ from cds_hooks.failures import describe_failure
 from cds_hooks.models import Card
 from rules.cards.render import CardRenderer
 from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
-from rules.facts import Facts, OrderFacts, Problem, build_facts
+from rules.facts import Facts, OrderFacts, Problem, ProblemReason, build_facts
 from rules.hooks import HOOK_SPECS, SPEC_BY_HOOK
 from rules.language import DEFAULT_LANGUAGE, Language
 from rules.registry import (
@@ -162,7 +162,7 @@ class Evaluator:
         )
         if evaluation_input.cut_off_searches:
             cut_off = tuple(
-                Problem(f"{kind} search", "cut off (paging stopped)")
+                Problem(f"{kind} search", ProblemReason.CUT_OFF)
                 for kind in sorted(evaluation_input.cut_off_searches)
             )
             facts = replace(facts, problems=facts.problems + cut_off)
@@ -176,8 +176,13 @@ class Evaluator:
         language = evaluation_input.language
         missing = evaluation_input.missing_data
         for problem in facts.problems:
-            # The kind and reason only (an error type or a fixed phrase): never patient data.
-            _log.warning("incomplete-check: %s: %s", problem.what, problem.reason)
+            # The kind, the reason's code and an error type or OME reason: never patient data.
+            _log.warning(
+                "incomplete-check: %s: %s%s",
+                problem.what,
+                problem.reason,
+                f" ({problem.detail})" if problem.detail else "",
+            )
         agb = self.organisation_agb(facts)
         patient = facts.patient
 
@@ -299,7 +304,7 @@ class Evaluator:
                 _log.error("rule %s failed on hook %s: %s", rule_id, hook, describe_failure(exc))
                 evaluation.skipped_rule_ids[rule_id] = "error"
                 title = compiled.spec.title.get(language)
-                failed.append(Problem(f"check '{title}'", "failed (service error)"))
+                failed.append(Problem(f"check '{title}'", ProblemReason.CHECK_FAILED))
                 return
             evaluation.fired_rule_ids.append(rule_id)
             evaluation.cards.append(card)

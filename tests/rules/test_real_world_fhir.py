@@ -142,27 +142,65 @@ def _incomplete(cards: dict[str, dict[str, Any]]) -> str:
     return detail
 
 
+_MARKER = {
+    "nl": (
+        " een markering die de beslisondersteuning niet kent en die de betekenis kan veranderen"
+        " (bijv. 'gestopt' of 'niet gebruiken'). De kaarten gaan uit van het recept zonder die"
+        " markering. Controleer het recept in uw HIS; maak het bij twijfel opnieuw aan."
+    ),
+    "en": (
+        " the decision support does not know, which may change its meaning (e.g. 'stopped',"
+        " 'not taken'). The cards assume the order without it. Check the order in your system;"
+        " if in doubt, re-enter it."
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("path", "element"),
-    [((), "modifierExtension"), (("dosageInstruction", 0), "dosageInstruction.modifierExtension")],
+    ("path", "element", "said"),
+    [
+        (
+            (),
+            "modifierExtension",
+            {
+                "nl": "OXYCODON TABLET MGA 10MG (dit recept) bevat" + _MARKER["nl"],
+                "en": "OXYCODON TABLET MGA 10MG (this order) carries a marker" + _MARKER["en"],
+            },
+        ),
+        (
+            ("dosageInstruction", 0),
+            "dosageInstruction.modifierExtension",
+            {
+                "nl": "OXYCODON TABLET MGA 10MG (dit recept) bevat in de doseerinstructie"
+                + _MARKER["nl"],
+                "en": "OXYCODON TABLET MGA 10MG (this order) carries a marker in its dosage"
+                " instruction that" + _MARKER["en"],
+            },
+        ),
+    ],
 )
 def test_an_unknown_modifier_extension_on_a_draft_is_named_and_the_order_still_judged(
-    api: TestClient, caplog: pytest.LogCaptureFixture, path: tuple[str | int, ...], element: str
+    api: TestClient,
+    caplog: pytest.LogCaptureFixture,
+    path: tuple[str | int, ...],
+    element: str,
+    said: dict[str, str],
 ) -> None:
     """FHIR: whoever does not know a modifierExtension must not read the resource as if it
-    did. The order is still judged (its cards may be wrong, so the GP is told), and the
-    card and the log name the element, not its URL."""
+    did. The order is still judged as if the marker were absent, so its cards may be wrong:
+    the GP is told so in words, and the log names the element, never its URL."""
     request = _fixture("gp-duration-14-days")
     node: Any = _draft(request)
     for part in path:
         node = node[part]
     node["modifierExtension"] = [UNKNOWN_MODIFIER]
-    cards = _cards(api, request)
-    assert "gp-duration-limit" in cards
-    detail = _incomplete(cards)
-    assert f"{element}: not understood (`{ORDER_ID}`)" in detail
-    assert "his.example.nl" not in detail
-    assert f"incomplete-check: {element}: not understood" in caplog.text
+    for language in ("nl", "en"):
+        cards = _cards(api, request, language)
+        assert "gp-duration-limit" in cards
+        detail = _incomplete(cards)
+        assert f"- {said[language]} — `{ORDER_ID}`" in detail
+        assert "not understood" not in detail and "his.example.nl" not in detail
+    assert f"incomplete-check: {element}: not_understood" in caplog.text
     assert "his.example.nl" not in caplog.text
 
 
@@ -213,7 +251,11 @@ def test_an_unknown_modifier_extension_in_the_history_is_named(
     resource = next(e["resource"] for e in bundle["entry"] if ref.endswith(e["resource"]["id"]))
     resource.setdefault("modifierExtension", []).append(UNKNOWN_MODIFIER)
     cards = _cards(api, request)
-    assert f"modifierExtension: not understood (`{ref}`)" in _incomplete(cards)
+    detail = _incomplete(cards)
+    assert "(medicatiegeschiedenis) bevat een markering die de beslisondersteuning niet kent" in (
+        detail
+    )
+    assert f"controleer het in het medicatieoverzicht. — `{ref}`" in detail
     # Still read as before: the cards it gave stay.
     assert set(baseline) <= set(cards)
 

@@ -3,10 +3,20 @@ in Dutch and in English."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rules.engine import Evaluator
-from rules.facts import OmeContribution, OpioidExposure, PatientFacts
+from rules.facts import (
+    ExposureSource,
+    Facts,
+    OmeContribution,
+    OpioidExposure,
+    PatientFacts,
+    Problem,
+    ProblemReason,
+)
 from rules.language import Language
 from tests.rules.conftest import card_for, exposure, facts, order, patient, run
 
@@ -186,3 +196,89 @@ def test_high_daily_dose_with_an_opioid_left_out_is_at_least_and_names_that_orde
     assert card.detail is not None and left_out in card.detail
     assert "Totale" not in card.detail and "Total " not in card.detail
     assert "(1e recept): 120 mg OME" in card.detail or "(order 1): 120 mg OME" in card.detail
+
+
+def _with_problems(*problems: Problem, history: tuple[OpioidExposure, ...] = ()) -> Facts:
+    return replace(facts(patient_facts=patient(history=history)), problems=problems)
+
+
+@pytest.mark.parametrize(
+    ("language", "lines", "summary"),
+    [
+        (
+            "nl",
+            [
+                "- Verstrekking OXYCODON TABLET MGA 10MG van {on} (medicatiegeschiedenis):"
+                " whenHandedOver: niet leesbaar — `MedicationDispense/md-1`",
+                "- OXYCODON TABLET MGA 10MG (dit recept): omrekening naar OME:"
+                " dosiseenheid niet om te rekenen — `MedicationRequest/draft-1`",
+                "- OXYCODON TABLET MGA 10MG (dit recept): geneesmiddel niet gevonden"
+                " — `MedicationRequest/draft-1`",
+                "- Voorschrift (medicatiegeschiedenis): status: niet ingevuld"
+                " — `MedicationRequest/h-2`",
+                "- OXYCODON TABLET MGA 10MG (dit recept): reasonCode: a_new_code"
+                " — `MedicationRequest/draft-1`",
+            ],
+            "Niet alles kon worden gecontroleerd (5 punten): controleer zelf",
+        ),
+        (
+            "en",
+            [
+                "- Dispensing OXYCODON TABLET MGA 10MG of {on} (medication history):"
+                " whenHandedOver: not readable — `MedicationDispense/md-1`",
+                "- OXYCODON TABLET MGA 10MG (this order): conversion to OME:"
+                " dose unit not convertible — `MedicationRequest/draft-1`",
+                "- OXYCODON TABLET MGA 10MG (this order): medication not found"
+                " — `MedicationRequest/draft-1`",
+                "- Prescription (medication history): status: not stated — `MedicationRequest/h-2`",
+                "- OXYCODON TABLET MGA 10MG (this order): reasonCode: a_new_code"
+                " — `MedicationRequest/draft-1`",
+            ],
+            "Not everything could be checked (5 items): check it yourself",
+        ),
+    ],
+)
+def test_incomplete_check_says_why_in_the_gps_language_and_names_what_as_the_gp_knows_it(
+    evaluator: Evaluator, language: Language, lines: list[str], summary: str
+) -> None:
+    dispensed = exposure(
+        "MedicationDispense/md-1", start_offset=-10, source=ExposureSource.MEDICATION_DISPENSE
+    )
+    the_facts = _with_problems(
+        Problem("whenHandedOver", ProblemReason.UNREADABLE, dispensed.ref),
+        Problem("OME", ProblemReason.UNIT_NOT_CONVERTIBLE, "MedicationRequest/draft-1", "mg/kg"),
+        Problem("medication", ProblemReason.NOT_RESOLVED, "MedicationRequest/draft-1"),
+        Problem("status", ProblemReason.NOT_STATED, "MedicationRequest/h-2"),
+        # A code the rule set has no words for yet is shown as it is: nothing is lost.
+        Problem("reasonCode", "a_new_code", "MedicationRequest/draft-1"),
+        history=(dispensed,),
+    )
+    card = card_for(run(evaluator, the_facts, language=language), "incomplete-check")
+    assert dispensed.prescribed_on is not None
+    on = (
+        dispensed.prescribed_on.strftime("%d-%m-%Y")
+        if language == "nl"
+        else dispensed.prescribed_on.isoformat()
+    )
+    assert card.summary == summary
+    assert card.detail is not None
+    for line in lines:
+        assert line.format(on=on) in card.detail
+    for english in ("unreadable", "not_stated", "not understood", "not resolved"):
+        assert english not in card.detail
+
+
+@pytest.mark.parametrize(
+    ("language", "summary"),
+    [
+        ("nl", "Niet alles kon worden gecontroleerd (1 punt): controleer zelf"),
+        ("en", "Not everything could be checked (1 item): check it yourself"),
+    ],
+)
+def test_incomplete_check_counts_one_item_in_words(
+    evaluator: Evaluator, language: Language, summary: str
+) -> None:
+    the_facts = _with_problems(Problem("draft order", ProblemReason.UNREADABLE, "X/1", "KeyError"))
+    card = card_for(run(evaluator, the_facts, language=language), "incomplete-check")
+    assert card.summary == summary
+    assert card.detail is not None and "KeyError" not in card.detail
