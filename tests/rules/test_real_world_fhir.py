@@ -271,9 +271,8 @@ def test_the_mp9_stop_type_is_understood(api: TestClient) -> None:
 # --- 3. a morphine pump: its days from the cassette and the rate ------------------------------
 
 
-def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestClient) -> None:
-    """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette: 12 ml a day, 9 days. The
-    order's duration was unknown (rule 7 said so) and the GP's week went unchecked."""
+def _pump_request() -> dict[str, Any]:
+    """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette, no period of use."""
     request = _fixture("gp-duration-14-days")
     draft = _draft(request)
     del draft["extension"]  # no period of use: the cassette is all that says how long
@@ -290,7 +289,35 @@ def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestCl
     draft["dispenseRequest"] = {
         "quantity": {"value": 100, "unit": "ml", "system": UCUM, "code": "mL"}
     }
-    cards = _cards(api, request)
+    return request
+
+
+def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestClient) -> None:
+    """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette: 12 ml a day, 9 days. The
+    order's duration was unknown (rule 7 said so) and the GP's week went unchecked."""
+    cards = _cards(api, _pump_request())
     assert "Opioïd voor 9 dagen" in cards["gp-duration-limit"]["summary"]
     missing = cards.get("missing-indication-or-duration", {"summary": ""})
     assert "duur" not in missing["summary"]
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("nl", "Gebruiksduur 7 dagen, 0 herhalingen; de hoeveelheid is niet aangepast"),
+        ("en", "Duration 7 days, 0 repeats; the quantity is unchanged"),
+    ],
+)
+def test_limiting_a_pump_does_not_claim_its_quantity_was_adjusted(
+    api: TestClient, language: str, said: str
+) -> None:
+    """The cassette's 100 ml stays 100 ml (no daily use in units to scale it by): the
+    suggestion said "hoeveelheid daarop aangepast"."""
+    card = _cards(api, _pump_request(), language)["gp-duration-limit"]
+    action = card["suggestions"][0]["actions"][0]
+    assert action["description"] == said
+    assert action["resource"]["dispenseRequest"]["quantity"]["value"] == 100
+    tablets = _cards(api, _fixture("gp-duration-14-days"), language)["gp-duration-limit"]
+    adjusted = tablets["suggestions"][0]["actions"][0]["description"]
+    assert "aangepast" in adjusted if language == "nl" else "adjusted" in adjusted
+    assert "niet aangepast" not in adjusted and "unchanged" not in adjusted
