@@ -15,7 +15,7 @@ other rules name the missing prefetch keys.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -25,7 +25,7 @@ from cds_hooks.failures import describe_failure
 from cds_hooks.models import Card
 from rules.cards.render import CardRenderer
 from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
-from rules.facts import Facts, OrderFacts, Problem, build_facts
+from rules.facts import Facts, OrderFacts, Problem, ProblemReason, build_facts
 from rules.hooks import HOOK_SPECS, SPEC_BY_HOOK
 from rules.language import DEFAULT_LANGUAGE, Language
 from rules.registry import (
@@ -35,7 +35,7 @@ from rules.registry import (
     RuleParameters,
     load_builtin_rules,
 )
-from rules.rulesets import RuleSet, RuleSpec
+from rules.rulesets import LocalizedText, RuleSet, RuleSpec
 
 __all__ = ["Evaluation", "EvaluationInput", "Evaluator"]
 
@@ -162,7 +162,7 @@ class Evaluator:
         )
         if evaluation_input.cut_off_searches:
             cut_off = tuple(
-                Problem(f"{kind} search", "cut off (paging stopped)")
+                Problem(f"{kind} search", ProblemReason.CUT_OFF)
                 for kind in sorted(evaluation_input.cut_off_searches)
             )
             facts = replace(facts, problems=facts.problems + cut_off)
@@ -176,8 +176,13 @@ class Evaluator:
         language = evaluation_input.language
         missing = evaluation_input.missing_data
         for problem in facts.problems:
-            # The kind and reason only (an error type or a fixed phrase): never patient data.
-            _log.warning("incomplete-check: %s: %s", problem.what, problem.reason)
+            # The kind, the reason's code and an error type or OME reason: never patient data.
+            _log.warning(
+                "incomplete-check: %s: %s%s",
+                problem.what,
+                problem.reason,
+                f" ({problem.detail})" if problem.detail else "",
+            )
         agb = self.organisation_agb(facts)
         patient = facts.patient
 
@@ -223,14 +228,19 @@ class Evaluator:
 
         shared_texts = self.ruleset.file.shared_texts
 
-        def texts(key: str, **values: Any) -> str:
-            # `<key>_one` / `<key>_zero` where the rule set has them: "1 dag", "once a day",
-            # "een onbekende apotheek" (no dispensing known is not "0 apotheken").
-            count = values.get("count")
-            if isinstance(count, (int, float)) and count in (0, 1):
-                variant = f"{key}_zero" if count == 0 else f"{key}_one"
-                key = variant if variant in shared_texts else key
-            return shared_texts[key].get(language).format(**values)
+        def texts_of(own: Mapping[str, LocalizedText]) -> Callable[..., str]:
+            """`ctx.text`: the rule's own `texts` first, then the shared texts."""
+
+            def text(key: str, **values: Any) -> str:
+                # `<key>_one` / `<key>_zero` where the rule set has them: "1 dag", "once a day".
+                count = values.get("count")
+                if isinstance(count, (int, float)) and count in (0, 1):
+                    variant = f"{key}_zero" if count == 0 else f"{key}_one"
+                    key = variant if variant in own or variant in shared_texts else key
+                found = own.get(key) or shared_texts[key]
+                return found.get(language).format(**values)
+
+            return text
 
         evaluation = Evaluation(cards=[], fired_rule_ids=[], facts=facts)
         # A rule that raises loses its card. Silence would read as "nothing wrong", so every
@@ -272,7 +282,7 @@ class Evaluator:
                 defaults=self.ruleset.defaults,
                 referrals=compiled.referrals,
                 referrals_if_opioid_use_disorder=compiled.referrals_if_opioid_use_disorder,
-                text=texts,
+                text=texts_of(compiled.spec.texts),
             )
             try:
                 finding = compiled.definition.check(context)
@@ -294,7 +304,7 @@ class Evaluator:
                 _log.error("rule %s failed on hook %s: %s", rule_id, hook, describe_failure(exc))
                 evaluation.skipped_rule_ids[rule_id] = "error"
                 title = compiled.spec.title.get(language)
-                failed.append(Problem(f"check '{title}'", "failed (service error)"))
+                failed.append(Problem(f"check '{title}'", ProblemReason.CHECK_FAILED))
                 return
             evaluation.fired_rule_ids.append(rule_id)
             evaluation.cards.append(card)

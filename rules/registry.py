@@ -101,8 +101,9 @@ class RuleContext(NamedTuple, Generic[P]):
     referrals_if_opioid_use_disorder: tuple[str, ...] = ()
     """The routes for a patient with an opioid use disorder (empty: `referrals`)."""
     text: Callable[..., str] = lambda key, **values: key
-    """`ctx.text("days", count=3)`: a shared text of the rule set (`shared_texts`) in the call's
-    language, for the words a rule puts into its values (so no Dutch or English lives in code)."""
+    """`ctx.text("days", count=3)`: the rule's own text of that key (`texts`), else the rule
+    set's shared one (`shared_texts`), in the call's language: the words a rule puts into its
+    values (so no Dutch or English lives in code). An unknown key raises KeyError."""
 
 
 RuleCheck = Callable[[RuleContext[Any]], "Finding | None"]

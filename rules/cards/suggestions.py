@@ -251,15 +251,24 @@ class SuggestionFactory:
         return found
 
     def _update(
-        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], bool]
+        self,
+        order_id: str,
+        label: str,
+        description: str | Callable[[], str],
+        change: Callable[[dict[str, Any]], bool],
     ) -> Suggestion | None:
         return self._guarded(lambda: self._build_update(order_id, label, description, change))
 
     def _build_update(
-        self, order_id: str, label: str, description: str, change: Callable[[dict[str, Any]], bool]
+        self,
+        order_id: str,
+        label: str,
+        description: str | Callable[[], str],
+        change: Callable[[dict[str, Any]], bool],
     ) -> Suggestion | None:
         """`change` writes to its own copy of the normalised draft and returns True when all
-        it wrote is known to be valid (see above)."""
+        it wrote is known to be valid (see above); a `description` given as a function is
+        asked after the change, so it can say what the change did."""
         draft = self._drafts.get(order_id)
         if draft is None:
             return None
@@ -274,13 +283,29 @@ class SuggestionFactory:
         return Suggestion(
             label=label,
             is_recommended=True,
-            actions=[Action(type="update", description=description, resource=order)],
+            actions=[
+                Action(
+                    type="update",
+                    description=description if isinstance(description, str) else description(),
+                    resource=order,
+                )
+            ],
         )
 
     def limit_duration(
-        self, order_id: str, *, max_days: int, start: date | None, label: str, description: str
+        self,
+        order_id: str,
+        *,
+        max_days: int,
+        start: date | None,
+        label: str,
+        description: str,
+        description_quantity_kept: str | None = None,
     ) -> Suggestion | None:
-        """The draft order limited to `max_days`: period of use, supply, bounds and repeats."""
+        """The draft order limited to `max_days`: period of use, supply, bounds and repeats.
+        Its quantity is adjusted only when the daily use is known (not for a pump's cassette):
+        then `description_quantity_kept`, where given, says so instead of `description`."""
+        adjusted: list[bool] = []
 
         def change(order: dict[str, Any]) -> bool:
             known_valid = True
@@ -293,6 +318,7 @@ class SuggestionFactory:
                 value = round(units_per_day * max_days, 2)
                 _own(dispense, "quantity")["value"] = value
                 known_valid = math.isfinite(value)
+                adjusted.append(True)
             extensions: list[Any] = order.get("extension", []) or []
             for index, extension in enumerate(extensions):
                 if isinstance(extension, dict) and extension.get("url") == _PERIOD_OF_USE:
@@ -334,7 +360,12 @@ class SuggestionFactory:
                     }
             return known_valid
 
-        return self._update(order_id, label, description, change)
+        def said() -> str:
+            if adjusted or description_quantity_kept is None:
+                return description
+            return description_quantity_kept
+
+        return self._update(order_id, label, said, change)
 
     def add_note(
         self, order_ids: list[str], *, note: str, label: str, description: str

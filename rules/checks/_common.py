@@ -9,7 +9,14 @@ from typing import Any
 from rules.facts import PatientFacts, add_days
 from rules.registry import RuleContext
 
-__all__ = ["consult_after", "duration_text", "format_date", "on_oat", "order_interval"]
+__all__ = [
+    "DAYS_IN_A_YEAR",
+    "consult_after",
+    "duration_text",
+    "format_date",
+    "on_oat",
+    "order_interval",
+]
 
 DAYS_IN_A_YEAR = 365
 

@@ -220,7 +220,11 @@ class DurationLimitParameters(RuleParameters):
     "gp-duration-limit",
     parameters=DurationLimitParameters,
     placeholders={"max_days", "durations"},
-    text_variants={"suggestion_label", "suggestion_description"},
+    text_variants={
+        "suggestion_label",
+        "suggestion_description",
+        "suggestion_description_quantity_kept",
+    },
 )
 def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | None:
     """Handleiding Eemland, fase 1 stap 3: «Huisarts schrijft voor maximaal 1 week voor»."""
@@ -251,6 +255,9 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
                 start=order.start or ctx.today,
                 label=factory.rule_text("suggestion_label", max_days=max_days),
                 description=factory.rule_text("suggestion_description", max_days=max_days),
+                description_quantity_kept=factory.rule_text(
+                    "suggestion_description_quantity_kept", max_days=max_days
+                ),
             )
             for order in concerned
         ]

@@ -13,7 +13,13 @@ from pydantic import Field
 
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
-from rules.checks._common import duration_text, format_date, on_oat, order_interval
+from rules.checks._common import (
+    DAYS_IN_A_YEAR,
+    duration_text,
+    format_date,
+    on_oat,
+    order_interval,
+)
 from rules.facts import OrderFacts, ReleaseType, covered_days
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
@@ -93,6 +99,9 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     indefinite = any(order.duration_indefinite for order in ctx.orders)
     # An order of unknown duration adds nothing to the count; its days are not "0".
     unknown = len(order_intervals) < len(ctx.orders) and not indefinite
+    # An order beyond a year reads as one without an end: "dit recept voor meer dan een jaar",
+    # not a total that repeats the order's words and a "(> 28 dagen)" it dwarfs.
+    over_a_year = not indefinite and not unknown and order_days > DAYS_IN_A_YEAR
 
     def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         return choice.suggestions(factory, ctx.defaults.referral_suggestions)
@@ -126,9 +135,9 @@ def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
                 ctx.text("unknown_duration") if unknown else duration_text(order_days, ctx.text)
             ),
             "total_duration": duration_text(total, ctx.text),
-            "duration": ctx.text("indefinite"),
+            "duration": ctx.text("more_than_a_year" if over_a_year else "indefinite"),
         },
-        variant="indefinite" if indefinite else None,
+        variant="indefinite" if indefinite or over_a_year else None,
         suggestions=suggestions,
         selection_behavior="any",
     )

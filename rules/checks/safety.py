@@ -13,7 +13,7 @@ from pydantic import Field
 
 from cds_hooks.models import Suggestion
 from rules.cards.suggestions import SuggestionFactory
-from rules.checks._common import on_oat
+from rules.checks._common import format_date, on_oat
 from rules.facts import OpioidExposure, OrderFacts, PatientFacts
 from rules.registry import Finding, RuleContext, RuleParameters, rule
 
@@ -35,6 +35,7 @@ class MultiplePrescribersParameters(RuleParameters):
     "multiple-prescribers",
     parameters=MultiplePrescribersParameters,
     placeholders={"prescribers", "pharmacies", "lookback_days"},
+    text_variants={"no_pharmacy_summary", "no_pharmacy_detail"},
 )
 def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Finding | None:
     """«shoppende patiënten» (Handleiding Eemland, Inleiding): many prescribers or pharmacies."""
@@ -66,6 +67,8 @@ def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Fin
             "pharmacies": ctx.text("pharmacies", count=len(pharmacies)),
             "lookback_days": ctx.defaults.lookback_days,
         },
+        # No pharmacy known is no claim that "an unknown pharmacy" dispensed.
+        variant=None if pharmacies else "no_pharmacy",
     )
 
 
@@ -181,14 +184,85 @@ class HighDoseParameters(RuleParameters):
     """NHG-Standaard Pijn: above 90 mg OME a day, consult / reconsider."""
 
 
+def _ome_items(ctx: RuleContext[HighDoseParameters]) -> tuple[list[str], list[str]]:
+    """What the total counted, each with its OME, and what it left out, each named as a GP
+    knows it: a draft by product, schedule and which order; an active one from the history by
+    product and until when it runs."""
+    patient = ctx.facts.patient
+    drafts = [order for order in ctx.facts.orders if order.is_opioid]
+    orders = {order.order_id: order for order in drafts}
+    exposures = {exposure.ref: exposure for exposure in patient.history}
+    counted: list[str] = []
+    left_out: list[str] = []
+    for contribution in patient.ome_contributions:
+        product = contribution.product_display or contribution.ref
+        order = orders.get(contribution.ref)
+        exposure = exposures.get(contribution.ref)
+        if order is not None:
+            schedule = (
+                ctx.text("as_needed")
+                if order.as_needed
+                else ctx.text("times_a_day", count=order.doses_per_day)
+                if order.doses_per_day is not None
+                else None
+            )
+            which = (
+                ctx.text("this_order")
+                if len(drafts) == 1
+                else ctx.text("nth_order", n=drafts.index(order) + 1)
+            )
+            label = ctx.text(
+                "draft_label", product=", ".join(filter(None, (product, schedule))), which=which
+            )
+        elif exposure is not None:
+            until = (
+                ctx.text("running")
+                if exposure.indefinite or exposure.end is None
+                else ctx.text("running_until", date=format_date(exposure.end, ctx.text))
+            )
+            label = ctx.text("history_label", product=product, until=until)
+        else:
+            label = product
+        if contribution.ome_mg_per_day is None:
+            left_out.append(label)
+        else:
+            ome = f"{contribution.ome_mg_per_day:.0f}"
+            counted.append("- " + ctx.text("counted_item", label=label, ome=ome))
+    return counted, left_out
+
+
 @rule(
     "high-daily-dose",
     parameters=HighDoseParameters,
-    placeholders={"ome", "threshold", "unconverted"},
-    text_variants={"unconverted"},
+    placeholders={
+        "ome",
+        "threshold",
+        "unconverted",
+        "counted",
+        "label",
+        "product",
+        "which",
+        "n",
+        "until",
+        "date",
+    },
+    text_variants={
+        "unconverted",
+        "counted",
+        "counted_item",
+        "at_least_summary",
+        "at_least_detail",
+        "draft_label",
+        "history_label",
+        "this_order",
+        "nth_order",
+        "running",
+        "running_until",
+    },
 )
 def high_daily_dose(ctx: RuleContext[HighDoseParameters]) -> Finding | None:
-    """Total OME of drafted and active opioids at or above the threshold."""
+    """Total OME of drafted and active opioids at or above the threshold. The card lists what
+    it counted; with an opioid left out the total is a lower bound ("minstens")."""
     if not ctx.orders:
         return None
     patient = ctx.facts.patient
@@ -197,6 +271,7 @@ def high_daily_dose(ctx: RuleContext[HighDoseParameters]) -> Finding | None:
     if total < threshold:
         return None
     unconverted = list(patient.ome_unconverted)
+    counted, left_out = _ome_items(ctx)
     return Finding(
         order_ids=[order.order_id for order in ctx.orders],
         facts={
@@ -216,9 +291,11 @@ def high_daily_dose(ctx: RuleContext[HighDoseParameters]) -> Finding | None:
         values={
             "ome": f"{total:.0f}",
             "threshold": f"{threshold:g}",
-            "unconverted": ", ".join(unconverted),
+            "counted": "\n".join(counted),
+            "unconverted": "; ".join(left_out or unconverted),
         },
-        extra_texts=["unconverted"] if unconverted else [],
+        variant="at_least" if unconverted else None,
+        extra_texts=["counted", *(["unconverted"] if unconverted else [])],
     )
 
 

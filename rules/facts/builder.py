@@ -26,6 +26,7 @@ from rules.facts.model import (
     FactSettings,
     OrderFacts,
     Problem,
+    ProblemReason,
 )
 from rules.facts.orders import merge_dispense_requests, order_facts
 from rules.facts.patient import encounter_indications, patient_facts
@@ -79,7 +80,9 @@ def build_facts(
     draft_ids = {draft.order_id for draft in requests}
     for draft in requests:
         if nested_deeper_than(draft.resource, MAX_NESTING):
-            ctx.problems.append(Problem("draft order", "nested too deep", draft.order_id))
+            ctx.problems.append(
+                Problem("draft order", ProblemReason.NESTED_TOO_DEEP, draft.order_id)
+            )
         requester = ctx.actor(draft.resource.get("requester"), draft.resource)
         ctx.current_orgs.update(
             v for v in (requester.organisation_ref, requester.organisation_id) if v
@@ -102,7 +105,7 @@ def build_facts(
             )
         except Exception as exc:
             ctx.problems.append(
-                Problem("draft order", f"not readable ({type(exc).__name__})", order_id)
+                Problem("draft order", ProblemReason.UNREADABLE, order_id, type(exc).__name__)
             )
 
     history = read_history(ctx, draft_ids, drafted_stops)

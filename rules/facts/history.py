@@ -44,6 +44,7 @@ from rules.facts.model import (
     OpioidExposure,
     PrescriberRole,
     Problem,
+    ProblemReason,
 )
 from rules.facts.orders import RequestReading, read_request
 from rules.facts.reading import ReadingContext, resource_ref
@@ -73,10 +74,11 @@ def report_unreadable(ctx: ReadingContext, resource: JsonDict, shape: Shape, ref
         if element.endswith(MODIFIERS):
             # Still counted as read (docs/definitions.md, incomplete-check): dropping it would
             # lose an opioid or sedative the other rules need.
-            ctx.problems.append(Problem(element, "not understood", ref))
+            ctx.problems.append(Problem(element, ProblemReason.NOT_UNDERSTOOD, ref))
         else:
             absent = element == "status" and resource.get("status") is None
-            ctx.problems.append(Problem(element, "not stated" if absent else "unreadable", ref))
+            reason = ProblemReason.NOT_STATED if absent else ProblemReason.UNREADABLE
+            ctx.problems.append(Problem(element, reason, ref))
 
 
 class SedativeUse:
@@ -246,7 +248,7 @@ def read_dispense(
         # (definitions §1 History); only a start means use for an indefinite period.
         use = period_of_use(cat, resource)
         if use is not None and use.unreadable:
-            ctx.problems.append(Problem("duration (period_of_use)", "unreadable", ref))
+            ctx.problems.append(Problem("duration (period_of_use)", ProblemReason.UNREADABLE, ref))
         if use is not None and use.start is not None:
             start, indefinite = use.start, use.indefinite
             days = use.days if use.days is not None else days
@@ -323,7 +325,7 @@ def read_statement(
     stopped = ctx.is_stopped(resource)
     used = statement_period(ctx.catalogue, resource, status == "active" and not stopped, ctx.today)
     if used.period_of_use_unreadable:
-        ctx.problems.append(Problem("duration (period_of_use)", "unreadable", ref))
+        ctx.problems.append(Problem("duration (period_of_use)", ProblemReason.UNREADABLE, ref))
     start, end, ongoing = used.start, used.end, used.ongoing
     is_active = status == "active" and (end is None or end >= ctx.today)
     treatment = treatment_of(resource)
@@ -395,7 +397,9 @@ def read_history_request(
     request = read_request(ctx, resource, fallback_id, full=False)
     report_unreadable(ctx, resource, MEDICATION_REQUEST_HISTORY, request.ref)
     for source in request.durations_.unreadable:
-        ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", request.ref))
+        ctx.problems.append(
+            Problem(f"duration ({source.value})", ProblemReason.UNREADABLE, request.ref)
+        )
     treatment = treatment_of(resource)
     supply_only = ctx.is_dispense_request(resource)
     if medication.is_sedative:
@@ -567,7 +571,8 @@ def read_history(
             else:
                 exposure = read_statement(ctx, resource, f"h{position}", history)
         except Exception as exc:
-            ctx.problems.append(Problem(kind, f"not readable ({type(exc).__name__})", ref))
+            unreadable = ProblemReason.UNREADABLE
+            ctx.problems.append(Problem(kind, unreadable, ref, type(exc).__name__))
             continue
         if exposure is not None:
             history.exposures.append(exposure)

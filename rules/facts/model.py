@@ -418,16 +418,39 @@ class PatientFacts:
     """Product displays (or refs) whose OME could not be computed."""
 
 
+class ProblemReason(StrEnum):
+    """Why something could not be read or used: a small fixed vocabulary, which the rule set
+    translates (`incomplete-check` texts `reason_<code>`; an unknown code is shown as is)."""
+
+    UNREADABLE = "unreadable"
+    NOT_STATED = "not_stated"
+    NOT_UNDERSTOOD = "not_understood"
+    """A modifierExtension the readers do not know: read as if it were absent."""
+    NOT_RESOLVED = "not_resolved"
+    """A medicationReference to no Medication of the request."""
+    UNIT_NOT_CONVERTIBLE = "unit_not_convertible"
+    DOSE_UNKNOWN = "dose_unknown"
+    STRENGTH_UNKNOWN = "strength_unknown"
+    NO_CONVERSION_FACTOR = "no_conversion_factor"
+    NESTED_TOO_DEEP = "nested_too_deep"
+    CUT_OFF = "cut_off"
+    """A search whose paging stopped: part of the history did not come."""
+    CHECK_FAILED = "check_failed"
+    """A rule raised (a service error)."""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Problem:
     """Something the facts builder could not read, so a check may be incomplete
     (docs/definitions.md, `incomplete-check`). Carries no patient data: `what` names the kind
-    of thing, `reason` why (an error type, "not resolved", "unreadable"), `ref` the order id or
-    resource reference concerned, when there is one."""
+    of thing, `reason` why (a `ProblemReason` code), `ref` the order id or resource reference
+    concerned, when there is one; `detail` an error type or the OME reason, for the log and
+    the explanation."""
 
     what: str
     reason: str
     ref: str | None = None
+    detail: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from rules.facts.model import (
     OrderFacts,
     PrescriberRole,
     Problem,
+    ProblemReason,
     RoleSource,
 )
 from rules.facts.reading import Actor, ReadingContext, resource_ref
@@ -241,6 +242,23 @@ def ome_by_policy(reason: str | None) -> bool:
     return reason is not None and reason.endswith("is not converted by default")
 
 
+def ome_problem(what: str, reason: str | None, ref: str | None) -> Problem:
+    """An OME that could not be computed, as a problem: the reason's code for the card (the
+    words of `medication._ome`), the reason itself as the detail."""
+    text = reason or ""
+    if "not convertible" in text:
+        code = ProblemReason.UNIT_NOT_CONVERTIBLE
+    elif "conversion factor" in text:
+        code = ProblemReason.NO_CONVERSION_FACTOR
+    elif "strength" in text or "concentration" in text:
+        code = ProblemReason.STRENGTH_UNKNOWN
+    elif "dose" in text or "dosage" in text:  # a dose, doses per day, no dosage instruction
+        code = ProblemReason.DOSE_UNKNOWN
+    else:
+        code = ProblemReason.UNREADABLE
+    return Problem(what, code, ref, reason)
+
+
 def order_facts(
     ctx: ReadingContext,
     resource: JsonDict,
@@ -265,21 +283,27 @@ def order_facts(
     medication = request.medication
     route = request.dosage.route or medication.route_hint
     for source in found.unreadable:
-        ctx.problems.append(Problem(f"duration ({source.value})", "unreadable", order_id))
+        ctx.problems.append(
+            Problem(f"duration ({source.value})", ProblemReason.UNREADABLE, order_id)
+        )
     if medication.is_opioid or medication.is_sedative:
         for element in unreadable_elements(
             ctx.catalogue, resource, MEDICATION_REQUEST, understood=ctx.understood_modifiers
         ):
             # A modifier not understood: still judged as read; named, the GP knows its cards
             # may miss what the sender meant.
-            reason = "not understood" if element.endswith(MODIFIERS) else "unreadable"
+            reason = (
+                ProblemReason.NOT_UNDERSTOOD
+                if element.endswith(MODIFIERS)
+                else ProblemReason.UNREADABLE
+            )
             ctx.problems.append(Problem(element, reason, order_id))
     if (
         medication.is_opioid
         and request.dosage.ome_mg_per_day is None
         and not ome_by_policy(request.dosage.ome_reason)
     ):
-        ctx.problems.append(Problem("OME", request.dosage.ome_reason or "unknown", order_id))
+        ctx.problems.append(ome_problem("OME", request.dosage.ome_reason, order_id))
     return OrderFacts(
         order_id=order_id,
         selected=selected,

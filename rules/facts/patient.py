@@ -27,10 +27,9 @@ from rules.facts.model import (
     OpioidExposure,
     OrderFacts,
     PatientFacts,
-    Problem,
     SurgicalProcedure,
 )
-from rules.facts.orders import ome_by_policy
+from rules.facts.orders import ome_by_policy, ome_problem
 from rules.facts.reading import ReadingContext, guarded, resource_ref
 
 JsonDict = Mapping[str, Any]
@@ -287,7 +286,7 @@ def patient_facts(
         reason = contribution.not_computable_reason
         unknown = contribution.ome_mg_per_day is None and not ome_by_policy(reason)
         if unknown and not contribution.is_draft:
-            ctx.problems.append(Problem("OME", reason or "unknown", contribution.ref))
+            ctx.problems.append(ome_problem("OME", reason, contribution.ref))
     prior_intervals = exposure_intervals(pain, ctx.window_start, today)
     return PatientFacts(
         patient_id=as_str(ctx.context.get("patientId")),

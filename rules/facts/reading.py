@@ -45,6 +45,7 @@ from rules.facts.model import (
     NextPractitioner,
     PrescriberRole,
     Problem,
+    ProblemReason,
     RoleSource,
 )
 from rules.hooks import SPEC_BY_HOOK
@@ -425,7 +426,9 @@ class ReadingContext:
         """A draft without a medication on a hook that fires while the order is composed
         (the CDS Hooks sandbox opens its prescribing screen with one)."""
         return (
-            self._composing and problem.reason == "not stated" and id(resource) in self._draft_ids
+            self._composing
+            and problem.reason == ProblemReason.NOT_STATED
+            and id(resource) in self._draft_ids
         )
 
     def regimen(self, instructions: object, medication: MedicationFacts) -> Regimen:
@@ -492,11 +495,11 @@ def medication_problem(
     ident = as_str(resource.get("id"))
     ref = f"{kind}/{ident}" if ident else None
     if resolved:
-        return Problem("medication", "unreadable", ref)
+        return Problem("medication", ProblemReason.UNREADABLE, ref)
     concept, reference_node = medication_elements(resource)
     if concept is None and reference_node is None:
-        return Problem("medication", "not stated", ref)
-    return Problem("medication", "medicationReference not resolved", ref)
+        return Problem("medication", ProblemReason.NOT_STATED, ref)
+    return Problem("medication", ProblemReason.NOT_RESOLVED, ref)
 
 
 def medication_elements(resource: JsonDict) -> tuple[object, object]:
@@ -567,6 +570,6 @@ def guarded(ctx: ReadingContext, what: str, build: Callable[[], _T], default: _T
     try:
         result = build()
     except Exception as exc:
-        ctx.problems.append(Problem(what, f"not readable ({type(exc).__name__})"))
+        ctx.problems.append(Problem(what, ProblemReason.UNREADABLE, None, type(exc).__name__))
         return default
     return result

@@ -93,6 +93,7 @@ def test_a_dose_in_an_unconvertible_unit_is_named_in_incomplete_check(api: TestC
     problems = cards["incomplete-check"]["extension"]["nl.opioid-cds.explanation"]["facts"]
     assert {
         "what": "OME",
-        "reason": "dose unit not convertible",
+        "reason": "unit_not_convertible",
         "ref": "MedicationRequest/request-123",
+        "detail": "dose unit not convertible",
     } in problems["problems"]

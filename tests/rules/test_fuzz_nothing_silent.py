@@ -164,6 +164,7 @@ def outcome_of(body: Json, judged: frozenset[str] | None = None) -> Outcome:
     """The outcome of a 200's body (`{"cards": [...]}`)."""
     fired: set[tuple[str, str]] = set()
     problems: set[tuple[str, str, str]] = set()
+    raised: set[str] = set()
     for card in body["cards"]:
         rule_id = card["source"]["topic"]["code"]
         explanation = card["extension"][EXPLANATION_KEY]
@@ -172,13 +173,17 @@ def outcome_of(body: Json, judged: frozenset[str] | None = None) -> Outcome:
             problems.update(
                 (p["what"], p["reason"], p.get("ref", "")) for p in explanation["facts"]["problems"]
             )
-    # A rule that raised is named "failed (service error)", a reader that raised "not
-    # readable (<error type>)" (the facts builder's last-resort guards).
-    failed = frozenset(
-        f"{what}: {reason}"
-        for what, reason, _ in problems
-        if reason == "failed (service error)" or reason.startswith("not readable (")
-    )
+            # A rule that raised is `check_failed`, a reader that raised `unreadable` with its
+            # error type as the detail (the facts builder's last-resort guards).
+            raised.update(
+                f"{p['what']}: {p['reason']} ({p['detail']})"
+                if p.get("detail") and p["reason"] == "unreadable"
+                else f"{p['what']}: {p['reason']}"
+                for p in explanation["facts"]["problems"]
+                if p["reason"] == "check_failed"
+                or (p["reason"] == "unreadable" and p.get("detail"))
+            )
+    failed = frozenset(raised)
     return Outcome(
         200, fired=frozenset(fired), problems=frozenset(problems), judged=judged, failed=failed
     )
@@ -618,9 +623,12 @@ def _change(draw: st.DrawFn, day: date, place: Place) -> Change:
     return draw(st.sampled_from(changes_at(target, _get(case.request, target.path), path)))
 
 
-def _independent(change: Change) -> tuple[str, JsonPath]:
-    """Two changes never touch the same element of a resource: each keeps its class."""
-    return change.target.ref, change.path[:1]
+def _independent(first: Change, second: Change) -> bool:
+    """Two changes never touch the same element of a resource: each keeps its class. A change
+    of the whole resource (path `()`) replaces all its elements, so it touches every one."""
+    if first.target.ref != second.target.ref:
+        return True
+    return bool(first.path and second.path) and first.path[:1] != second.path[:1]
 
 
 @st.composite
@@ -634,7 +642,7 @@ def changed_requests(draw: st.DrawFn, day: date) -> tuple[Case, tuple[Change, ..
     changed = [first]
     if draw(st.booleans()):
         second = _change(draw, day, draw(st.sampled_from(_places_in(day, place[0]))))
-        if _independent(second) != _independent(first):
+        if _independent(first, second):
             changed.append(second)
     return cases(day)[place[0]], tuple(changed)
 

@@ -78,7 +78,7 @@ def test_an_unreadable_period_start_uses_the_next_source_and_says_so(
     assert _has_update(cards["gp-duration-limit"])
     incomplete = cards["incomplete-check"]
     assert incomplete["indicator"] == "info"
-    assert "period_of_use" in incomplete["detail"]
+    assert "gebruiksduur: niet leesbaar" in incomplete["detail"]
     assert ORDER_ID in incomplete["detail"]
     assert start not in incomplete["detail"]  # the card names the source, not the value
 
@@ -99,7 +99,7 @@ def test_a_draft_field_nested_500_deep_is_reported_and_the_rest_runs(api: TestCl
     _draft(request)["note"] = [{"text": "notitie", "extension": [node]}]
     cards = _cards(api, request)
     assert "gp-duration-limit" in cards
-    assert "nested too deep" in cards["incomplete-check"]["detail"]
+    assert "te diep genest, niet gelezen" in cards["incomplete-check"]["detail"]
 
 
 def test_an_unresolvable_medication_reference_is_named(api: TestClient) -> None:
@@ -109,7 +109,7 @@ def test_an_unresolvable_medication_reference_is_named(api: TestClient) -> None:
     draft["medicationReference"] = {"reference": "Medication/not-in-the-request"}
     cards = _cards(api, request)
     detail = cards["incomplete-check"]["detail"]
-    assert "medicationReference not resolved" in detail
+    assert "geneesmiddel niet gevonden" in detail
     assert ORDER_ID in detail
 
 
@@ -152,7 +152,7 @@ def test_a_history_search_cut_off_is_named() -> None:
     cards = {card.source.topic.code: card for card in evaluation.cards if card.source.topic}
     assert "gp-duration-limit" in cards
     detail = cards["incomplete-check"].detail or ""
-    assert "MedicationDispense search: cut off" in detail
+    assert "MedicationDispense search: niet volledig ontvangen" in detail
     # Listed with the data that is missing, while the rules still run on what came.
     for card in evaluation.cards:
         assert card.extension is not None
@@ -201,7 +201,12 @@ def test_a_period_of_use_to_9998_with_repeats_still_gets_chronic_use(api: TestCl
 
 @pytest.mark.parametrize(
     ("medication", "reason"),
-    [(None, "not stated"), (42, "unreadable"), ("oxycodon", "unreadable"), ({}, "unreadable")],
+    [
+        (None, "niet ingevuld"),
+        (42, "niet leesbaar"),
+        ("oxycodon", "niet leesbaar"),
+        ({}, "niet leesbaar"),
+    ],
 )
 def test_a_drafted_medication_left_out_or_unreadable_is_named(
     api: TestClient, medication: object, reason: str
@@ -213,7 +218,7 @@ def test_a_drafted_medication_left_out_or_unreadable_is_named(
     if medication is not None:
         draft["medicationCodeableConcept"] = medication
     detail = _incomplete(_cards(api, request))
-    assert f"medication: {reason} (`{ORDER_ID}`)" in detail
+    assert f"Dit recept: geneesmiddel: {reason} — `{ORDER_ID}`" in detail
 
 
 @pytest.mark.parametrize(("medication", "named"), [(None, False), (42, True)])
@@ -230,14 +235,14 @@ def test_on_order_select_a_draft_without_a_medication_yet_is_no_gap(
     cards = _cards(api, request)
     assert ("incomplete-check" in cards) is named
     if named:
-        assert "medication: unreadable" in _incomplete(cards)
+        assert "geneesmiddel: niet leesbaar" in _incomplete(cards)
 
 
 def test_a_history_medication_that_cannot_be_read_is_named(api: TestClient) -> None:
     request = _fixture("chronic-use-oxycodon")
     _resource(request, "MedicationRequest/mr-chronic-0")["medicationCodeableConcept"] = 42
     detail = _incomplete(_cards(api, request))
-    assert "medication: unreadable (`MedicationRequest/mr-chronic-0`)" in detail
+    assert "geneesmiddel: niet leesbaar — `MedicationRequest/mr-chronic-0`" in detail
 
 
 @pytest.mark.parametrize("period", ["garbage", 42, [], {}, None])
@@ -253,7 +258,7 @@ def test_a_period_of_use_without_a_period_uses_the_next_source_and_says_so(
         extension["valuePeriod"] = period
     cards = _cards(api, request)
     assert "gp-duration-limit" in cards
-    assert f"duration (period_of_use): unreadable (`{ORDER_ID}`)" in _incomplete(cards)
+    assert f"(dit recept): gebruiksduur: niet leesbaar — `{ORDER_ID}`" in _incomplete(cards)
 
 
 def test_an_unreadable_history_period_of_use_is_named(api: TestClient) -> None:
@@ -261,7 +266,7 @@ def test_an_unreadable_history_period_of_use_is_named(api: TestClient) -> None:
     prior = _resource(request, "MedicationRequest/mr-chronic-0")
     prior["extension"][0]["valuePeriod"]["start"] = "2026-13-45"
     detail = _incomplete(_cards(api, request))
-    assert "duration (period_of_use): unreadable (`MedicationRequest/mr-chronic-0`)" in detail
+    assert "gebruiksduur: niet leesbaar — `MedicationRequest/mr-chronic-0`" in detail
 
 
 @pytest.mark.parametrize(
@@ -331,7 +336,7 @@ def test_an_unreadable_element_of_a_draft_is_named_by_its_path(
     cards = _cards(api, request)
     assert lost not in cards
     detail = _incomplete(cards)
-    assert f"{element}: unreadable (`{ORDER_ID}`)" in detail
+    assert f"(dit recept): {element}: niet leesbaar — `{ORDER_ID}`" in detail
     if isinstance(value, str):
         assert value not in detail  # the path, not the value
 
@@ -375,8 +380,8 @@ def test_an_unreadable_element_of_the_history_is_named_by_its_path(
         resource[element] = value
     cards = _cards(api, request)
     assert lost not in cards
-    reason = "not stated" if value is None else "unreadable"
-    assert f"{element}: {reason} (`{ref}`)" in _incomplete(cards)
+    reason = "niet ingevuld" if value is None else "niet leesbaar"
+    assert f"(medicatiegeschiedenis): {element}: {reason} — `{ref}`" in _incomplete(cards)
 
 
 def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) -> None:
@@ -386,4 +391,4 @@ def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) ->
     cards = _cards(api, request)
     assert "high-daily-dose" not in cards
     detail = _incomplete(cards)
-    assert "OME: no dosage instruction (`MedicationRequest/mr-current-oxy`)" in detail
+    assert "omrekening naar OME: dosis onbekend — `MedicationRequest/mr-current-oxy`" in detail

@@ -142,27 +142,65 @@ def _incomplete(cards: dict[str, dict[str, Any]]) -> str:
     return detail
 
 
+_MARKER = {
+    "nl": (
+        " een markering die de beslisondersteuning niet kent en die de betekenis kan veranderen"
+        " (bijv. 'gestopt' of 'niet gebruiken'). De kaarten gaan uit van het recept zonder die"
+        " markering. Controleer het recept in uw HIS; maak het bij twijfel opnieuw aan."
+    ),
+    "en": (
+        " the decision support does not know, which may change its meaning (e.g. 'stopped',"
+        " 'not taken'). The cards assume the order without it. Check the order in your system;"
+        " if in doubt, re-enter it."
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("path", "element"),
-    [((), "modifierExtension"), (("dosageInstruction", 0), "dosageInstruction.modifierExtension")],
+    ("path", "element", "said"),
+    [
+        (
+            (),
+            "modifierExtension",
+            {
+                "nl": "OXYCODON TABLET MGA 10MG (dit recept) bevat" + _MARKER["nl"],
+                "en": "OXYCODON TABLET MGA 10MG (this order) carries a marker" + _MARKER["en"],
+            },
+        ),
+        (
+            ("dosageInstruction", 0),
+            "dosageInstruction.modifierExtension",
+            {
+                "nl": "OXYCODON TABLET MGA 10MG (dit recept) bevat in de doseerinstructie"
+                + _MARKER["nl"],
+                "en": "OXYCODON TABLET MGA 10MG (this order) carries a marker in its dosage"
+                " instruction that" + _MARKER["en"],
+            },
+        ),
+    ],
 )
 def test_an_unknown_modifier_extension_on_a_draft_is_named_and_the_order_still_judged(
-    api: TestClient, caplog: pytest.LogCaptureFixture, path: tuple[str | int, ...], element: str
+    api: TestClient,
+    caplog: pytest.LogCaptureFixture,
+    path: tuple[str | int, ...],
+    element: str,
+    said: dict[str, str],
 ) -> None:
     """FHIR: whoever does not know a modifierExtension must not read the resource as if it
-    did. The order is still judged (its cards may be wrong, so the GP is told), and the
-    card and the log name the element, not its URL."""
+    did. The order is still judged as if the marker were absent, so its cards may be wrong:
+    the GP is told so in words, and the log names the element, never its URL."""
     request = _fixture("gp-duration-14-days")
     node: Any = _draft(request)
     for part in path:
         node = node[part]
     node["modifierExtension"] = [UNKNOWN_MODIFIER]
-    cards = _cards(api, request)
-    assert "gp-duration-limit" in cards
-    detail = _incomplete(cards)
-    assert f"{element}: not understood (`{ORDER_ID}`)" in detail
-    assert "his.example.nl" not in detail
-    assert f"incomplete-check: {element}: not understood" in caplog.text
+    for language in ("nl", "en"):
+        cards = _cards(api, request, language)
+        assert "gp-duration-limit" in cards
+        detail = _incomplete(cards)
+        assert f"- {said[language]} — `{ORDER_ID}`" in detail
+        assert "not understood" not in detail and "his.example.nl" not in detail
+    assert f"incomplete-check: {element}: not_understood" in caplog.text
     assert "his.example.nl" not in caplog.text
 
 
@@ -213,7 +251,11 @@ def test_an_unknown_modifier_extension_in_the_history_is_named(
     resource = next(e["resource"] for e in bundle["entry"] if ref.endswith(e["resource"]["id"]))
     resource.setdefault("modifierExtension", []).append(UNKNOWN_MODIFIER)
     cards = _cards(api, request)
-    assert f"modifierExtension: not understood (`{ref}`)" in _incomplete(cards)
+    detail = _incomplete(cards)
+    assert "(medicatiegeschiedenis) bevat een markering die de beslisondersteuning niet kent" in (
+        detail
+    )
+    assert f"controleer het in het medicatieoverzicht. — `{ref}`" in detail
     # Still read as before: the cards it gave stay.
     assert set(baseline) <= set(cards)
 
@@ -229,9 +271,8 @@ def test_the_mp9_stop_type_is_understood(api: TestClient) -> None:
 # --- 3. a morphine pump: its days from the cassette and the rate ------------------------------
 
 
-def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestClient) -> None:
-    """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette: 12 ml a day, 9 days. The
-    order's duration was unknown (rule 7 said so) and the GP's week went unchecked."""
+def _pump_request() -> dict[str, Any]:
+    """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette, no period of use."""
     request = _fixture("gp-duration-14-days")
     draft = _draft(request)
     del draft["extension"]  # no period of use: the cassette is all that says how long
@@ -248,7 +289,35 @@ def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestCl
     draft["dispenseRequest"] = {
         "quantity": {"value": 100, "unit": "ml", "system": UCUM, "code": "mL"}
     }
-    cards = _cards(api, request)
+    return request
+
+
+def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestClient) -> None:
+    """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette: 12 ml a day, 9 days. The
+    order's duration was unknown (rule 7 said so) and the GP's week went unchecked."""
+    cards = _cards(api, _pump_request())
     assert "Opioïd voor 9 dagen" in cards["gp-duration-limit"]["summary"]
     missing = cards.get("missing-indication-or-duration", {"summary": ""})
     assert "duur" not in missing["summary"]
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("nl", "Gebruiksduur 7 dagen, 0 herhalingen; de hoeveelheid is niet aangepast"),
+        ("en", "Duration 7 days, 0 repeats; the quantity is unchanged"),
+    ],
+)
+def test_limiting_a_pump_does_not_claim_its_quantity_was_adjusted(
+    api: TestClient, language: str, said: str
+) -> None:
+    """The cassette's 100 ml stays 100 ml (no daily use in units to scale it by): the
+    suggestion said "hoeveelheid daarop aangepast"."""
+    card = _cards(api, _pump_request(), language)["gp-duration-limit"]
+    action = card["suggestions"][0]["actions"][0]
+    assert action["description"] == said
+    assert action["resource"]["dispenseRequest"]["quantity"]["value"] == 100
+    tablets = _cards(api, _fixture("gp-duration-14-days"), language)["gp-duration-limit"]
+    adjusted = tablets["suggestions"][0]["actions"][0]["description"]
+    assert "aangepast" in adjusted if language == "nl" else "adjusted" in adjusted
+    assert "niet aangepast" not in adjusted and "unchanged" not in adjusted

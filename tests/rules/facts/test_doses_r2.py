@@ -235,7 +235,8 @@ def test_an_opioid_whose_ome_cannot_be_computed_is_reported(
     catalogue: Catalogue, drug: dict[str, Any], instruction: dict[str, Any], reason: str
 ) -> None:
     problems = _ome_problems(catalogue, drug, instruction)
-    assert [(p.reason, p.ref) for p in problems] == [(reason, "MedicationRequest/o1")]
+    # The OME's own reason stays as the detail; the card says its code's words.
+    assert [(p.detail, p.ref) for p in problems] == [(reason, "MedicationRequest/o1")]
 
 
 def test_methadone_is_not_converted_by_policy_and_not_reported(catalogue: Catalogue) -> None:

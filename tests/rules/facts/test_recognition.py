@@ -19,7 +19,7 @@ from fhir_fixtures.builders import (
     med_request,
 )
 from rules.catalogue import Catalogue
-from rules.facts import OpioidStrength, Problem, Quantity, RecognisedBy, ReleaseType
+from rules.facts import OpioidStrength, Problem, ProblemReason, Quantity, RecognisedBy, ReleaseType
 from tests.rules.facts.conftest import build, only_order, order_of
 
 
@@ -248,9 +248,7 @@ def test_unresolved_reference_falls_back_to_its_display(catalogue: Catalogue) ->
     order = only_order(facts)
     assert order.is_opioid and not order.coded and not order.medication_resolved
     assert order.is_patch and order.medication.strength_per_unit == Quantity(25, "ug/h")
-    assert Problem("medication", "medicationReference not resolved", order.order_id) in (
-        facts.problems
-    )
+    assert Problem("medication", ProblemReason.NOT_RESOLVED, order.order_id) in (facts.problems)
 
 
 def test_ingredient_strength_of_a_medication_resource(catalogue: Catalogue) -> None:
