@@ -219,11 +219,12 @@ class DurationLimitParameters(RuleParameters):
 @rule(
     "gp-duration-limit",
     parameters=DurationLimitParameters,
-    placeholders={"max_days", "durations"},
+    placeholders={"max_days", "durations", "quantity_days"},
     text_variants={
         "suggestion_label",
         "suggestion_description",
         "suggestion_description_quantity_kept",
+        "duration_by_quantity",
     },
 )
 def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | None:
@@ -240,12 +241,18 @@ def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | No
     ]
     if not concerned:
         return None
-    durations = ", ".join(
-        ctx.text("indefinite")
-        if order.duration_indefinite or order.total_covered_days is None
-        else duration_text(order.total_covered_days, ctx.text)
-        for order in concerned
-    )
+
+    def duration(order: OrderFacts) -> str:
+        if order.duration_indefinite or order.total_covered_days is None:
+            return str(ctx.text("indefinite"))
+        days = duration_text(order.total_covered_days, ctx.text)
+        if order.duration_source is DurationSource.QUANTITY:
+            # No duration on the order: the days are what its quantity lasts (a pump's
+            # cassette, tablets at the dose), which the GP should not read as prescribed.
+            return str(ctx.text("duration_by_quantity", quantity_days=days))
+        return days
+
+    durations = ", ".join(duration(order) for order in concerned)
 
     def suggestions(factory: SuggestionFactory) -> list[Suggestion]:
         built = [

@@ -296,7 +296,13 @@ def test_a_morphine_pump_cassette_gives_the_days_a_pharmacist_counts(api: TestCl
     """Morphine 10 mg/ml s.c. at 0.5 ml/h from a 100 ml cassette: 12 ml a day, 9 days. The
     order's duration was unknown (rule 7 said so) and the GP's week went unchecked."""
     cards = _cards(api, _pump_request())
-    assert "Opioïd voor 9 dagen" in cards["gp-duration-limit"]["summary"]
+    duration_card = cards["gp-duration-limit"]
+    assert "Opioïd voor 9 dagen (volgens de hoeveelheid" in duration_card["summary"]
+    # Not read as a prescribed duration: none was written on the order (GP review).
+    assert (
+        "9 dagen (volgens de hoeveelheid; geen gebruiksduur op het recept)"
+        in duration_card["detail"]
+    )
     missing = cards.get("missing-indication-or-duration", {"summary": ""})
     assert "duur" not in missing["summary"]
 
