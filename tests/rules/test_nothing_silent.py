@@ -387,3 +387,130 @@ def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) ->
     assert "high-daily-dose" not in cards
     detail = _incomplete(cards)
     assert "OME: no dosage instruction (`MedicationRequest/mr-current-oxy`)" in detail
+
+
+# --- the patient's other resources (found by the fuzz property on them) ----------------------
+
+
+def _card_ids(api: TestClient, request: dict[str, Any]) -> set[str]:
+    return set(_cards(api, request))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "ref", "path", "value", "element", "lost"),
+    [
+        # The opioid use disorder could not be read: no card for the overdose risk.
+        (
+            "opioid-use-disorder",
+            "Condition/cond-oud",
+            ("code",),
+            "garbage",
+            "code",
+            "opioid-use-disorder",
+        ),
+        (
+            "pregnancy",
+            "Condition/cond-pregnant",
+            ("code", "coding", 0, "code"),
+            {"value": "W78"},
+            "code.coding.code",
+            "pregnancy",
+        ),
+        # The surgeon's specialty could not be read: the prior prescription had no known role,
+        # so the GP was not sent back to the specialist.
+        (
+            "specialist-ownership-postoperative",
+            "PractitionerRole/role-surgeon-visser",
+            ("specialty",),
+            7,
+            "specialty",
+            "specialist-ownership",
+        ),
+        # The practice's AGB code could not be read: its overlay (at most 5 days) was not
+        # applied, and 6 days passed the region's 7.
+        (
+            "gp-6-days-practice-max-5",
+            "Organization/praktijk-voorbeeldhof",
+            ("identifier", 0, "value"),
+            True,
+            "identifier.value",
+            "gp-duration-limit",
+        ),
+        (
+            "gp-6-days-practice-max-5",
+            "PractitionerRole/role-gp-bakker",
+            ("organization",),
+            "Organization/praktijk-voorbeeldhof",
+            "organization",
+            "gp-duration-limit",
+        ),
+    ],
+)
+def test_an_unreadable_element_of_the_patients_data_that_decides_a_card_is_named(
+    api: TestClient,
+    fixture: str,
+    ref: str,
+    path: tuple[str | int, ...],
+    value: object,
+    element: str,
+    lost: str,
+) -> None:
+    request = _fixture(fixture)
+    assert lost in _card_ids(api, request)
+    node: Any = _resource(request, ref)
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    cards = _cards(api, request)
+    assert lost not in cards
+    detail = _incomplete(cards)
+    assert f"{element}: unreadable (`{ref}`)" in detail
+    if isinstance(value, str):
+        assert value not in detail  # the path, not the value
+
+
+def test_a_phone_consult_whose_type_cannot_be_read_is_named(api: TestClient) -> None:
+    """Today's call recorded as an ambulatory consult: only its type says it was by phone.
+    Unread, the call was a physical consult, and the follow-up card went unsaid."""
+    request = _fixture("follow-up-by-phone")
+    today = _resource(request, "Encounter/enc-today")
+    today["class"]["code"] = "AMB"
+    assert "follow-up-without-consult" in _card_ids(api, request)
+    today["type"][0]["text"] = {"value": "Telefonisch consult"}
+    cards = _cards(api, request)
+    assert "follow-up-without-consult" not in cards
+    assert "type.text: unreadable (`Encounter/enc-today`)" in _incomplete(cards)
+
+
+def test_a_diagnosis_of_todays_encounter_that_cannot_be_read_is_named(api: TestClient) -> None:
+    """The back pain is diagnosed on today's encounter, not on the order (rule 6 reads both)."""
+    request = _fixture("common-path-oxycodon-mga-5-days")
+    del _draft(request)["reasonCode"]
+    today = _resource(request, "Encounter/enc-today")
+    pain = {"system": "http://hl7.org/fhir/sid/icpc-1-nl", "code": "L86"}
+    condition = {"resourceType": "Condition", "id": "cond-back", "code": {"coding": [pain]}}
+    request["prefetch"]["conditions"] = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": condition}],
+    }
+    today["diagnosis"] = [{"condition": {"reference": "Condition/cond-back"}}]
+    assert "bony-musculoskeletal-pain" in _card_ids(api, request)
+    today["diagnosis"] = [{"condition": "Condition/cond-back"}]
+    cards = _cards(api, request)
+    assert "bony-musculoskeletal-pain" not in cards
+    assert "diagnosis.condition: unreadable (`Encounter/enc-today`)" in _incomplete(cards)
+
+
+def test_an_unreadable_condition_that_decides_nothing_is_not_named(api: TestClient) -> None:
+    """A cold whose clinical status cannot be read is no gap in the checks."""
+    request = _fixture("gp-duration-14-days")
+    cold = {
+        "resourceType": "Condition",
+        "id": "cond-cold",
+        "clinicalStatus": "active",
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icpc-1-nl", "code": "R74"}]},
+    }
+    request["prefetch"]["conditions"] = {"resourceType": "Bundle", "entry": [{"resource": cold}]}
+    assert "incomplete-check" not in _card_ids(api, request)
+    cold["code"] = {"coding": "R74"}  # what it is, unread, could be anything
+    assert "code.coding: unreadable (`Condition/cond-cold`)" in _incomplete(_cards(api, request))
