@@ -1,6 +1,7 @@
 """The requests the fuzz property changes (test_fuzz_nothing_silent.py): real order-sign and
 order-select requests that draft an opioid, what the service answers to each unchanged (the
-baseline), and the resources of each whose fields are changed (the targets)."""
+baseline), and the resources of each whose fields are changed (the targets): the drafted
+opioids and the medication history, and the patient's other resources the rules read."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class Kind(enum.IntEnum):
     UNREADABLE = 1
     EQUIVALENT = 2
     INVALID = 3
-    """Not valid CDS Hooks: a draft's `resourceType` that is no FHIR R4 type."""
+    """Not valid CDS Hooks: a draft's `resourceType` that is no FHIR R4 type, a prefetch that
+    is no JSON object."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Outcome:
     """The drafted opioid orders the engine judged (in-process only: the facts)."""
     failed: frozenset[str] = frozenset()
     """Rules and readers that raised (caught, and named on the card, but a defect)."""
+    listed: frozenset[str] = frozenset()
+    """The prefetch keys the cards list under `missing_data` (missing, or cut off)."""
 
     @property
     def named(self) -> frozenset[str]:
@@ -68,7 +72,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Target:
-    """A resource whose fields are changed: a drafted opioid or a history resource."""
+    """A resource whose fields are changed: a drafted opioid or a history resource (the
+    medication targets), or a Condition, Encounter, Patient, PractitionerRole, … (the
+    patient's)."""
 
     ref: str
     path: JsonPath
@@ -76,6 +82,8 @@ class Target:
     named_by: frozenset[str]
     """What `incomplete-check` may name for a change in it: the resource, or (a Medication)
     the resources that reference it."""
+    medication: bool = True
+    """A drafted opioid or a resource of the medication history (else: the patient's)."""
     composed: bool = False
     """A draft on a hook that fires while orders are being filled in (`rules.hooks`
     `drafts_being_composed`): with no medication stated yet it is not a gap."""
@@ -98,10 +106,12 @@ def outcome_of(body: Json, judged: frozenset[str] | None = None) -> Outcome:
     """The outcome of a 200's body (`{"cards": [...]}`)."""
     fired: set[tuple[str, str]] = set()
     problems: set[tuple[str, str, str]] = set()
+    listed: set[str] = set()
     for card in body["cards"]:
         rule_id = card["source"]["topic"]["code"]
         explanation = card["extension"][EXPLANATION_KEY]
         fired.update((rule_id, order_id) for order_id in explanation.get("order_ids", []))
+        listed.update(explanation.get("missing_data", []))
         if rule_id == "incomplete-check":
             problems.update(
                 (p["what"], p["reason"], p.get("ref", "")) for p in explanation["facts"]["problems"]
@@ -114,7 +124,12 @@ def outcome_of(body: Json, judged: frozenset[str] | None = None) -> Outcome:
         if reason == "failed (service error)" or reason.startswith("not readable (")
     )
     return Outcome(
-        200, fired=frozenset(fired), problems=frozenset(problems), judged=judged, failed=failed
+        200,
+        fired=frozenset(fired),
+        problems=frozenset(problems),
+        judged=judged,
+        failed=failed,
+        listed=frozenset(listed),
     )
 
 
@@ -215,13 +230,64 @@ def _nictiz_requests() -> Iterator[tuple[str, Json]]:
         yield name, request
 
 
+def _entry(request: Json, key: str, ref: str) -> Json:
+    for entry in request["prefetch"][key]["entry"]:
+        resource: Json = entry["resource"]
+        if f"{resource['resourceType']}/{resource['id']}" == ref:
+            return resource
+    raise LookupError(ref)
+
+
+def _consult_requests() -> Iterator[tuple[str, Json]]:
+    """Two fixtures told another way, so that what decides a card is an Encounter's field:
+    today's phone call recorded as an ambulatory consult whose type says it was by phone (the
+    type alone keeps it from being the consult that allows a follow-up), and the back pain of a
+    strong opioid diagnosed on today's encounter (a Condition it references) instead of on
+    the order."""
+    phone, _ = load_fixture(FIXTURES_DIR / "follow-up-by-phone.json", ANCHOR_DATE)
+    _entry(phone, "encounters", "Encounter/enc-today")["class"]["code"] = "AMB"
+    yield "fuzz-phone-consult-recorded-as-ambulatory", phone
+    back, _ = load_fixture(FIXTURES_DIR / "common-path-oxycodon-mga-5-days.json", ANCHOR_DATE)
+    del back["context"]["draftOrders"]["entry"][0]["resource"]["reasonCode"]
+    today = _entry(back, "encounters", "Encounter/enc-today")
+    today["diagnosis"] = [{"condition": {"reference": "Condition/cond-back"}}]
+    pain = {"system": "http://hl7.org/fhir/sid/icpc-1-nl", "code": "L86", "display": "Lage rugpijn"}
+    condition = {"resourceType": "Condition", "id": "cond-back", "code": {"coding": [pain]}}
+    back["prefetch"]["conditions"] = _bundle([condition])
+    yield "fuzz-bony-pain-diagnosed-on-the-encounter", back
+
+
 HISTORY_TYPES = frozenset(
     {"MedicationRequest", "MedicationDispense", "MedicationStatement", "Medication"}
 )
+PATIENT_TYPES = frozenset(
+    {
+        "Condition",
+        "Encounter",
+        "Patient",
+        "PractitionerRole",
+        "Practitioner",
+        "Organization",
+        "Procedure",
+        "Observation",
+    }
+)
+"""The patient's other resources the facts read: indications and exclusions, consults, the
+postcode, the prescriber's role, surgery, pregnancy."""
+
+
+def _prefetched(request: Json) -> Iterator[tuple[JsonPath, Json]]:
+    """Every prefetched resource and where it is: in a Bundle, or a key's value itself."""
+    for key, value in request["prefetch"].items():
+        if value.get("resourceType") != "Bundle":
+            yield ("prefetch", key), value
+            continue
+        for n, entry in enumerate(value.get("entry", [])):
+            yield ("prefetch", key, "entry", n, "resource"), entry["resource"]
 
 
 def _targets(request: Json, judged: frozenset[str], composing: bool) -> tuple[Target, ...]:
-    """The drafted opioids and the medication history of a request."""
+    """The drafted opioids, the medication history and the patient's resources of a request."""
     found: list[tuple[str, JsonPath, Json]] = []
     for n, entry in enumerate(request["context"]["draftOrders"]["entry"]):
         ref = f"MedicationRequest/{entry['resource']['id']}"
@@ -229,22 +295,23 @@ def _targets(request: Json, judged: frozenset[str], composing: bool) -> tuple[Ta
             found.append(
                 (ref, ("context", "draftOrders", "entry", n, "resource"), entry["resource"])
             )
-    for key, bundle in request["prefetch"].items():
-        if bundle.get("resourceType") != "Bundle":
-            continue
-        for n, entry in enumerate(bundle.get("entry", [])):
-            resource = entry["resource"]
-            if resource["resourceType"] in HISTORY_TYPES:
-                ref = f"{resource['resourceType']}/{resource['id']}"
-                found.append((ref, ("prefetch", key, "entry", n, "resource"), resource))
+    for path, resource in _prefetched(request):
+        if resource["resourceType"] in HISTORY_TYPES | PATIENT_TYPES:
+            found.append((f"{resource['resourceType']}/{resource['id']}", path, resource))
     users: dict[str, set[str]] = {}
     for ref, _, resource in found:
         medication = resource.get("medicationReference", {}).get("reference")
         if medication:
             users.setdefault(medication, set()).add(ref)
     return tuple(
-        Target(ref, path, frozenset({ref, *users.get(ref, ())}), composing and path[0] == "context")
-        for ref, path, _ in found
+        Target(
+            ref,
+            path,
+            frozenset({ref, *users.get(ref, ())}),
+            medication=path[0] == "context" or resource["resourceType"] in HISTORY_TYPES,
+            composed=composing and path[0] == "context",
+        )
+        for ref, path, resource in found
     )
 
 
@@ -256,7 +323,8 @@ def cases(day: date = ANCHOR_DATE) -> tuple[Case, ...]:
         request, expectation = load_fixture(path, today=ANCHOR_DATE)
         if expectation.hook in ("order-sign", "order-select"):
             requests.append((path.stem, expectation.service, expectation.language, request))
-    requests += [(name, "opioid-order-sign", "nl", r) for name, r in _nictiz_requests()]
+    built = [*_nictiz_requests(), *_consult_requests()]
+    requests += [(name, "opioid-order-sign", "nl", r) for name, r in built]
     found = []
     for name, service, language, at_anchor in requests:
         told: Json = shift_dates(at_anchor, day - ANCHOR_DATE)

@@ -45,13 +45,20 @@ DATE_KEYS = frozenset(
         "effectiveDateTime",
         "dateAsserted",
         "valueDateTime",
+        "abatementDateTime",
+        "onsetDateTime",
+        "recordedDate",
+        "birthDate",
+        "performedDateTime",
+        "issued",
     }
 )
 INTEGER_KEYS = frozenset({"frequency", "frequencyMax", "numberOfRepeatsAllowed", "sequence"})
 POSITIVE_KEYS = frozenset({"frequency", "frequencyMax"})
 """positiveInt in R4: 0 times a day is no frequency."""
-REQUIRED_KEYS = frozenset({"status", "medicationCodeableConcept", "medicationReference"})
-"""Elements R4 requires (1..1): left out, the resource cannot be read."""
+REQUIRED_KEYS = frozenset({"status", "medicationCodeableConcept", "medicationReference", "class"})
+"""Elements R4 requires (1..1) that the facts read (an Encounter's `class` too): left out, the
+resource cannot be read."""
 MEDICATION_KEYS = frozenset({"medicationCodeableConcept", "medicationReference"})
 NOT_CHANGED = frozenset({"resourceType", "url", "system", "id"})
 """What a resource is, an extension's URL and a code's system: changing one of those makes
@@ -219,6 +226,9 @@ def _string_variants(
     ):
         for unit in UNKNOWN_UNITS:
             yield Kind.UNREADABLE, f"unit {unit!r}", unit
+    if key == "code" and value.isdigit() and not value.startswith("0"):
+        # The readers take a code as a number (57614); a leading zero would be lost.
+        yield Kind.EQUIVALENT, "as a number", int(value)
     if key == "reference" and "medicationReference" in path:
         for dangling in DANGLING_MEDICATIONS:
             yield Kind.UNREADABLE, f"reference {dangling!r}", dangling
@@ -253,10 +263,9 @@ def changes_at(target: Target, resource: Json, path: JsonPath) -> list[Change]:
 
 
 def apply(request: Json, changed: Sequence[Change]) -> Json:
-    """A copy of the request with the changes made, those of a whole resource first (they
-    only add to it, so the paths of the others still lead where they did)."""
+    """A copy of the request with the changes made (to independent elements)."""
     result = copy.deepcopy(request)
-    for change in sorted(changed, key=lambda change: len(change.path) > 0):
+    for change in changed:
         resource = _get(result, change.target.path)
         if not change.path:
             resource.clear()
@@ -275,11 +284,14 @@ Place = tuple[int, int, JsonPath]
 
 
 @cache
-def _places(day: date) -> tuple[tuple[str, tuple[Place, ...]], ...]:
-    """Every element of every target, grouped by its name (`end`, `frequency`, `coding`)."""
+def _places(day: date, medication: bool) -> tuple[tuple[str, tuple[Place, ...]], ...]:
+    """Every element of every target of one family (the medication targets or the patient's
+    resources), grouped by its name (`end`, `frequency`, `coding`)."""
     by_name: dict[str, list[Place]] = {}
     for case_index, case in enumerate(cases(day)):
         for target_index, target in enumerate(case.targets):
+            if target.medication is not medication:
+                continue
             for path, _ in _nodes(_get(case.request, target.path)):
                 name = _named_key(path) or "(resource)"
                 by_name.setdefault(name, []).append((case_index, target_index, path))
@@ -287,8 +299,10 @@ def _places(day: date) -> tuple[tuple[str, tuple[Place, ...]], ...]:
 
 
 @cache
-def _places_in(day: date, case_index: int) -> tuple[Place, ...]:
-    return tuple(p for _, places in _places(day) for p in places if p[0] == case_index)
+def _places_in(day: date, medication: bool, case_index: int) -> tuple[Place, ...]:
+    return tuple(
+        p for _, places in _places(day, medication) for p in places if p[0] == case_index
+    )
 
 
 def _change(draw: st.DrawFn, day: date, place: Place) -> Change:
@@ -298,22 +312,30 @@ def _change(draw: st.DrawFn, day: date, place: Place) -> Change:
     return draw(st.sampled_from(changes_at(target, _get(case.request, target.path), path)))
 
 
-def _independent(change: Change) -> tuple[str, JsonPath]:
-    """Two changes never touch the same element of a resource: each keeps its class."""
-    return change.target.ref, change.path[:1]
+def _independent(first: Change, second: Change) -> bool:
+    """Two changes never touch the same element of a resource, so each keeps its class, and
+    never a resource and one of its elements (a contained Medication takes the place of the
+    medicationCodeableConcept the other may be about)."""
+    if first.target.ref != second.target.ref:
+        return True
+    return bool(first.path) and bool(second.path) and first.path[:1] != second.path[:1]
 
 
 @st.composite
-def changed_requests(draw: st.DrawFn, day: date) -> tuple[Case, tuple[Change, ...]]:
-    """A case and one or two changes to it. The first element is drawn by its name, so a
-    name found in few resources (`daysSupply`, `numberOfRepeatsAllowed`) is drawn as often
-    as `coding`; the second (if any) from the same case, and never the same element."""
-    _, places = draw(st.sampled_from(_places(day)))
+def changed_requests(
+    draw: st.DrawFn, day: date, medication: bool = True
+) -> tuple[Case, tuple[Change, ...]]:
+    """A case and one or two changes to it, in its medication targets or (`medication`
+    False) in the patient's resources. The first element is drawn by its name, so a name
+    found in few resources (`daysSupply`, `abatementDateTime`) is drawn as often as `coding`;
+    the second (if any) from the same case and family, and never the same element."""
+    _, places = draw(st.sampled_from(_places(day, medication)))
     place = draw(st.sampled_from(places))
     first = _change(draw, day, place)
     changed = [first]
     if draw(st.booleans()):
-        second = _change(draw, day, draw(st.sampled_from(_places_in(day, place[0]))))
-        if _independent(second) != _independent(first):
+        in_case = _places_in(day, medication, place[0])
+        second = _change(draw, day, draw(st.sampled_from(in_case)))
+        if _independent(first, second):
             changed.append(second)
     return cases(day)[place[0]], tuple(changed)
