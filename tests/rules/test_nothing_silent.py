@@ -514,3 +514,101 @@ def test_an_unreadable_condition_that_decides_nothing_is_not_named(api: TestClie
     assert "incomplete-check" not in _card_ids(api, request)
     cold["code"] = {"coding": "R74"}  # what it is, unread, could be anything
     assert "code.coding: unreadable (`Condition/cond-cold`)" in _incomplete(_cards(api, request))
+
+
+# --- the prefetch (found by the fuzz property on it) ------------------------------------------
+
+
+def _prefetched(name: str) -> dict[str, Any]:
+    """A fixture's request without its fhirServer: what the prefetch lacks stays missing."""
+    request = _fixture(name)
+    del request["fhirServer"]
+    return request
+
+
+def _missing_data(cards: dict[str, dict[str, Any]]) -> set[str]:
+    return {
+        key
+        for card in cards.values()
+        for key in card["extension"]["nl.opioid-cds.explanation"].get("missing_data", [])
+    }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key", "broken", "line"),
+    [
+        # A Bundle in the Bundle: the dispensed oxazepam was never read.
+        (
+            "opioid-with-dispensed-benzodiazepine",
+            "medicationDispenses",
+            lambda bundle: {**bundle, "entry": [{"resource": bundle}]},
+            "MedicationDispense search: entries not readable",
+        ),
+        # An entry without its resource: the opioid use disorder was never read.
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {**bundle, "entry": [{"fullUrl": "Condition/cond-oud"}]},
+            "Condition search: entries not readable",
+        ),
+        # The search found 40 conditions, the client sent the first page without its next link.
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {**bundle, "entry": [], "total": 40},
+            "Condition search: cut off (paging stopped)",
+        ),
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {**bundle, "entry": [], "link": [{"relation": "next", "url": 7}]},
+            "Condition search: cut off (paging stopped)",
+        ),
+        # The search failed: the only card of the call went, and nothing said why.
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {"resourceType": "OperationOutcome", "issue": []},
+            "Condition search: not available",
+        ),
+        (
+            "pregnancy",
+            "conditions",
+            lambda bundle: "garbage",
+            "Condition search: not available",
+        ),
+    ],
+)
+def test_a_search_that_came_back_broken_or_not_at_all_is_named(
+    api: TestClient, fixture: str, key: str, broken: Any, line: str
+) -> None:
+    request = _prefetched(fixture)
+    before = _card_ids(api, request)
+    request["prefetch"][key] = broken(request["prefetch"][key])
+    cards = _cards(api, request)
+    assert before - set(cards) - {"incomplete-check"}  # the card it cost
+    assert line in _incomplete(cards)
+    assert key in _missing_data(cards)
+
+
+def test_a_prefetch_of_null_on_order_select_names_what_was_not_checked(api: TestClient) -> None:
+    request = _prefetched("pregnancy")
+    request["prefetch"] = None
+    cards = _cards(api, request)
+    assert "pregnancy" not in cards
+    detail = _incomplete(cards)
+    assert "Condition search: not available" in detail
+    assert "Observation search: not available" in detail
+
+
+def test_a_user_role_search_that_cannot_be_asked_for_is_not_named(api: TestClient) -> None:
+    """`PractitionerRole?practitioner={{userPractitionerId}}` cannot be filled for a user who is
+    a PractitionerRole: a client that keeps to CDS Hooks does not send it, and every call would
+    be incomplete. Sent and broken, it is named."""
+    request = _prefetched("gp-duration-14-days")
+    del request["prefetch"]["practitionerRoles"]
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert "incomplete-check" not in cards
+    request["prefetch"]["practitionerRoles"] = {"resourceType": "OperationOutcome", "issue": []}
+    assert "PractitionerRole search: not available" in _incomplete(_cards(api, request))
