@@ -300,9 +300,7 @@ def _places(day: date, medication: bool) -> tuple[tuple[str, tuple[Place, ...]],
 
 @cache
 def _places_in(day: date, medication: bool, case_index: int) -> tuple[Place, ...]:
-    return tuple(
-        p for _, places in _places(day, medication) for p in places if p[0] == case_index
-    )
+    return tuple(p for _, places in _places(day, medication) for p in places if p[0] == case_index)
 
 
 def _change(draw: st.DrawFn, day: date, place: Place) -> Change:
