@@ -28,6 +28,8 @@ from rules.language import Language
 from tests.rules.test_nictiz_mp9 import CODEINE, OXAZEPAM, PRODUCTS, PUMP, TEMAZEPAM, oxycodon_draft
 from tests.rules.test_nictiz_mp9 import block as nictiz_block
 
+SNOMED = "http://snomed.info/sct"
+
 Json = dict[str, Any]
 JsonPath = tuple[str | int, ...]
 
@@ -238,12 +240,13 @@ def _entry(request: Json, key: str, ref: str) -> Json:
     raise LookupError(ref)
 
 
-def _consult_requests() -> Iterator[tuple[str, Json]]:
-    """Two fixtures told another way, so that what decides a card is an Encounter's field:
-    today's phone call recorded as an ambulatory consult whose type says it was by phone (the
-    type alone keeps it from being the consult that allows a follow-up), and the back pain of a
-    strong opioid diagnosed on today's encounter (a Condition it references) instead of on
-    the order."""
+def _told_otherwise() -> Iterator[tuple[str, Json]]:
+    """Fixtures told another way, so that what decides a card is a field of the patient's data
+    that no fixture carries: today's phone call recorded as an ambulatory consult whose type
+    says it was by phone (the type alone keeps it from being the consult that allows a
+    follow-up); the back pain of a strong opioid diagnosed on today's encounter (a Condition it
+    references) instead of on the order; a pregnancy known from a pregnancy status
+    Observation instead of a Condition."""
     phone, _ = load_fixture(FIXTURES_DIR / "follow-up-by-phone.json", ANCHOR_DATE)
     _entry(phone, "encounters", "Encounter/enc-today")["class"]["code"] = "AMB"
     yield "fuzz-phone-consult-recorded-as-ambulatory", phone
@@ -255,6 +258,18 @@ def _consult_requests() -> Iterator[tuple[str, Json]]:
     condition = {"resourceType": "Condition", "id": "cond-back", "code": {"coding": [pain]}}
     back["prefetch"]["conditions"] = _bundle([condition])
     yield "fuzz-bony-pain-diagnosed-on-the-encounter", back
+    pregnant, _ = load_fixture(FIXTURES_DIR / "antitussive-codeine.json", ANCHOR_DATE)
+    status = {
+        "resourceType": "Observation",
+        "id": "obs-pregnancy",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "82810-3"}]},
+        "effectiveDateTime": "2026-10-20",
+        "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": "77386006"}]},
+    }
+    pregnant["prefetch"]["conditions"] = _bundle([])
+    pregnant["prefetch"]["observations"] = _bundle([status])
+    yield "fuzz-pregnancy-observed", pregnant
 
 
 HISTORY_TYPES = frozenset(
@@ -323,7 +338,7 @@ def cases(day: date = ANCHOR_DATE) -> tuple[Case, ...]:
         request, expectation = load_fixture(path, today=ANCHOR_DATE)
         if expectation.hook in ("order-sign", "order-select"):
             requests.append((path.stem, expectation.service, expectation.language, request))
-    built = [*_nictiz_requests(), *_consult_requests()]
+    built = [*_nictiz_requests(), *_told_otherwise()]
     requests += [(name, "opioid-order-sign", "nl", r) for name, r in built]
     found = []
     for name, service, language, at_anchor in requests:

@@ -22,10 +22,11 @@ change is classified by what it does to the value, and the class decides what mu
   `incomplete-check` card names it.
 
 The patient's other resources, changed the same way by a second property: every Condition,
-Encounter, Patient, PractitionerRole, Practitioner, Organization and Procedure of those requests,
-and of two more built so that an Encounter's field decides a card (today's phone call recorded
-as an ambulatory consult whose type says "by phone"; back pain diagnosed on today's encounter,
-not on the order). The classes hold as above, with the changed resource as what the
+Encounter, Patient, PractitionerRole, Practitioner, Organization, Procedure and Observation of
+those requests, and of three more built so that a field no fixture carries decides a card
+(today's phone call recorded as an ambulatory consult whose type says "by phone"; back pain
+diagnosed on today's encounter, not on the order; a pregnancy known from a pregnancy status
+Observation). The classes hold as above, with the changed resource as what the
 `incomplete-check` card may name: an opioid use disorder, pregnancy, specialist's role,
 practice code or consult type that can no longer be read keeps its card or is named.
 

@@ -501,6 +501,31 @@ def test_a_diagnosis_of_todays_encounter_that_cannot_be_read_is_named(api: TestC
     assert "diagnosis.condition: unreadable (`Encounter/enc-today`)" in _incomplete(cards)
 
 
+def test_a_pregnancy_status_whose_date_cannot_be_read_is_named(api: TestClient) -> None:
+    """The pregnancy known from an Observation (LOINC 82810-3), not a Condition."""
+    request = _fixture("antitussive-codeine")
+    status = {
+        "resourceType": "Observation",
+        "id": "obs-pregnancy",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "82810-3"}]},
+        "effectiveDateTime": "2026-10-20",
+        "valueCodeableConcept": {
+            "coding": [{"system": "http://snomed.info/sct", "code": "77386006"}]
+        },
+    }
+    request["prefetch"]["conditions"] = {"resourceType": "Bundle", "entry": []}
+    request["prefetch"]["observations"] = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": status}],
+    }
+    assert "pregnancy" in _card_ids(api, request)
+    status["effectiveDateTime"] = "2026-13-45"
+    cards = _cards(api, request)
+    assert "pregnancy" not in cards
+    assert "effectiveDateTime: unreadable (`Observation/obs-pregnancy`)" in _incomplete(cards)
+
+
 def test_an_unreadable_condition_that_decides_nothing_is_not_named(api: TestClient) -> None:
     """A cold whose clinical status cannot be read is no gap in the checks."""
     request = _fixture("gp-duration-14-days")
