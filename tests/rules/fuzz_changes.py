@@ -247,6 +247,7 @@ def changes_at(target: Target, resource: Json, path: JsonPath) -> list[Change]:
         not_chosen_yet = target.composed and key in MEDICATION_KEYS
         kind = Kind.UNREADABLE if required and not not_chosen_yet else Kind.CLINICAL
         variants.append((kind, "left out", DELETE))
+        variants.append((kind, "null", None))  # absent to the readers, as left out
     else:
         variants += _resource_variants(value, drafted=target.path[0] == "context")
     if isinstance(value, dict):

@@ -9,15 +9,15 @@ change is classified by what it does to the value, and the class decides what mu
 
 - `unreadable`: the value can no longer be read as what FHIR defines there (garbage or
   impossible dates, non-numbers, negative amounts, unknown units, a wrong JSON type, a
-  medicationReference that resolves to nothing, a required element left out, an extension
-  nested hundreds of levels deep). Every card the baseline gave an order still comes (from
+  medicationReference that resolves to nothing, a required element left out or null, an
+  extension nested hundreds of levels deep). Every card the baseline gave an order still comes (from
   the next source), or the `incomplete-check` card names the changed resource or the order.
 - `equivalent`: the same value written another way (a date with a time and zone on the same
-  day, 2 as 2.0 or "2", 10 mg as 10000 ug, a single array item without its array, the
-  medication as a contained Medication, an unknown extension added). Exactly the cards of the
-  baseline, for the same orders.
+  day, 2 as 2.0 or "2", a code 57614 as a number, 10 mg as 10000 ug, a single array item
+  without its array, the medication as a contained Medication, an unknown extension added).
+  Exactly the cards of the baseline, for the same orders.
 - `clinical`: another valid value (a far past or future date, zero, a tiny or huge decimal,
-  an optional element left out: no indication, no repeats, no period of use). The cards may
+  an optional element left out or null: no indication, no repeats, no period of use). The cards may
   change, because the facts did; every drafted opioid of the baseline is still judged, or the
   `incomplete-check` card names it.
 
@@ -140,7 +140,9 @@ def silent_losses(case: Case, changed: Sequence[Change], outcome: Outcome) -> li
     not_chosen = {
         change.target.ref
         for change in changed
-        if change.target.composed and change.value is DELETE and change.path[0] in MEDICATION_KEYS
+        if change.target.composed
+        and (change.value is DELETE or change.value is None)
+        and change.path[0] in MEDICATION_KEYS
     }
     return [
         f"{order_id} is no longer judged"
