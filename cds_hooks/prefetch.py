@@ -521,9 +521,11 @@ def _short_of_total(bundle: Mapping[str, Any]) -> bool:
     """A Bundle that holds fewer entries than its `total` (the number of matches) says the
     search found: the client sent a first page without its `next` link."""
     total = bundle.get("total")
+    if isinstance(total, str):  # lenient, as the readers of resources are: "40" for 40
+        total = int(total) if total.isdigit() else None
     entries = bundle.get("entry")
     held = len(entries) if isinstance(entries, list) else 0
-    return type(total) is int and total > held
+    return isinstance(total, int | float) and not isinstance(total, bool) and total > held
 
 
 async def _query(client: FhirClient, query: str) -> list[Resource]:

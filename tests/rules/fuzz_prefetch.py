@@ -113,6 +113,9 @@ def _bundle_changes(key: str, prefetch: Json) -> Iterator[PrefetchChange]:
         "a next link without a URL", Kind.UNREADABLE, link=[{"relation": "next", "url": 7}]
     )
     yield changed("a total above its entries", Kind.UNREADABLE, total=len(entries) + 5)
+    yield changed(
+        "a total above its entries, as text", Kind.UNREADABLE, total=f"{len(entries) + 5}"
+    )
     if "total" in bundle:
         without_total = {k: v for k, v in bundle.items() if k != "total"}
         yield PrefetchChange((key,), (without_total,), Kind.EQUIVALENT, "no total")

@@ -586,6 +586,12 @@ def _missing_data(cards: dict[str, dict[str, Any]]) -> set[str]:
         (
             "opioid-use-disorder",
             "conditions",
+            lambda bundle: {**bundle, "entry": [], "total": "40"},
+            "Condition search: cut off (paging stopped)",
+        ),
+        (
+            "opioid-use-disorder",
+            "conditions",
             lambda bundle: {**bundle, "entry": [], "link": [{"relation": "next", "url": 7}]},
             "Condition search: cut off (paging stopped)",
         ),
