@@ -112,10 +112,9 @@ def bundle_resources(bundle: Mapping[str, Any]) -> tuple[list[Resource], bool, i
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        if type(kind) is not str or kind == "Bundle":
+        if not isinstance(resource, dict) or type(kind) is not str or kind == "Bundle":
             unread += 1
             continue
-        assert isinstance(resource, dict)
         if kind == "OperationOutcome":
             failed = failed or has_error_outcome(resource)
             continue
@@ -400,10 +399,11 @@ def _search_kind(label: str, bundle: Mapping[str, Any]) -> str:
     """The resource type a search asked for (its query's path), else that of its first entry;
     never the query's parameters (they name the patient)."""
     path, has_query, _ = label.partition("?")
-    if has_query and path:
-        return path.rsplit("/", 1)[-1]
+    kind = path.rsplit("/", 1)[-1]
+    if (has_query and path) or _RESOURCE_TYPE.fullmatch(kind):  # `search` labels by its type
+        return kind
     for resource in bundle_resources(bundle)[0]:
-        kind = resource.get("resourceType")
-        if isinstance(kind, str):
-            return kind
+        first = resource.get("resourceType")
+        if isinstance(first, str):
+            return first
     return "search"
