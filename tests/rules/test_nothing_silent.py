@@ -379,6 +379,24 @@ def test_an_unreadable_element_of_the_history_is_named_by_its_path(
     assert f"{element}: {reason} (`{ref}`)" in _incomplete(cards)
 
 
+def test_every_card_that_loses_its_suggestions_to_an_invalid_draft_says_why(
+    api: TestClient,
+) -> None:
+    """A draft the readers read but that is not valid R4 as it stands (a single coding where
+    R4 has an array) gets no `update` suggestions. Only the first card that asked said why;
+    the second (bony pain) lost its reasons on the prescription unsaid."""
+    request = _fixture("short-acting-oxycodon-back-pain")
+    category = _draft(request)["category"][0]
+    category["coding"] = category["coding"][0]
+    cards = _cards(api, request)
+    for rule_id in ("short-acting-opioid", "bony-musculoskeletal-pain"):
+        assert not cards[rule_id].get("suggestions")
+        notes = cards[rule_id]["extension"]["nl.opioid-cds.explanation"]["notes"]
+        assert notes["suggestions_omitted"] == [
+            {"order_id": ORDER_ID, "reason": "draft order is not valid FHIR R4"}
+        ]
+
+
 def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) -> None:
     """Its OME was left out of the total without a word: no high-daily-dose card."""
     request = _fixture("high-daily-dose-overlapping")
