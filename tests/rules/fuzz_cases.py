@@ -64,6 +64,11 @@ class Outcome:
     """Rules and readers that raised (caught, and named on the card, but a defect)."""
     listed: frozenset[str] = frozenset()
     """The prefetch keys the cards list under `missing_data` (missing, or cut off)."""
+    suggested: frozenset[tuple[str, str]] = frozenset()
+    """(rule id, label) of each suggestion: the referral routes, limits, reasons offered."""
+    omitting: frozenset[str] = frozenset()
+    """The rules whose card says it left suggestions out (`notes.suggestions_omitted`: a draft
+    that is not valid R4 as it stands gets no `update` suggestions)."""
 
     @property
     def named(self) -> frozenset[str]:
@@ -109,11 +114,16 @@ def outcome_of(body: Json, judged: frozenset[str] | None = None) -> Outcome:
     fired: set[tuple[str, str]] = set()
     problems: set[tuple[str, str, str]] = set()
     listed: set[str] = set()
+    suggested: set[tuple[str, str]] = set()
+    omitting: set[str] = set()
     for card in body["cards"]:
         rule_id = card["source"]["topic"]["code"]
         explanation = card["extension"][EXPLANATION_KEY]
         fired.update((rule_id, order_id) for order_id in explanation.get("order_ids", []))
         listed.update(explanation.get("missing_data", []))
+        suggested.update((rule_id, s["label"]) for s in card.get("suggestions", []))
+        if "suggestions_omitted" in explanation.get("notes", {}):
+            omitting.add(rule_id)
         if rule_id == "incomplete-check":
             problems.update(
                 (p["what"], p["reason"], p.get("ref", "")) for p in explanation["facts"]["problems"]
@@ -132,6 +142,8 @@ def outcome_of(body: Json, judged: frozenset[str] | None = None) -> Outcome:
         judged=judged,
         failed=failed,
         listed=frozenset(listed),
+        suggested=frozenset(suggested),
+        omitting=frozenset(omitting),
     )
 
 
