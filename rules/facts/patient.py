@@ -263,7 +263,8 @@ def patient_facts(
     patient = _patient_resource(ctx, resources)
     birth = parse_date(patient.get("birthDate")) if patient else None
     if patient:
-        ctx.name_unreadable(patient, PATIENT, resource_ref(patient, "Patient", "?"))
+        # The patient of the call: named without its id, which may be a national number.
+        ctx.name_unreadable(patient, PATIENT, "Patient")
     sets = set(
         guarded(
             ctx,

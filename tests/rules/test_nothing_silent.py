@@ -487,6 +487,24 @@ def test_an_unreadable_element_of_the_patients_data_that_decides_a_card_is_named
         assert value not in detail  # the path, not the value
 
 
+def test_a_postcode_that_cannot_be_read_is_named_without_the_patients_id(
+    api: TestClient,
+) -> None:
+    """Barneveld's addiction care goes through the Zorgprogrammacoördinator: unread, the
+    postcode offered the general route, unsaid."""
+    coordinator = "Zorgprogrammacoördinator GGZ"
+    request = _fixture("chronic-use-barneveld")
+    labels = [s["label"] for s in _cards(api, request)["chronic-use"]["suggestions"]]
+    assert any(coordinator in label for label in labels)
+    request["prefetch"]["patient"]["address"][0]["postalCode"] = {"value": "3771 KP"}
+    cards = _cards(api, request)
+    labels = [s["label"] for s in cards["chronic-use"]["suggestions"]]
+    assert not any(coordinator in label for label in labels)
+    detail = _incomplete(cards)
+    assert "address.postalCode: unreadable (`Patient`)" in detail
+    assert "pat-0002" not in detail
+
+
 def test_a_phone_consult_whose_type_cannot_be_read_is_named(api: TestClient) -> None:
     """Today's call recorded as an ambulatory consult: only its type says it was by phone.
     Unread, the call was a physical consult, and the follow-up card went unsaid."""
