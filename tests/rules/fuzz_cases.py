@@ -88,7 +88,7 @@ class Target:
     """Where the resource is in the request."""
     named_by: frozenset[str]
     """What `incomplete-check` may name for a change in it: the resource, or (a Medication)
-    the resources that reference it."""
+    the resources that reference it, or (the Patient, named without its id) "Patient"."""
     medication: bool = True
     """A drafted opioid or a resource of the medication history (else: the patient's)."""
     composed: bool = False
@@ -330,6 +330,8 @@ def _targets(request: Json, judged: frozenset[str], composing: bool) -> tuple[Ta
         medication = resource.get("medicationReference", {}).get("reference")
         if medication:
             users.setdefault(medication, set()).add(ref)
+        if resource["resourceType"] == "Patient":
+            users.setdefault(ref, set()).add("Patient")  # named without its id
     return tuple(
         Target(
             ref,
