@@ -133,7 +133,9 @@ async def evaluate_hook_request(
             draft_orders=draft_orders,
             resources=resolved.resources,
             missing_data=resolved.missing,
+            unasked_data=resolved.unasked,
             cut_off_searches=resolved.cut_off,
+            unreadable_searches=resolved.unreadable,
             language=language,
             today=today or date.today(),
         )

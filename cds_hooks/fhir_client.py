@@ -47,6 +47,7 @@ __all__ = [
     "FhirClient",
     "bundle_resources",
     "has_error_outcome",
+    "has_next",
     "is_operation_outcome",
     "next_link",
     "split_reference",
@@ -90,34 +91,35 @@ def has_error_outcome(value: object) -> bool:
     )
 
 
-def bundle_resources(bundle: Mapping[str, Any]) -> tuple[list[Resource], bool]:
+def bundle_resources(bundle: Mapping[str, Any]) -> tuple[list[Resource], bool, int]:
     """The resources of a Bundle's entries, without OperationOutcomes.
 
-    Returns (resources, failed): `failed` is True when an entry is an OperationOutcome with an
-    error (a server reporting that the search did not work). Entries without a resource are
-    skipped; `Bundle.type` is not required (the sandbox leaves it out).
+    Returns (resources, failed, unread): `failed` is True when an entry is an OperationOutcome
+    with an error (a server reporting that the search did not work); `unread` counts the
+    entries that hold no resource that can be read (no JSON object, no resource, no
+    `resourceType`, or a Bundle: a search's entries are its results, not Bundles of them), left
+    out and to be reported, as what they held is not known. `Bundle.type` is not required
+    (the sandbox leaves it out).
     """
     entries = bundle.get("entry")
     if entries is None:
-        return [], False
+        return [], False, 0
     if not isinstance(entries, list):
-        return [], True
+        return [], True, 0
     resources: list[Resource] = []
     failed = False
+    unread = 0
     for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        resource = entry.get("resource")
-        if not isinstance(resource, dict):
-            continue
-        kind = resource.get("resourceType")
-        if type(kind) is not str:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(resource, dict) or type(kind) is not str or kind == "Bundle":
+            unread += 1
             continue
         if kind == "OperationOutcome":
             failed = failed or has_error_outcome(resource)
             continue
         resources.append(resource)
-    return resources, failed
+    return resources, failed, unread
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:
@@ -130,6 +132,13 @@ def next_link(bundle: Mapping[str, Any]) -> str | None:
             if isinstance(url, str) and url:
                 return url
     return None
+
+
+def has_next(bundle: Mapping[str, Any]) -> bool:
+    """Whether the Bundle links to a next page at all (with a URL that can be followed or not)."""
+    links = bundle.get("link")
+    links = links if isinstance(links, list) else [links]
+    return any(isinstance(link, Mapping) and link.get("relation") == "next" for link in links)
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -149,6 +158,7 @@ class FhirClient:
         "max_pages",
         "max_response_bytes",
         "timeout_seconds",
+        "unreadable",
     )
 
     def __init__(
@@ -176,7 +186,9 @@ class FhirClient:
         self.max_response_bytes = max_response_bytes
         self.cut_off: set[str] = set()
         """Resource types of the searches whose paging stopped short (a bound reached, or an
-        off-origin `next` link): the history they gave is incomplete."""
+        off-origin `next` link, or one that is no URL): the history they gave is incomplete."""
+        self.unreadable: set[str] = set()
+        """Resource types of the searches with entries that hold nothing to read."""
         headers = {"Accept": "application/fhir+json, application/json;q=0.9"}
         if access_token:
             headers["Authorization"] = f"Bearer {access_token}"
@@ -210,9 +222,11 @@ class FhirClient:
         entries are dropped; one with an error makes the search fail."""
         label = relative_query.split("?", 1)[0].split("/", 1)[0] or "search"
         bundle = await self._get_bundle(f"{self.base_url}/{relative_query.lstrip('/')}", label)
-        resources, failed = bundle_resources(bundle)
+        resources, failed, unread = bundle_resources(bundle)
         if failed:
             raise FhirServerError(f"FHIR search of {label}: the server reported an error")
+        if unread:
+            self.unreadable.add(_search_kind(label, bundle))
         return await self._follow(bundle, resources, label, pages=1)
 
     async def continue_search(self, bundle: Mapping[str, Any], *, have: int = 0) -> list[Resource]:
@@ -252,7 +266,8 @@ class FhirClient:
         pages: int,
         already: int = 0,
     ) -> list[Resource]:
-        url = next_link(bundle)
+        page = bundle
+        url = next_link(page)
         while url is not None:
             if pages >= self.max_pages or already + len(resources) >= self.max_entries:
                 logger.warning(
@@ -275,12 +290,17 @@ class FhirClient:
                 self.cut_off.add(_search_kind(label, bundle))
                 break
             page = await self._get_bundle(str(on_server), label)
-            page_resources, failed = bundle_resources(page)
+            page_resources, failed, unread = bundle_resources(page)
             if failed:
                 raise FhirServerError(f"FHIR search of {label}: the server reported an error")
+            if unread:
+                self.unreadable.add(_search_kind(label, bundle))
             resources.extend(page_resources)
             pages += 1
             url = next_link(page)
+        else:
+            if has_next(page):  # a next page, but no URL to follow
+                self.cut_off.add(_search_kind(label, bundle))
         room = max(self.max_entries - already, 0)
         return resources[:room]
 
@@ -379,10 +399,11 @@ def _search_kind(label: str, bundle: Mapping[str, Any]) -> str:
     """The resource type a search asked for (its query's path), else that of its first entry;
     never the query's parameters (they name the patient)."""
     path, has_query, _ = label.partition("?")
-    if has_query and path:
-        return path.rsplit("/", 1)[-1]
+    kind = path.rsplit("/", 1)[-1]
+    if (has_query and path) or _RESOURCE_TYPE.fullmatch(kind):  # `search` labels by its type
+        return kind
     for resource in bundle_resources(bundle)[0]:
-        kind = resource.get("resourceType")
-        if isinstance(kind, str):
-            return kind
+        first = resource.get("resourceType")
+        if isinstance(first, str):
+            return first
     return "search"

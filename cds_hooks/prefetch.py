@@ -10,7 +10,10 @@ Per template key:
   followed on fhirServer when there is a client (bounded; a further page that fails makes the
   key failed, as partial history could mislead the rules), else used as it is and reported
   as cut off (`ResolvedData.cut_off`), like a search whose paging stopped at a bound or at a
-  `next` link off fhirServer;
+  `next` link off fhirServer, one with a `next` link that is no URL, and one without a `next`
+  link whose `total` says it found more than it holds; entries that hold nothing to read (no
+  resource, no `resourceType`, a Bundle in the Bundle) are left out and reported
+  (`ResolvedData.unreadable`);
 - present with `null`: known empty (no resource, or a search with no hits);
 - present with an OperationOutcome (or with something that is not FHIR): failed;
 - absent, or failed: fetched from fhirServer with the request's bearer token; all keys in
@@ -51,6 +54,7 @@ from cds_hooks.failures import describe_failure
 from cds_hooks.fhir_client import (
     FhirClient,
     bundle_resources,
+    has_next,
     next_link,
     split_reference,
 )
@@ -66,6 +70,7 @@ __all__ = [
     "ResolvedData",
     "render_template",
     "resolve_prefetch",
+    "searched_type",
 ]
 
 logger = logging.getLogger(__name__)
@@ -93,6 +98,7 @@ MEDICATION_READS = "Medication"
 """The name `FetchObserver` gets for the reads of medicationReferences (no template key)."""
 
 _TOKEN = re.compile(r"\{\{(.*?)\}\}")
+_UNFILLABLE = "the prefetch template cannot be filled from context"
 _CANCEL_GRACE_SECONDS = 0.05
 
 
@@ -145,6 +151,11 @@ def _token_value(token: str, context: Mapping[str, Any]) -> str | None:
     return reference[1]
 
 
+def searched_type(template: str) -> str:
+    """The resource type a prefetch template reads or searches (`Patient/{{…}}`, `Condition?…`)."""
+    return template.partition("?")[0].partition("/")[0]
+
+
 # --- the result ------------------------------------------------------------------------------
 
 
@@ -163,7 +174,13 @@ class ResolvedData:
     """medicationReferences found in neither contained, draftOrders, the data, nor fhirServer."""
     cut_off: frozenset[str] = field(default_factory=frozenset)
     """Resource types of the searches whose paging stopped short (`FhirClient.cut_off`, or a
-    prefetched page with a `next` link and no fhirServer to follow it on)."""
+    prefetched page with a `next` link and no fhirServer to follow it on, or that holds fewer
+    entries than its `total`)."""
+    unreadable: frozenset[str] = field(default_factory=frozenset)
+    """Resource types of the searches with entries that hold nothing to read."""
+    unasked: frozenset[str] = field(default_factory=frozenset)
+    """Of `missing`, the keys the client did not send and whose template the context cannot
+    fill (`{{userPractitionerId}}` for a user who is a PractitionerRole): missing by design."""
 
 
 # --- resolution ------------------------------------------------------------------------------
@@ -235,6 +252,7 @@ class _Resolver:
         self.medication_slots = asyncio.Semaphore(max(medication_read_concurrency, 1))
         self.over_cap: set[str] = set()  # Medication/<id> not read because of the cap
         self.cut_off: set[str] = set()  # types of prefetched searches with pages left unread
+        self.unreadable: set[str] = set()  # types of prefetched searches with unread entries
         self.on_fetch = on_fetch
 
     async def run(self, templates: Mapping[str, str], required: frozenset[str]) -> ResolvedData:
@@ -289,6 +307,10 @@ class _Resolver:
             fetch_ms=elapsed_ms,
             unresolved_references=frozenset(self.unresolved),
             cut_off=frozenset(self.cut_off | (self.client.cut_off if self.client else set())),
+            unreadable=frozenset(
+                self.unreadable | (self.client.unreadable if self.client else set())
+            ),
+            unasked=frozenset(key for key in missing if self.failures.get(key) == _UNFILLABLE),
         )
 
     # prefetched data
@@ -307,17 +329,19 @@ class _Resolver:
         if value["resourceType"] != "Bundle":
             self.data[key] = [value]
             return True
-        resources, failed = bundle_resources(value)
+        resources, failed, unread = bundle_resources(value)
         if failed:
             self.failures[key] = "the prefetched Bundle is malformed or reports an error"
             return False
+        if unread:
+            self.unreadable.add(searched_type(template))
         if next_link(value) is not None and self.client is not None:
             # Complete only once the further pages are in; a failing page fails the key.
             self._start(("next", key), self._continue(value, resources))
         else:
             self.data[key] = resources  # without a client, a first page is what there is
-            if next_link(value) is not None:
-                self.cut_off.add(template.partition("?")[0])  # ... and it is not complete
+            if has_next(value) or _short_of_total(value):
+                self.cut_off.add(searched_type(template))  # ... and it is not complete
         return True
 
     async def _continue(self, bundle: Mapping[str, Any], first: list[Resource]) -> list[Resource]:
@@ -329,7 +353,7 @@ class _Resolver:
     def _fetch_key(self, key: str, template: str) -> None:
         query = render_template(template, self.request.context)
         if query is None:
-            self.failures.setdefault(key, "the prefetch template cannot be filled from context")
+            self.failures.setdefault(key, _UNFILLABLE)
             return
         if self.client is None:
             self.failures.setdefault(key, "not prefetched, and no fhirServer to fetch it from")
@@ -491,6 +515,17 @@ class _Resolver:
                 seen.add(marker)
                 flat.append(medication)
         return flat
+
+
+def _short_of_total(bundle: Mapping[str, Any]) -> bool:
+    """A Bundle that holds fewer entries than its `total` (the number of matches) says the
+    search found: the client sent a first page without its `next` link."""
+    total = bundle.get("total")
+    if isinstance(total, str):  # lenient, as the readers of resources are: "40" for 40
+        total = int(total) if total.isdigit() else None
+    entries = bundle.get("entry")
+    held = len(entries) if isinstance(entries, list) else 0
+    return isinstance(total, int | float) and not isinstance(total, bool) and total > held
 
 
 async def _query(client: FhirClient, query: str) -> list[Resource]:

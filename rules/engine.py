@@ -9,7 +9,8 @@ Exclusions (docs/definitions.md §1): a rule listing `oat` never judges OAT orde
 `palliative-or-cancer` is silent for a patient with active palliative care or cancer, and never
 judges an order whose indication is cancer pain (`defaults.suppress_in_palliative_or_cancer`).
 A rule whose data is missing (the `needs` it is registered with) does not run; the cards of the
-other rules name the missing prefetch keys.
+other rules name the missing prefetch keys, and the `incomplete-check` card names each missing
+search that a rule of the hook needs or reads, so that silence is never taken for an all-clear.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from cds_hooks.draft_orders import DraftOrders
 from cds_hooks.failures import describe_failure
 from cds_hooks.models import Card
+from cds_hooks.prefetch import searched_type
 from rules.cards.render import CardRenderer
 from rules.cards.suggestions import ReferralTemplates, SuggestionFactory
 from rules.facts import Facts, OrderFacts, Problem, ProblemReason, build_facts
@@ -52,8 +54,14 @@ class EvaluationInput:
     """All prefetched/fetched resources, flattened out of Bundles, OperationOutcomes removed."""
     missing_data: frozenset[str] = frozenset()
     """Prefetch keys that could not be had."""
+    unasked_data: frozenset[str] = frozenset()
+    """Of `missing_data`, the keys whose template the context cannot fill, that the client did
+    not send: missing by design, so not named on incomplete-check (each call would be)."""
     cut_off_searches: frozenset[str] = frozenset()
     """Resource types of the history searches whose paging stopped short (reported by
+    `incomplete-check`)."""
+    unreadable_searches: frozenset[str] = frozenset()
+    """Resource types of the searches with entries that hold nothing to read (reported by
     `incomplete-check`)."""
     language: Language = DEFAULT_LANGUAGE
     today: date = field(default_factory=date.today)
@@ -84,9 +92,9 @@ class _CompiledRule:
 
 
 def cut_off_keys(templates: Mapping[str, str], cut_off_types: frozenset[str]) -> frozenset[str]:
-    """The prefetch keys whose search (by resource type) came back cut off."""
+    """The prefetch keys whose search (by resource type) came back cut off or incomplete."""
     return frozenset(
-        key for key, template in templates.items() if template.partition("?")[0] in cut_off_types
+        key for key, template in templates.items() if searched_type(template) in cut_off_types
     )
 
 
@@ -136,6 +144,16 @@ class Evaluator:
                         ruleset.parameters_for(rule_id, agb)
                     )
                 )
+        # The prefetch keys the rules of each hook need or judge on (`RuleDefinition.reads`).
+        self._read_by_hook: dict[str, frozenset[str]] = {
+            hook: frozenset(
+                key
+                for rule_id in rule_ids
+                for key in self._rules[rule_id].definition.needs
+                | self._rules[rule_id].definition.reads
+            )
+            for hook, rule_ids in self._by_hook.items()
+        }
         self.renderer = CardRenderer(ruleset, catalogue.system_key)
         self.referral_templates = ReferralTemplates(ruleset)
 
@@ -160,13 +178,37 @@ class Evaluator:
             catalogue=self.catalogue,
             settings=self.fact_settings,
         )
-        if evaluation_input.cut_off_searches:
-            cut_off = tuple(
-                Problem(f"{kind} search", ProblemReason.CUT_OFF)
-                for kind in sorted(evaluation_input.cut_off_searches)
-            )
-            facts = replace(facts, problems=facts.problems + cut_off)
+        searches = self._search_problems(evaluation_input, facts)
+        if searches:
+            facts = replace(facts, problems=facts.problems + searches)
         return self.evaluate_facts(facts, evaluation_input)
+
+    def _search_problems(
+        self, evaluation_input: EvaluationInput, facts: Facts
+    ) -> tuple[Problem, ...]:
+        """The searches that came back incomplete, and those that did not come at all while a
+        rule of the hook needs or reads them and there is an opioid or sedative drafted to
+        judge: without a line on the incomplete-check card, a rule gone silent for want of data
+        (the only card of the call, say) would go unsaid."""
+        spec = SPEC_BY_HOOK.get(evaluation_input.hook)
+        unavailable: list[Problem] = []
+        if spec is not None and (facts.opioid_orders or facts.sedative_orders):
+            read = self._read_by_hook.get(spec.hook, frozenset()) & spec.prefetch.keys()
+            unavailable = [
+                Problem(f"{searched_type(spec.prefetch[key])} search", ProblemReason.NOT_AVAILABLE)
+                for key in sorted(
+                    (evaluation_input.missing_data - evaluation_input.unasked_data) & read
+                )
+            ]
+        cut_off = [
+            Problem(f"{kind} search", ProblemReason.CUT_OFF)
+            for kind in sorted(evaluation_input.cut_off_searches)
+        ]
+        unreadable = [
+            Problem(f"{kind} search", ProblemReason.ENTRIES_UNREADABLE)
+            for kind in sorted(evaluation_input.unreadable_searches)
+        ]
+        return (*unavailable, *cut_off, *unreadable)
 
     def evaluate_facts(self, facts: Facts, evaluation_input: EvaluationInput) -> Evaluation:
         hook = evaluation_input.hook
@@ -218,7 +260,8 @@ class Evaluator:
         explanation_context: dict[str, Any] = {"hook": hook}
         # A cut-off search is listed too, but its rules still run: on the part that came, with
         # the `incomplete-check` card naming what is missing.
-        listed = missing | cut_off_keys(hook_spec.prefetch, evaluation_input.cut_off_searches)
+        incomplete = evaluation_input.cut_off_searches | evaluation_input.unreadable_searches
+        listed = missing | cut_off_keys(hook_spec.prefetch, incomplete)
         if listed:
             explanation_context["missing_data"] = sorted(listed)
         # The practice's overlay, when it has one: else every rule runs as the region set it.

@@ -17,7 +17,10 @@ When such a key is missing the rule does not run. Only rules that would fire *wr
 incomplete data declare needs: "no opioid in a year" (new user) or "no consult since" cannot be
 concluded from data we do not have. Rules that fire on positive evidence (a sedative, a
 pregnancy, a high dose, many prescribers) still run: what they find is true, and the explanation
-of every card lists the missing keys, so nobody takes silence for an all-clear.
+of every card lists the missing keys. They declare what they judge on: `reads={"conditions"}`.
+A key that some rule of the hook needs or reads and that is missing is named on the
+`incomplete-check` card too, so that nobody takes silence for an all-clear even when no other
+card comes.
 """
 
 from __future__ import annotations
@@ -119,6 +122,8 @@ class RuleDefinition:
     module: str
     needs: frozenset[str] = frozenset()
     """Prefetch keys without which the rule does not run (see the module docstring)."""
+    reads: frozenset[str] = frozenset()
+    """Prefetch keys it judges on besides `needs`: without one it runs on what there is."""
 
 
 RULE_REGISTRY: dict[str, RuleDefinition] = {}
@@ -131,14 +136,16 @@ def rule(
     placeholders: Iterable[str] = (),
     text_variants: Iterable[str] = (),
     needs: Iterable[str] = (),
+    reads: Iterable[str] = (),
 ) -> Callable[
     [Callable[[RuleContext[P]], Finding | None]], Callable[[RuleContext[P]], Finding | None]
 ]:
     """Register a check under `rule_id` (a rule id is registered once); `needs` names the
-    prefetch keys it cannot be judged without."""
+    prefetch keys it cannot be judged without, `reads` those it also judges on."""
     needed = frozenset(needs)
-    if unknown := needed - PREFETCH_KEYS:
-        raise ValueError(f"rule {rule_id!r} needs unknown prefetch keys {sorted(unknown)}")
+    read = frozenset(reads) - needed
+    if unknown := (needed | read) - PREFETCH_KEYS:
+        raise ValueError(f"rule {rule_id!r} names unknown prefetch keys {sorted(unknown)}")
 
     def register(
         check: Callable[[RuleContext[P]], Finding | None],
@@ -154,6 +161,7 @@ def rule(
             text_variants=frozenset(text_variants),
             module=check.__module__,
             needs=needed,
+            reads=read,
         )
         return check
 

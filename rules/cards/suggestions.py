@@ -190,7 +190,7 @@ class SuggestionFactory:
         self._postcode = postcode
         self._notes: dict[str, Any] = {}
         self._checked: dict[str, tuple[dict[str, Any], bool]] = {}
-        self._valid_drafts: dict[str, dict[str, Any] | None] = {}
+        self._valid_drafts: dict[str, tuple[dict[str, Any] | None, str]] = {}
         self._rule_id = ""
         self._rule_spec: RuleSpec | None = None
 
@@ -389,30 +389,32 @@ class SuggestionFactory:
 
     def _valid_normalised_draft(self, order_id: str) -> dict[str, Any] | None:
         """The normalised draft order when it is valid R4 (several suggestions of several cards
-        start from it); None when there is no such draft or it is not valid R4 (said once per
-        call, in the explanation of the card that first asks)."""
+        start from it); None when there is no such draft or it is not valid R4 (said in the
+        explanation of each card that asks, once: each card tells why its own are missing)."""
         if order_id not in self._valid_drafts:
             draft = self._drafts.get(order_id)
-            reason = "draft order is not valid FHIR R4"
             order: dict[str, Any] | None = None
-            valid = False
+            reason = ""  # no draft to change: nothing is left out
             try:
                 if draft is not None:
-                    order, valid = self._checked_draft(order_id, draft)
+                    checked, valid = self._checked_draft(order_id, draft)
+                    order = checked if valid else None
+                    reason = "" if valid else "draft order is not valid FHIR R4"
             except ValueError as exc:  # nested too deep
                 _log.warning(
                     "rule %s: a suggestion could not be built: %s",
                     self._rule_id,
                     describe_failure(exc),
                 )
-                order, reason = {}, "draft order nested too deep"
-            if order is not None and not valid:
-                self._notes.setdefault("suggestions_omitted", []).append(
-                    {"order_id": order_id, "reason": reason}
-                )
-                order = None
-            self._valid_drafts[order_id] = order
-        return self._valid_drafts[order_id]
+                reason = "draft order nested too deep"
+            self._valid_drafts[order_id] = (order, reason)
+        found, reason = self._valid_drafts[order_id]
+        if found is None and reason:
+            omitted = self._notes.setdefault("suggestions_omitted", [])
+            note = {"order_id": order_id, "reason": reason}
+            if note not in omitted:
+                omitted.append(note)
+        return found
 
     def no_repeats(self, order_id: str, *, label: str, description: str) -> Suggestion | None:
         def change(order: dict[str, Any]) -> bool:

@@ -226,6 +226,7 @@ class DurationLimitParameters(RuleParameters):
         "suggestion_description_quantity_kept",
         "duration_by_quantity",
     },
+    reads={"practitionerRoles"},  # the user's role, and the practice whose overlay applies
 )
 def gp_duration_limit(ctx: RuleContext[DurationLimitParameters]) -> Finding | None:
     """Handleiding Eemland, fase 1 stap 3: «Huisarts schrijft voor maximaal 1 week voor»."""
@@ -374,7 +375,11 @@ class BonyPainParameters(RuleParameters):
     """Fractures (ICPC L72-L76) are not «benige pijnklachten» by default (a clinical choice)."""
 
 
-@rule("bony-musculoskeletal-pain", parameters=BonyPainParameters)
+@rule(
+    "bony-musculoskeletal-pain",
+    parameters=BonyPainParameters,
+    reads={"conditions", "encounters"},  # the order's reasons, today's diagnoses
+)
 def bony_musculoskeletal_pain(ctx: RuleContext[BonyPainParameters]) -> Finding | None:
     """Fase 1 stap 3: «Geen sterke opioïden bij benige pijnklachten bewegingsapparaat»."""
     wanted = frozenset(ctx.params.indication_sets)
@@ -441,6 +446,7 @@ def missing_indication_or_duration(ctx: RuleContext[RuleParameters]) -> Finding 
     placeholders={"last_prescription"},
     text_variants={"postoperative", "suggestion_label", "suggestion_description"},
     needs={"medicationRequests"},
+    reads={"medicationDispenses"},  # the last prescription, when no request tells it
 )
 def specialist_ownership(ctx: RuleContext[RuleParameters]) -> Finding | None:
     """Fase 2: «Zonder overdracht van een medisch specialist … terugverwezen»."""

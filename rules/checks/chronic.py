@@ -73,6 +73,7 @@ def _order_days(order: OrderFacts, today: date, limit: int) -> tuple[date, date]
         "duration",
     },
     text_variants={"indefinite_summary", "indefinite_detail"},
+    reads={"medicationRequests", "medicationDispenses", "medicationStatements"},
 )
 def chronic_use(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     """A patient who already used opioids in the look-back, and with this order more than 4
@@ -173,6 +174,7 @@ class EarlyRefillParameters(RuleParameters):
     "early-refill",
     parameters=EarlyRefillParameters,
     placeholders={"supply_end", "days_left"},
+    reads={"medicationRequests", "medicationDispenses", "medicationStatements"},
 )
 def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
     """A new order while the previous supply of the same substance and release type lasts
@@ -218,6 +220,7 @@ def early_refill(ctx: RuleContext[EarlyRefillParameters]) -> Finding | None:
     parameters=ChronicParameters,
     placeholders={"threshold_days", "prior_days"},
     text_variants={"email"},
+    reads={"medicationRequests", "medicationDispenses", "medicationStatements"},
 )
 def chronic_user_review(ctx: RuleContext[ChronicParameters]) -> Finding | None:
     """On opening the chart: a chronic user to invite for a conversation (fase 3 stap 1-2)."""

@@ -36,6 +36,7 @@ class MultiplePrescribersParameters(RuleParameters):
     parameters=MultiplePrescribersParameters,
     placeholders={"prescribers", "pharmacies", "lookback_days"},
     text_variants={"no_pharmacy_summary", "no_pharmacy_detail"},
+    reads={"medicationRequests", "medicationDispenses", "medicationStatements"},
 )
 def multiple_prescribers(ctx: RuleContext[MultiplePrescribersParameters]) -> Finding | None:
     """«shoppende patiënten» (Handleiding Eemland, Inleiding): many prescribers or pharmacies."""
@@ -82,6 +83,7 @@ class SedativeParameters(RuleParameters):
     parameters=SedativeParameters,
     placeholders={"sedatives"},
     text_variants={"alcohol", "reverse_summary", "opioid_use_disorder"},
+    reads={"medicationRequests", "medicationDispenses", "medicationStatements", "conditions"},
 )
 def opioid_sedative_combination(ctx: RuleContext[SedativeParameters]) -> Finding | None:
     """Opioid + benzodiazepine/Z-drug/gabapentinoid or alcohol (Internationale normen §4.2.4-5)."""
@@ -145,6 +147,7 @@ class OpioidUseDisorderParameters(RuleParameters):
         "naloxone_description",
         "naloxone_instruction",
     },
+    reads={"conditions", "medicationRequests", "medicationDispenses", "medicationStatements"},
 )
 def opioid_use_disorder(ctx: RuleContext[OpioidUseDisorderParameters]) -> Finding | None:
     """OUD: overdose risk, naloxone take-home, addiction care (Internationale normen §4.2.3-4)."""
@@ -259,6 +262,11 @@ def _ome_items(ctx: RuleContext[HighDoseParameters]) -> tuple[list[str], list[st
         "running",
         "running_until",
     },
+    reads={
+        "medicationRequests",
+        "medicationDispenses",
+        "medicationStatements",
+    },  # the opioids in use
 )
 def high_daily_dose(ctx: RuleContext[HighDoseParameters]) -> Finding | None:
     """Total OME of drafted and active opioids at or above the threshold. The card lists what
@@ -299,7 +307,7 @@ def high_daily_dose(ctx: RuleContext[HighDoseParameters]) -> Finding | None:
     )
 
 
-@rule("pregnancy")
+@rule("pregnancy", reads={"conditions", "observations"})
 def pregnancy(ctx: RuleContext[RuleParameters]) -> Finding | None:
     """Pregnant patient: neonatal abstinence risk; coordinate care (Internationale normen §5.1)."""
     if not ctx.orders or not ctx.facts.patient.pregnant:

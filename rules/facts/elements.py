@@ -1,5 +1,6 @@
-"""Which elements of a medication resource the facts builder reads, and whether each one that
-is there can be read (docs/definitions.md, `incomplete-check`).
+"""Which elements of a medication resource, and of the patient's other resources that decide a
+rule (a Condition, an Encounter, the prescriber's PractitionerRole, …), the facts builder
+reads, and whether each one that is there can be read (docs/definitions.md, `incomplete-check`).
 
 The readers are lenient (a single object where R4 has an array, "10" for 10, a code given as
 a number) and never raise: an element they cannot read is skipped and its fact is unknown.
@@ -27,11 +28,19 @@ from rules.facts.fhir_access import as_list, as_number, as_str, is_object, parse
 from rules.facts.medication import duration_days, quantity_of
 
 __all__ = [
+    "CONDITION",
+    "CURRENT_ENCOUNTER",
+    "ENCOUNTER",
     "MEDICATION_DISPENSE",
     "MEDICATION_REQUEST",
     "MEDICATION_REQUEST_HISTORY",
     "MEDICATION_STATEMENT",
     "MODIFIERS",
+    "OBSERVATION",
+    "ORGANIZATION",
+    "PATIENT",
+    "PRACTITIONER",
+    "PRACTITIONER_ROLE",
     "Shape",
     "unreadable_elements",
 ]
@@ -284,3 +293,67 @@ MEDICATION_STATEMENT = Shape(
         "dosage": DOSAGE,
     }
 )
+
+
+# --- the patient's other resources (rules/facts/patient.py, reading.py) ----------------------
+
+TEXTED_CONCEPTS = _many(
+    Shape({"coding": _many(Shape({"system": TEXT, "code": TEXT, "display": TEXT})), "text": TEXT})
+)
+"""Concepts whose texts are read as well as their codes (condition sets, roles, remote
+consults); `codings` takes a list of them, or a bare Coding."""
+CONCEPTS = _many(CONCEPT)
+IDENTIFIERS = _many(Shape({"system": TEXT, "value": TEXT}))
+CONDITION = Shape(
+    {
+        "clinicalStatus": CONCEPTS,
+        "verificationStatus": CONCEPTS,
+        "code": TEXTED_CONCEPTS,
+        "abatementDateTime": END,
+    }
+)
+OBSERVATION = Shape(
+    {
+        "status": TEXT,
+        "code": CONCEPTS,
+        "effectiveDateTime": DATE,
+        "issued": DATE,
+        "valueCodeableConcept": CONCEPTS,
+    }
+)
+"""A pregnancy status."""
+_ENCOUNTER: dict[str, Shape | Check] = {
+    "status": TEXT,
+    "class": _many(Shape({"system": TEXT, "code": TEXT, "coding": CONCEPT.elements["coding"]})),
+    "type": TEXTED_CONCEPTS,
+    "serviceType": TEXTED_CONCEPTS,
+    "period": PERIOD,
+}
+ENCOUNTER = Shape(_ENCOUNTER)
+"""An encounter, read as a consult that may be physical."""
+CURRENT_ENCOUNTER = Shape(
+    {
+        **_ENCOUNTER,
+        "reasonCode": TEXTED_CONCEPTS,
+        "diagnosis": _many(Shape({"condition": REFERENCE})),
+        "reasonReference": _many(REFERENCE),
+    }
+)
+"""The encounter of the call (`context.encounterId`): its diagnoses are the order's indication."""
+PATIENT = Shape(
+    {"address": _many(Shape({"postalCode": TEXT, "use": TEXT, "period": Shape({"end": END})}))}
+)
+"""The postcode (referral routes). The birth date decides no rule."""
+PRACTITIONER_ROLE = Shape(
+    {
+        "code": TEXTED_CONCEPTS,
+        "specialty": TEXTED_CONCEPTS,
+        "practitioner": REFERENCE,
+        "organization": REFERENCE,
+    }
+)
+"""GP or specialist, and the practice (whose AGB code chooses the practice overlay)."""
+PRACTITIONER = Shape(
+    {"identifier": IDENTIFIERS, "qualification": _many(Shape({"code": TEXTED_CONCEPTS}))}
+)
+ORGANIZATION = Shape({"identifier": IDENTIFIERS, "type": TEXTED_CONCEPTS})

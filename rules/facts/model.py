@@ -435,6 +435,10 @@ class ProblemReason(StrEnum):
     NESTED_TOO_DEEP = "nested_too_deep"
     CUT_OFF = "cut_off"
     """A search whose paging stopped: part of the history did not come."""
+    ENTRIES_UNREADABLE = "entries_unreadable"
+    """A search whose entries (some of them) hold no resource that can be read."""
+    NOT_AVAILABLE = "not_available"
+    """A search a rule needs or reads that did not come at all."""
     CHECK_FAILED = "check_failed"
     """A rule raised (a service error)."""
 

@@ -10,6 +10,15 @@ from typing import Any, TypeVar
 
 from cds_hooks.references import reference_key
 from rules.catalogue import CodeRef, ReleaseType
+from rules.facts.elements import (
+    CONDITION,
+    CURRENT_ENCOUNTER,
+    ENCOUNTER,
+    OBSERVATION,
+    PATIENT,
+    Shape,
+    unreadable_elements,
+)
 from rules.facts.exposure import covered_days, exposure_intervals
 from rules.facts.fhir_access import (
     as_dict,
@@ -27,6 +36,8 @@ from rules.facts.model import (
     OpioidExposure,
     OrderFacts,
     PatientFacts,
+    Problem,
+    ProblemReason,
     SurgicalProcedure,
 )
 from rules.facts.orders import ome_by_policy, ome_problem
@@ -72,10 +83,24 @@ def _postcode(patient: JsonDict, today: date) -> str | None:
     return min(candidates)[1] if candidates else None
 
 
+def _name_unreadable(
+    ctx: ReadingContext, resource: JsonDict, shape: Shape, decides: bool, fallback: str
+) -> None:
+    """Name what a Condition or Observation holds but cannot be read, when it may decide a
+    rule: its code names what a rule looks for, or cannot be read itself. Others decide
+    nothing, so their gaps are no gap in the checks."""
+    unreadable = unreadable_elements(ctx.catalogue, resource, shape)
+    if unreadable and (decides or any(path.startswith("code") for path in unreadable)):
+        ref = resource_ref(resource, as_str(resource.get("resourceType")) or "resource", fallback)
+        ctx.problems.extend(Problem(path, ProblemReason.UNREADABLE, ref) for path in unreadable)
+
+
 def _condition_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> frozenset[str]:
     clinical = ctx.catalogue.clinical
     sets: set[str] = set()
-    for resource in resources:
+    for position, resource in enumerate(resources):
+        of_code = ctx.condition_sets_of(resource.get("code"))
+        _name_unreadable(ctx, resource, CONDITION, bool(of_code), f"c{position}")
         statuses = [c for _, c, _ in codings(resource.get("clinicalStatus"))]
         if statuses and not any(s in clinical.active_clinical_statuses for s in statuses):
             continue
@@ -85,7 +110,7 @@ def _condition_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> froze
         abated = parse_date(resource.get("abatementDateTime"))
         if abated is not None and abated <= ctx.today:
             continue
-        sets |= ctx.condition_sets_of(resource.get("code"))
+        sets |= of_code
     return frozenset(sets)
 
 
@@ -106,10 +131,13 @@ def _procedure_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> froze
 def _pregnant_by_observation(ctx: ReadingContext, resources: Sequence[JsonDict]) -> bool:
     definition = ctx.catalogue.clinical.pregnancy_observation
     latest: tuple[date, bool] | None = None
-    for resource in resources:
+    for position, resource in enumerate(resources):
+        codes = codings(resource.get("code"))
+        is_status = any(code in definition.loinc_codes for _, code, _ in codes)
+        _name_unreadable(ctx, resource, OBSERVATION, is_status, f"o{position}")
         if as_str(resource.get("status")) in ("entered-in-error", "cancelled"):
             continue
-        if not any(code in definition.loinc_codes for _, code, _ in codings(resource.get("code"))):
+        if not is_status:
             continue
         when = parse_date(resource.get("effectiveDateTime")) or parse_date(resource.get("issued"))
         if when is None or (ctx.today - when).days > definition.max_age_days:
@@ -154,9 +182,11 @@ def _is_physical(ctx: ReadingContext, encounter: JsonDict) -> bool:
 def _consults(ctx: ReadingContext, resources: Sequence[JsonDict]) -> tuple[list[date], bool | None]:
     dates: list[date] = []
     current: bool | None = None
-    for resource in resources:
+    for position, resource in enumerate(resources):
         ref = resource_ref(resource, "Encounter", "?")
         is_current = ctx.encounter_ref is not None and ref == ctx.encounter_ref
+        shape = CURRENT_ENCOUNTER if is_current else ENCOUNTER
+        ctx.name_unreadable(resource, shape, resource_ref(resource, "Encounter", f"e{position}"))
         physical = _is_physical(ctx, resource)
         if is_current:
             current = physical
@@ -233,6 +263,9 @@ def patient_facts(
     today = ctx.today
     patient = _patient_resource(ctx, resources)
     birth = parse_date(patient.get("birthDate")) if patient else None
+    if patient:
+        # The patient of the call: named without its id, which may be a national number.
+        ctx.name_unreadable(patient, PATIENT, "Patient")
     sets = set(
         guarded(
             ctx,

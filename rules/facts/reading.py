@@ -21,6 +21,13 @@ from rules.catalogue import Catalogue, CodeRef
 from rules.facts.durations import (
     add_days,
 )
+from rules.facts.elements import (
+    ORGANIZATION,
+    PRACTITIONER,
+    PRACTITIONER_ROLE,
+    Shape,
+    unreadable_elements,
+)
 from rules.facts.fhir_access import (
     as_dict,
     as_list,
@@ -60,6 +67,12 @@ NEXT_PRACTITIONER_URL = (
     "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationAgreement.NextPractitioner"
 )
 _DISPENSE_REQUEST_PROFILE = "mp-DispenseRequest"
+_PARTY_SHAPES = {
+    "PractitionerRole": PRACTITIONER_ROLE,
+    "Practitioner": PRACTITIONER,
+    "Organization": ORGANIZATION,
+}
+"""What an actor's resources hold that decides a role, an identity or the practice."""
 
 # --------------------------------------------------------------------------- index
 
@@ -258,6 +271,7 @@ class ReadingContext:
         organisation: JsonDict | None = None
         organisation_ref: str | None = None
         person_ref: str | None = None
+        read: list[JsonDict] = [resource] if resource is not None else []
         if resource is not None and kind == "PractitionerRole":
             role_concepts.extend([resource.get("code"), resource.get("specialty")])
             person_ref = reference_of(resource.get("practitioner"))
@@ -269,6 +283,7 @@ class ReadingContext:
             # role, with or without the Practitioner resource itself (the sandbox sends none).
             person, person_ref = resource, ref
             for practitioner_role in self.index.roles_by_practitioner.get(reference_key(ref), ()):
+                read.append(practitioner_role)
                 role_concepts.extend(
                     [practitioner_role.get("code"), practitioner_role.get("specialty")]
                 )
@@ -277,6 +292,11 @@ class ReadingContext:
                     organisation = self.index.resolve(organisation_ref, practitioner_role)
         elif resource is not None and kind == "Organization":
             organisation, organisation_ref = resource, ref
+        for party in (*read, person, organisation):
+            party_kind = as_str(party.get("resourceType")) if party is not None else None
+            shape = _PARTY_SHAPES.get(party_kind) if party_kind else None
+            if party is not None and party_kind and shape is not None:
+                self.name_unreadable(party, shape, resource_ref(party, party_kind, "?"))
         person_ids = _identifiers(
             cat, node.get("identifier"), person.get("identifier") if person else None
         )
@@ -354,6 +374,12 @@ class ReadingContext:
             *[f"agb:{a}" for a in handover.agb_ids],
         }
         return bool(names & self.current_orgs)
+
+    def name_unreadable(self, resource: JsonDict, shape: Shape, ref: str) -> None:
+        """Name each element of `resource` that is there but cannot be read, by its path (the
+        incomplete-check card): skipped unsaid, an unknown role or condition reads as none."""
+        for element in unreadable_elements(self.catalogue, resource, shape):
+            self.problems.append(Problem(element, ProblemReason.UNREADABLE, ref))
 
     # -- medication
     def medication_of(self, resource: JsonDict) -> tuple[MedicationInput, bool]:

@@ -14,6 +14,15 @@ from fhir_fixtures.builders import RXNORM, SNOMED, UZI_ROLE, bundle, concept, pa
 
 UCUM = "http://unitsofmeasure.org"
 USER = "Practitioner/COREPRACTITIONER1"
+SEARCHES = (
+    "medicationRequests",
+    "medicationDispenses",
+    "medicationStatements",
+    "conditions",
+    "encounters",
+    "observations",
+    "procedures",
+)
 
 
 def _sandbox_request(role_code: dict[str, Any], dose: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +59,12 @@ def _sandbox_request(role_code: dict[str, Any], dose: dict[str, Any]) -> dict[st
             "patientId": "smart-1288992",
             "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]},
         },
+        # The sandbox fills every prefetch template from its FHIR server: these searches found
+        # nothing (a search it did not send would be named on the incomplete-check card).
         "prefetch": {
             "patient": patient("smart-1288992", birth_date="1960-04-02"),
-            "medicationRequests": bundle(),
             "practitionerRoles": bundle([role]),
+            **{key: bundle() for key in SEARCHES},
         },
     }
 

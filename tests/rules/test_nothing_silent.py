@@ -384,6 +384,24 @@ def test_an_unreadable_element_of_the_history_is_named_by_its_path(
     assert f"(medicatiegeschiedenis): {element}: {reason} — `{ref}`" in _incomplete(cards)
 
 
+def test_every_card_that_loses_its_suggestions_to_an_invalid_draft_says_why(
+    api: TestClient,
+) -> None:
+    """A draft the readers read but that is not valid R4 as it stands (a single coding where
+    R4 has an array) gets no `update` suggestions. Only the first card that asked said why;
+    the second (bony pain) lost its reasons on the prescription unsaid."""
+    request = _fixture("short-acting-oxycodon-back-pain")
+    category = _draft(request)["category"][0]
+    category["coding"] = category["coding"][0]
+    cards = _cards(api, request)
+    for rule_id in ("short-acting-opioid", "bony-musculoskeletal-pain"):
+        assert not cards[rule_id].get("suggestions")
+        notes = cards[rule_id]["extension"]["nl.opioid-cds.explanation"]["notes"]
+        assert notes["suggestions_omitted"] == [
+            {"order_id": ORDER_ID, "reason": "draft order is not valid FHIR R4"}
+        ]
+
+
 def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) -> None:
     """Its OME was left out of the total without a word: no high-daily-dose card."""
     request = _fixture("high-daily-dose-overlapping")
@@ -392,3 +410,277 @@ def test_an_active_opioid_whose_dose_cannot_be_read_is_named(api: TestClient) ->
     assert "high-daily-dose" not in cards
     detail = _incomplete(cards)
     assert "omrekening naar OME: dosis onbekend — `MedicationRequest/mr-current-oxy`" in detail
+
+
+# --- the patient's other resources (found by the fuzz property on them) ----------------------
+
+
+def _card_ids(api: TestClient, request: dict[str, Any]) -> set[str]:
+    return set(_cards(api, request))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "ref", "path", "value", "element", "lost"),
+    [
+        # The opioid use disorder could not be read: no card for the overdose risk.
+        (
+            "opioid-use-disorder",
+            "Condition/cond-oud",
+            ("code",),
+            "garbage",
+            "code",
+            "opioid-use-disorder",
+        ),
+        (
+            "pregnancy",
+            "Condition/cond-pregnant",
+            ("code", "coding", 0, "code"),
+            {"value": "W78"},
+            "code.coding.code",
+            "pregnancy",
+        ),
+        # The surgeon's specialty could not be read: the prior prescription had no known role,
+        # so the GP was not sent back to the specialist.
+        (
+            "specialist-ownership-postoperative",
+            "PractitionerRole/role-surgeon-visser",
+            ("specialty",),
+            7,
+            "specialty",
+            "specialist-ownership",
+        ),
+        # The practice's AGB code could not be read: its overlay (at most 5 days) was not
+        # applied, and 6 days passed the region's 7.
+        (
+            "gp-6-days-practice-max-5",
+            "Organization/praktijk-voorbeeldhof",
+            ("identifier", 0, "value"),
+            True,
+            "identifier.value",
+            "gp-duration-limit",
+        ),
+        (
+            "gp-6-days-practice-max-5",
+            "PractitionerRole/role-gp-bakker",
+            ("organization",),
+            "Organization/praktijk-voorbeeldhof",
+            "organization",
+            "gp-duration-limit",
+        ),
+    ],
+)
+def test_an_unreadable_element_of_the_patients_data_that_decides_a_card_is_named(
+    api: TestClient,
+    fixture: str,
+    ref: str,
+    path: tuple[str | int, ...],
+    value: object,
+    element: str,
+    lost: str,
+) -> None:
+    request = _fixture(fixture)
+    assert lost in _card_ids(api, request)
+    node: Any = _resource(request, ref)
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    cards = _cards(api, request)
+    assert lost not in cards
+    detail = _incomplete(cards)
+    assert f"{element}: niet leesbaar — `{ref}`" in detail
+    if isinstance(value, str):
+        assert value not in detail  # the path, not the value
+
+
+def test_a_postcode_that_cannot_be_read_is_named_without_the_patients_id(
+    api: TestClient,
+) -> None:
+    """Barneveld's addiction care goes through the Zorgprogrammacoördinator: unread, the
+    postcode offered the general route, unsaid."""
+    coordinator = "Zorgprogrammacoördinator GGZ"
+    request = _fixture("chronic-use-barneveld")
+    labels = [s["label"] for s in _cards(api, request)["chronic-use"]["suggestions"]]
+    assert any(coordinator in label for label in labels)
+    request["prefetch"]["patient"]["address"][0]["postalCode"] = {"value": "3771 KP"}
+    cards = _cards(api, request)
+    labels = [s["label"] for s in cards["chronic-use"]["suggestions"]]
+    assert not any(coordinator in label for label in labels)
+    detail = _incomplete(cards)
+    assert "address.postalCode: niet leesbaar — `Patient`" in detail
+    assert "pat-0002" not in detail
+
+
+def test_a_phone_consult_whose_type_cannot_be_read_is_named(api: TestClient) -> None:
+    """Today's call recorded as an ambulatory consult: only its type says it was by phone.
+    Unread, the call was a physical consult, and the follow-up card went unsaid."""
+    request = _fixture("follow-up-by-phone")
+    today = _resource(request, "Encounter/enc-today")
+    today["class"]["code"] = "AMB"
+    assert "follow-up-without-consult" in _card_ids(api, request)
+    today["type"][0]["text"] = {"value": "Telefonisch consult"}
+    cards = _cards(api, request)
+    assert "follow-up-without-consult" not in cards
+    assert "type.text: niet leesbaar — `Encounter/enc-today`" in _incomplete(cards)
+
+
+def test_a_diagnosis_of_todays_encounter_that_cannot_be_read_is_named(api: TestClient) -> None:
+    """The back pain is diagnosed on today's encounter, not on the order (rule 6 reads both)."""
+    request = _fixture("common-path-oxycodon-mga-5-days")
+    del _draft(request)["reasonCode"]
+    today = _resource(request, "Encounter/enc-today")
+    pain = {"system": "http://hl7.org/fhir/sid/icpc-1-nl", "code": "L86"}
+    condition = {"resourceType": "Condition", "id": "cond-back", "code": {"coding": [pain]}}
+    request["prefetch"]["conditions"] = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": condition}],
+    }
+    today["diagnosis"] = [{"condition": {"reference": "Condition/cond-back"}}]
+    assert "bony-musculoskeletal-pain" in _card_ids(api, request)
+    today["diagnosis"] = [{"condition": "Condition/cond-back"}]
+    cards = _cards(api, request)
+    assert "bony-musculoskeletal-pain" not in cards
+    assert "diagnosis.condition: niet leesbaar — `Encounter/enc-today`" in _incomplete(cards)
+
+
+def test_a_pregnancy_status_whose_date_cannot_be_read_is_named(api: TestClient) -> None:
+    """The pregnancy known from an Observation (LOINC 82810-3), not a Condition."""
+    request = _fixture("antitussive-codeine")
+    status = {
+        "resourceType": "Observation",
+        "id": "obs-pregnancy",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "82810-3"}]},
+        "effectiveDateTime": "2026-10-20",
+        "valueCodeableConcept": {
+            "coding": [{"system": "http://snomed.info/sct", "code": "77386006"}]
+        },
+    }
+    request["prefetch"]["conditions"] = {"resourceType": "Bundle", "entry": []}
+    request["prefetch"]["observations"] = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": status}],
+    }
+    assert "pregnancy" in _card_ids(api, request)
+    status["effectiveDateTime"] = "2026-13-45"
+    cards = _cards(api, request)
+    assert "pregnancy" not in cards
+    assert "effectiveDateTime: niet leesbaar — `Observation/obs-pregnancy`" in _incomplete(cards)
+
+
+def test_an_unreadable_condition_that_decides_nothing_is_not_named(api: TestClient) -> None:
+    """A cold whose clinical status cannot be read is no gap in the checks."""
+    request = _fixture("gp-duration-14-days")
+    cold = {
+        "resourceType": "Condition",
+        "id": "cond-cold",
+        "clinicalStatus": "active",
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icpc-1-nl", "code": "R74"}]},
+    }
+    request["prefetch"]["conditions"] = {"resourceType": "Bundle", "entry": [{"resource": cold}]}
+    assert "incomplete-check" not in _card_ids(api, request)
+    cold["code"] = {"coding": "R74"}  # what it is, unread, could be anything
+    assert "code.coding: niet leesbaar — `Condition/cond-cold`" in _incomplete(_cards(api, request))
+
+
+# --- the prefetch (found by the fuzz property on it) ------------------------------------------
+
+
+def _prefetched(name: str) -> dict[str, Any]:
+    """A fixture's request without its fhirServer: what the prefetch lacks stays missing."""
+    request = _fixture(name)
+    del request["fhirServer"]
+    return request
+
+
+def _missing_data(cards: dict[str, dict[str, Any]]) -> set[str]:
+    return {
+        key
+        for card in cards.values()
+        for key in card["extension"]["nl.opioid-cds.explanation"].get("missing_data", [])
+    }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key", "broken", "line"),
+    [
+        # A Bundle in the Bundle: the dispensed oxazepam was never read.
+        (
+            "opioid-with-dispensed-benzodiazepine",
+            "medicationDispenses",
+            lambda bundle: {**bundle, "entry": [{"resource": bundle}]},
+            "MedicationDispense search: niet alles leesbaar ontvangen",
+        ),
+        # An entry without its resource: the opioid use disorder was never read.
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {**bundle, "entry": [{"fullUrl": "Condition/cond-oud"}]},
+            "Condition search: niet alles leesbaar ontvangen",
+        ),
+        # The search found 40 conditions, the client sent the first page without its next link.
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {**bundle, "entry": [], "total": 40},
+            "Condition search: niet volledig ontvangen",
+        ),
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {**bundle, "entry": [], "total": "40"},
+            "Condition search: niet volledig ontvangen",
+        ),
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {**bundle, "entry": [], "link": [{"relation": "next", "url": 7}]},
+            "Condition search: niet volledig ontvangen",
+        ),
+        # The search failed: the only card of the call went, and nothing said why.
+        (
+            "opioid-use-disorder",
+            "conditions",
+            lambda bundle: {"resourceType": "OperationOutcome", "issue": []},
+            "Condition search: niet ontvangen",
+        ),
+        (
+            "pregnancy",
+            "conditions",
+            lambda bundle: "garbage",
+            "Condition search: niet ontvangen",
+        ),
+    ],
+)
+def test_a_search_that_came_back_broken_or_not_at_all_is_named(
+    api: TestClient, fixture: str, key: str, broken: Any, line: str
+) -> None:
+    request = _prefetched(fixture)
+    before = _card_ids(api, request)
+    request["prefetch"][key] = broken(request["prefetch"][key])
+    cards = _cards(api, request)
+    assert before - set(cards) - {"incomplete-check"}  # the card it cost
+    assert line in _incomplete(cards)
+    assert key in _missing_data(cards)
+
+
+def test_a_prefetch_of_null_on_order_select_names_what_was_not_checked(api: TestClient) -> None:
+    request = _prefetched("pregnancy")
+    request["prefetch"] = None
+    cards = _cards(api, request)
+    assert "pregnancy" not in cards
+    detail = _incomplete(cards)
+    assert "Condition search: niet ontvangen" in detail
+    assert "Observation search: niet ontvangen" in detail
+
+
+def test_a_user_role_search_that_cannot_be_asked_for_is_not_named(api: TestClient) -> None:
+    """`PractitionerRole?practitioner={{userPractitionerId}}` cannot be filled for a user who is
+    a PractitionerRole: a client that keeps to CDS Hooks does not send it, and every call would
+    be incomplete. Sent and broken, it is named."""
+    request = _prefetched("gp-duration-14-days")
+    del request["prefetch"]["practitionerRoles"]
+    cards = _cards(api, request)
+    assert "gp-duration-limit" in cards
+    assert "incomplete-check" not in cards
+    request["prefetch"]["practitionerRoles"] = {"resourceType": "OperationOutcome", "issue": []}
+    assert "PractitionerRole search: niet ontvangen" in _incomplete(_cards(api, request))

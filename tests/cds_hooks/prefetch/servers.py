@@ -6,10 +6,11 @@
   `/status500/fhir`, `/garbage/fhir` (HTML), `/notfhir/fhir` (JSON that is not FHIR),
   `/never/fhir` (reads the request, never answers), `/drip/fhir` (a byte every 0.2 s),
   `/redirect/fhir` (302 elsewhere), `/offsite/fhir` (a Bundle whose `next` link points to
-  another origin), `/huge/fhir` (declares a 1 GB body), `/manymeds/fhir` and `/slowmeds/fhir`
-  (a MedicationRequest search answers `MANY_MEDICATIONS` orders, each referring to its own
-  `Medication/x<i>`; a Medication read answers after 0.1 s, or 1 s on `slowmeds`; the server
-  counts the Medication reads in flight at once).
+  another origin), `/brokenpage/fhir` (a Bundle with an entry that holds no resource and a
+  `next` link without a URL), `/huge/fhir` (declares a 1 GB body), `/manymeds/fhir` and
+  `/slowmeds/fhir` (a MedicationRequest search answers `MANY_MEDICATIONS` orders, each
+  referring to its own `Medication/x<i>`; a Medication read answers after 0.1 s, or 1 s on
+  `slowmeds`; the server counts the Medication reads in flight at once).
 - `AppServer`: the service (`app.main.create_app`) under uvicorn in a thread.
 Every server records what it was asked (path, Authorization header) so tests can check that
 each key was fetched once, with the token, and never sent anywhere else.
@@ -43,6 +44,7 @@ MISBEHAVIOURS = (
     "drip",
     "redirect",
     "offsite",
+    "brokenpage",
     "huge",
     "manymeds",
     "slowmeds",
@@ -206,6 +208,17 @@ class _Handler(BaseHTTPRequestHandler):
                 "type": "searchset",
                 "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "p1"}}],
                 "link": [{"relation": "next", "url": f"{owner.other_origin}/offsite/fhir/page2"}],
+            }
+            self._send(200, json.dumps(bundle).encode(), "application/fhir+json")
+        elif mode == "brokenpage":
+            bundle = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [
+                    {"resource": {"resourceType": "MedicationRequest", "id": "p1"}},
+                    {"fullUrl": "MedicationRequest/p2"},
+                ],
+                "link": [{"relation": "next"}],
             }
             self._send(200, json.dumps(bundle).encode(), "application/fhir+json")
         elif mode in MEDICATION_READ_SECONDS:

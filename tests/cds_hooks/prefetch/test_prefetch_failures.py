@@ -212,6 +212,19 @@ async def test_a_next_link_to_another_origin_is_not_followed(
     ]
 
 
+async def test_a_page_with_an_unreadable_entry_and_a_next_link_without_url_is_incomplete(
+    bad_server: MisbehavingFhirServer, http: httpx.AsyncClient
+) -> None:
+    client = FhirClient(bad_server.base_url("brokenpage"), ACCESS_TOKEN, http, 1.0)
+
+    resources = await client.search("MedicationRequest?patient=pat-1")
+
+    assert [r["id"] for r in resources] == ["p1"]
+    assert client.unreadable == {"MedicationRequest"}  # the entry without its resource
+    assert client.cut_off == {"MedicationRequest"}  # the page after it, without a URL
+    assert len(bad_server.requests()) == 1
+
+
 async def test_a_prefetched_next_link_to_another_origin_is_not_followed(
     bad_server: MisbehavingFhirServer, http: httpx.AsyncClient
 ) -> None:
