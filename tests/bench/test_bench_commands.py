@@ -20,8 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PERFORMANCE = ROOT / "docs" / "performance.md"
 SHORTER = {"--duration": "1", "--rounds": "1", "--requests": "40", "--patients": "300",
-           "--concurrency": "2", "--replays": "5", "--warmup": "0.5", "--checks": "30"}  # fmt: skip
+           "--concurrency": "2", "--replays": "5", "--warmup": "0.5", "--checks": "30",
+           "--calls": "2"}  # fmt: skip
 LEFT_OUT = {"--compare"}
+TOOLS = {"bench/bench_wrk.py": "wrk", "bench/instructions.py": "valgrind"}
 # Where the document leaves an amount at its default, the test still sets a token one.
 DEFAULT_AMOUNTS = {
     "bench/feedback_load.py": ["--requests", "40", "--replays", "5"],
@@ -68,10 +70,11 @@ def test_the_document_has_its_benchmarks() -> None:
 
 @pytest.mark.parametrize("words", COMMANDS, ids=[" ".join(words[1:]) for words in COMMANDS])
 def test_a_benchmark_of_performance_md_runs(words: list[str], tmp_path: Path) -> None:
-    if words[1] == "bench/bench_wrk.py" and shutil.which("wrk") is None:
+    tool = TOOLS.get(words[1])
+    if tool is not None and shutil.which(tool) is None:
         if os.environ.get("CI"):
-            pytest.fail("bench/bench_wrk.py needs wrk (apt-get install wrk)")
-        pytest.skip("needs wrk (apt-get install wrk)")
+            pytest.fail(f"{words[1]} needs {tool} (apt-get install {tool})")
+        pytest.skip(f"needs {tool} (apt-get install {tool})")
     command = [sys.executable, *_shortened(words)[1:]]
     result = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
