@@ -101,10 +101,18 @@ def read_request(
 ) -> RequestReading:
     """Read a MedicationRequest once per call. ``full=False`` (history) skips what only a
     drafted order needs: indication codes (unless they decide OAT) and course of therapy."""
-    key = (id(resource), None if as_str(resource.get("id")) else fallback_id, full)
+    ref = resource_ref(resource, "MedicationRequest", fallback_id)
+    return read_request_with_ref(ctx, resource, ref, full=full)
+
+
+def read_request_with_ref(
+    ctx: ReadingContext, resource: JsonDict, ref: str, *, full: bool
+) -> RequestReading:
+    """`read_request` of a request whose reference (`resource_ref`) the caller has made."""
+    key = (id(resource), ref, full)
     found = ctx.requests_read.get(key)
     if found is None:
-        found = ctx.requests_read[key] = read_request_once(ctx, resource, fallback_id, full)
+        found = ctx.requests_read[key] = read_request_once(ctx, resource, ref, full)
     return found
 
 
@@ -130,7 +138,7 @@ def indications(
 
 
 def read_request_once(
-    ctx: ReadingContext, resource: JsonDict, fallback_id: str, full: bool
+    ctx: ReadingContext, resource: JsonDict, ref: str, full: bool
 ) -> RequestReading:
     cat = ctx.catalogue
     medication, resolved = ctx.recognise(resource)
@@ -166,7 +174,7 @@ def read_request_once(
     )
     has_extensions = "extension" in resource or "modifierExtension" in resource
     return RequestReading(
-        ref=resource_ref(resource, "MedicationRequest", fallback_id),
+        ref=ref,
         status=as_str(resource.get("status")),
         intent=as_str(resource.get("intent")),
         medication=medication,

@@ -96,7 +96,7 @@ def _name_unreadable(
 
 
 def _condition_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> frozenset[str]:
-    clinical = ctx.catalogue.clinical
+    clinical = ctx.clinical
     sets: set[str] = set()
     for position, resource in enumerate(resources):
         of_code = ctx.condition_sets_of(resource.get("code"))
@@ -129,7 +129,7 @@ def _procedure_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> froze
 
 
 def _pregnant_by_observation(ctx: ReadingContext, resources: Sequence[JsonDict]) -> bool:
-    definition = ctx.catalogue.clinical.pregnancy_observation
+    definition = ctx.clinical.pregnancy_observation
     latest: tuple[date, bool] | None = None
     for position, resource in enumerate(resources):
         codes = codings(resource.get("code"))
@@ -160,11 +160,17 @@ def _pregnant_by_observation(ctx: ReadingContext, resources: Sequence[JsonDict])
 
 
 def _is_physical(ctx: ReadingContext, encounter: JsonDict) -> bool:
-    definition = ctx.catalogue.clinical.physical_consult
+    definition = ctx.clinical.physical_consult
     if as_str(encounter.get("status")) not in definition.statuses:
         return False
-    classes = {code.upper() for _, code, _ in codings(encounter.get("class"))}
-    if not classes & definition.classes or classes & definition.never_classes:
+    # A class of a consult and none that never is one (no sets built: twenty encounters a call).
+    consult_class = False
+    for _, code, _ in codings(encounter.get("class")):
+        upper = code.upper()
+        if upper in definition.never_classes:
+            return False
+        consult_class = consult_class or upper in definition.classes
+    if not consult_class:
         return False
     for concept in (encounter.get("type"), encounter.get("serviceType")):
         if concept is None:
@@ -223,7 +229,7 @@ def encounter_indications(ctx: ReadingContext) -> tuple[frozenset[str], list[tup
 def _surgical_procedures(
     ctx: ReadingContext, resources: Sequence[JsonDict]
 ) -> list[SurgicalProcedure]:
-    clinical = ctx.catalogue.clinical
+    clinical = ctx.clinical
     found: list[SurgicalProcedure] = []
     for position, resource in enumerate(resources):
         status = as_str(resource.get("status"))

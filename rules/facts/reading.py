@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
@@ -209,6 +209,7 @@ class ReadingContext:
         self.context = context
         self.today = today
         self.catalogue = catalogue
+        self.clinical = catalogue.clinical
         self.settings = settings
         # The one modifierExtension whose meaning the readers implement (`is_stopped`); an
         # extension read for its value (a period of use) is no modifier, and as one is named.
@@ -222,7 +223,7 @@ class ReadingContext:
         # Values hold the resource, so its id() cannot be reused while the memo lives.
         self._medication_of_resource: dict[int, tuple[JsonDict, tuple[MedicationFacts, bool]]] = {}
         # Each MedicationRequest read once (orders.read_request), by identity while it lives.
-        self.requests_read: dict[tuple[int, str | None, bool], RequestReading] = {}
+        self.requests_read: dict[tuple[int, str, bool], RequestReading] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
         # Dosages by their JSON and the product's identity: a history repeats both, and the
         # cross-call cache would hash the whole product each time.
@@ -493,13 +494,13 @@ class ReadingContext:
         return False
 
     def is_dispense_request(self, resource: JsonDict) -> bool:
-        if self.is_category(resource, self.catalogue.clinical.dispense_request_category):
+        if self.is_category(resource, self.clinical.dispense_request_category):
             return True
         profiles = as_list(as_dict(resource.get("meta")).get("profile"))
         return any(isinstance(p, str) and p.endswith(_DISPENSE_REQUEST_PROFILE) for p in profiles)
 
     def is_stopped(self, resource: JsonDict) -> bool:
-        clinical = self.catalogue.clinical
+        clinical = self.clinical
         stop_codes = clinical.stop_type_codes_stopped | clinical.stop_type_codes_paused
         for extension in extensions(resource, clinical.stop_type_extension):
             for _, code, _ in codings(extension.get("valueCodeableConcept")):
@@ -571,10 +572,15 @@ def cached_concept_condition_sets(catalogue: Catalogue, concept: bytes) -> froze
     return concept_condition_sets(catalogue, orjson.loads(concept))
 
 
+_DUMPS: Final = orjson.dumps  # compiled, a Final is a static: no look-up in the module per key
+
+
 def json_key(value: object) -> bytes | None:
-    """A hashable key for a JSON value (None when it cannot be serialised)."""
+    """A hashable key for a JSON value (None when it cannot be serialised). Keys are not
+    sorted: the same JSON written in another order is another key, read once more, and
+    the key of every history resource costs less."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return _DUMPS(value)
     except (TypeError, orjson.JSONEncodeError):
         return None
 
