@@ -47,7 +47,7 @@ from rules.facts.model import (
     ProblemReason,
 )
 from rules.facts.orders import RequestReading, read_request, read_request_with_ref
-from rules.facts.reading import ReadingContext, resource_ref
+from rules.facts.reading import ReadingContext, plain, resource_ref
 
 JsonDict = Mapping[str, Any]
 MEDICATION_USE_PRESCRIBER_URL = (
@@ -400,9 +400,10 @@ def read_history_request(
 ) -> OpioidExposure | None:
     """A MedicationRequest of the history, `ref` its reference (`resource_ref`)."""
     clinical = ctx.clinical
-    if as_str(resource.get("status")) in clinical.excluded_request_statuses:
+    fields = plain(resource)
+    if as_str(fields.get("status")) in clinical.excluded_request_statuses:
         return None
-    if as_str(resource.get("intent")) in clinical.excluded_request_intents:
+    if as_str(fields.get("intent")) in clinical.excluded_request_intents:
         return None
     medication, _ = ctx.recognise(resource)
     if not is_relevant(medication):

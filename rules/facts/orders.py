@@ -35,7 +35,7 @@ from rules.facts.model import (
     ProblemReason,
     RoleSource,
 )
-from rules.facts.reading import Actor, ReadingContext, resource_ref
+from rules.facts.reading import Actor, ReadingContext, plain, resource_ref
 
 JsonDict = Mapping[str, Any]
 _T = TypeVar("_T")
@@ -141,11 +141,12 @@ def read_request_once(
     ctx: ReadingContext, resource: JsonDict, ref: str, full: bool
 ) -> RequestReading:
     cat = ctx.catalogue
+    fields = plain(resource)
     medication, resolved = ctx.recognise(resource)
-    dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
-    authored_on = parse_date(resource.get("authoredOn"))
+    dosage = ctx.regimen(fields.get("dosageInstruction"), medication)
+    authored_on = parse_date(fields.get("authoredOn"))
     found = request_durations(cat, resource, dosage, medication, authored_on, every_source=full)
-    dispense = as_dict(resource.get("dispenseRequest"))
+    dispense = plain(as_dict(fields.get("dispenseRequest")))
     repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
     total = found.days * (1 + repeats) if found.days is not None else None
     oat_capable = False
@@ -164,19 +165,19 @@ def read_request_once(
     )
     course: str | None = None
     if full:
-        course_codes = [code for _, code, _ in codings(resource.get("courseOfTherapyType"))]
-        course_text = concept_text(resource.get("courseOfTherapyType"))
+        course_codes = [code for _, code, _ in codings(fields.get("courseOfTherapyType"))]
+        course_text = concept_text(fields.get("courseOfTherapyType"))
         course = (course_codes[0] if course_codes else None) or (
             course_text[0] if course_text else None
         )
     performer = (
         ctx.actor(dispense.get("performer"), resource) if dispense.get("performer") else None
     )
-    has_extensions = "extension" in resource or "modifierExtension" in resource
+    has_extensions = "extension" in fields or "modifierExtension" in fields
     return RequestReading(
         ref=ref,
-        status=as_str(resource.get("status")),
-        intent=as_str(resource.get("intent")),
+        status=as_str(fields.get("status")),
+        intent=as_str(fields.get("intent")),
         medication=medication,
         resolved=resolved,
         dosage=dosage,
@@ -184,15 +185,15 @@ def read_request_once(
         repeats=repeats,
         total_days=total,
         authored_on=authored_on,
-        requester=ctx.actor(resource.get("requester"), resource),
+        requester=ctx.actor(fields.get("requester"), resource),
         indication_codes=codes,
         indication_sets=sets,
         has_indication=has_indication,
         is_oat=is_oat,
         course=course,
-        prior_ref=reference_of(resource.get("priorPrescription")),
-        based_on=tuple(r for item in dicts(resource.get("basedOn")) if (r := reference_of(item)))
-        if "basedOn" in resource
+        prior_ref=reference_of(fields.get("priorPrescription")),
+        based_on=tuple(r for item in dicts(fields.get("basedOn")) if (r := reference_of(item)))
+        if "basedOn" in fields
         else (),
         next_practitioner=ctx.next_practitioner(resource) if has_extensions else None,
         pharmacy_id=(performer.organisation_id or performer.person_id) if performer else None,

@@ -41,7 +41,7 @@ from rules.facts.model import (
     SurgicalProcedure,
 )
 from rules.facts.orders import ome_by_policy, ome_problem
-from rules.facts.reading import ReadingContext, guarded, resource_ref
+from rules.facts.reading import ReadingContext, guarded, plain, resource_ref
 
 JsonDict = Mapping[str, Any]
 _NON_DIGITS = re.compile(r"\D")
@@ -99,15 +99,16 @@ def _condition_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> froze
     clinical = ctx.clinical
     sets: set[str] = set()
     for position, resource in enumerate(resources):
-        of_code = ctx.condition_sets_of(resource.get("code"))
+        fields = plain(resource)
+        of_code = ctx.condition_sets_of(fields.get("code"))
         _name_unreadable(ctx, resource, CONDITION, bool(of_code), f"c{position}")
-        statuses = [c for _, c, _ in codings(resource.get("clinicalStatus"))]
+        statuses = [c for _, c, _ in codings(fields.get("clinicalStatus"))]
         if statuses and not any(s in clinical.active_clinical_statuses for s in statuses):
             continue
-        verification = [c for _, c, _ in codings(resource.get("verificationStatus"))]
+        verification = [c for _, c, _ in codings(fields.get("verificationStatus"))]
         if any(v in clinical.excluded_verification_statuses for v in verification):
             continue
-        abated = parse_date(resource.get("abatementDateTime"))
+        abated = parse_date(fields.get("abatementDateTime"))
         if abated is not None and abated <= ctx.today:
             continue
         sets |= of_code
@@ -159,8 +160,9 @@ def _pregnant_by_observation(ctx: ReadingContext, resources: Sequence[JsonDict])
     return bool(latest and latest[1])
 
 
-def _is_physical(ctx: ReadingContext, encounter: JsonDict) -> bool:
+def _is_physical(ctx: ReadingContext, resource: JsonDict) -> bool:
     definition = ctx.clinical.physical_consult
+    encounter = plain(resource)
     if as_str(encounter.get("status")) not in definition.statuses:
         return False
     # A class of a consult and none that never is one (no sets built: twenty encounters a call).
@@ -198,7 +200,7 @@ def _consults(ctx: ReadingContext, resources: Sequence[JsonDict]) -> tuple[list[
             current = physical
         if not physical:
             continue
-        period = as_dict(resource.get("period"))
+        period = plain(as_dict(plain(resource).get("period")))
         when = parse_date(period.get("start")) or parse_date(period.get("end"))
         if when is None and is_current:
             when = ctx.today

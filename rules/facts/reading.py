@@ -90,7 +90,7 @@ class ResourceIndex:
         for position, resource in enumerate(resources):
             if not is_object(resource):
                 continue
-            kind = as_str(resource.get("resourceType"))
+            kind = as_str(plain(resource).get("resourceType"))
             if kind:
                 of_kind = self.history.get(kind)
                 if of_kind is None:
@@ -406,7 +406,7 @@ class ReadingContext:
         by_resource = self._medication_of_resource.get(id(resource))
         if by_resource is not None and by_resource[0] is resource:
             return by_resource[1]
-        concept = resource.get("medicationCodeableConcept")
+        concept = plain(resource).get("medicationCodeableConcept")
         only_concept = "medicationReference" not in resource and "medication" not in resource
         if concept is not None and only_concept:
             # A coded concept alone (most resources): its JSON, made once, keys the cross-call
@@ -496,7 +496,7 @@ class ReadingContext:
     def is_dispense_request(self, resource: JsonDict) -> bool:
         if self.is_category(resource, self.clinical.dispense_request_category):
             return True
-        profiles = as_list(as_dict(resource.get("meta")).get("profile"))
+        profiles = as_list(plain(as_dict(plain(resource).get("meta"))).get("profile"))
         return any(isinstance(p, str) and p.endswith(_DISPENSE_REQUEST_PROFILE) for p in profiles)
 
     def is_stopped(self, resource: JsonDict) -> bool:
@@ -585,6 +585,12 @@ def json_key(value: object) -> bytes | None:
         return None
 
 
+def plain(node: JsonDict) -> dict[str, Any]:
+    """`node` as a dict: itself when it is one (orjson makes nothing else), else a copy.
+    Compiled, a dict's `get` is a direct call, a Mapping's a method looked up by its name."""
+    return node if type(node) is dict else dict(node)
+
+
 def encounter_ref(context: JsonDict) -> str | None:
     encounter = as_str(context.get("encounterId"))
     if encounter is None:
@@ -593,7 +599,7 @@ def encounter_ref(context: JsonDict) -> str | None:
 
 
 def resource_ref(resource: JsonDict, kind: str, fallback: str) -> str:
-    ident = as_str(resource.get("id"))
+    ident = as_str(plain(resource).get("id"))
     return f"{kind}/{ident}" if ident else f"{kind}/#{fallback}"
 
 
