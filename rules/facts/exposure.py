@@ -35,17 +35,19 @@ def exposure_intervals(
 def covered_days(intervals: Iterable[Interval]) -> int:
     """Days in the union of the intervals (an interval that ends before it starts is empty)."""
     total = 0
-    current: Interval | None = None
+    # The run of days being merged, as ordinals (day numbers: no date arithmetic per
+    # interval); there is none while `last` is 0, which no date has.
+    first = last = 0
     for start, end in sorted(intervals):
         if end < start:
             continue
-        if current is not None and start.toordinal() <= current[1].toordinal() + 1:
-            if end > current[1]:
-                current = (current[0], end)
+        begin, finish = start.toordinal(), end.toordinal()
+        if last and begin <= last + 1:
+            last = max(last, finish)
             continue
-        if current is not None:
-            total += (current[1] - current[0]).days + 1
-        current = (start, end)
-    if current is not None:
-        total += (current[1] - current[0]).days + 1
+        if last:
+            total += last - first + 1
+        first, last = begin, finish
+    if last:
+        total += last - first + 1
     return total

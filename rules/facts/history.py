@@ -11,7 +11,7 @@ at the treatment's dose."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -113,20 +113,22 @@ class SedativeUse:
         self.active = active
 
 
-@dataclass(slots=True)
 class HistoryReading:
-    exposures: list[OpioidExposure] = field(default_factory=list)
-    replaced_by_agreement: set[str] = field(default_factory=set)
-    sedatives: list[ActiveMedication] = field(default_factory=list)
-    sedative_uses: list[SedativeUse] = field(default_factory=list)
-    stops: dict[str, date] = field(default_factory=dict)
-    """Per treatment, the first day a stop or pause ends it."""
-    ended_now: set[str] = field(default_factory=set)
-    """Treatments a drafted stop or pause ends today: not in use next to the drafts."""
-    agreements: dict[str, JsonDict] | None = None
-    """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at. Read
-    when a dispense first needs it (`linked_agreement`): most histories have none."""
-    dispense_requests: list[OpioidExposure] = field(default_factory=list)
+    """What the history adds up to, filled as it is read. A plain class, as `SedativeUse`."""
+
+    def __init__(self) -> None:
+        self.exposures: list[OpioidExposure] = []
+        self.replaced_by_agreement: set[str] = set()
+        self.sedatives: list[ActiveMedication] = []
+        self.sedative_uses: list[SedativeUse] = []
+        self.stops: dict[str, date] = {}
+        """Per treatment, the first day a stop or pause ends it."""
+        self.ended_now: set[str] = set()
+        """Treatments a drafted stop or pause ends today: not in use next to the drafts."""
+        self.agreements: dict[str, JsonDict] | None = None
+        """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at. Read
+        when a dispense first needs it (`linked_agreement`): most histories have none."""
+        self.dispense_requests: list[OpioidExposure] = []
 
 
 def treatment_of(resource: JsonDict) -> str | None:

@@ -149,12 +149,7 @@ def read_request_once(
     dispense = plain(as_dict(fields.get("dispenseRequest")))
     repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
     total = found.days * (1 + repeats) if found.days is not None else None
-    oat_capable = False
-    if medication.is_opioid and not medication.is_oat_product:
-        for substance_ref in medication.substances:
-            substance = cat.substance(substance_ref.key)
-            if substance is not None and substance.oat_capable:
-                oat_capable = True
+    oat_capable = ctx.oat_capable(medication)
     codes: tuple[tuple[str, str], ...] = ()
     sets: frozenset[str] = frozenset()
     has_indication = False

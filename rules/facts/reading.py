@@ -225,6 +225,7 @@ class ReadingContext:
         # Each MedicationRequest read once (orders.read_request), by identity while it lives.
         self.requests_read: dict[tuple[int, str, bool], RequestReading] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
+        self._oat_capable: dict[int, tuple[MedicationFacts, bool]] = {}
         # Dosages by their JSON and the product's identity: a history repeats both, and the
         # cross-call cache would hash the whole product each time.
         self._regimens: dict[tuple[bytes, int], tuple[MedicationFacts, Regimen]] = {}
@@ -480,6 +481,22 @@ class ReadingContext:
         self._substance_keys[id(medication)] = (medication, keys)
         return keys
 
+    def oat_capable(self, medication: MedicationFacts) -> bool:
+        """An opioid, not an OAT product, with a substance that can be one (methadone,
+        buprenorphine): its indication decides. Memoised per product, as `substance_keys`
+        (each catalogue look-up is a Python call)."""
+        found = self._oat_capable.get(id(medication))
+        if found is not None and found[0] is medication:
+            return found[1]
+        capable = False
+        if medication.is_opioid and not medication.is_oat_product:
+            for substance_ref in medication.substances:
+                substance = self.catalogue.substance(substance_ref.key)
+                if substance is not None and substance.oat_capable:
+                    capable = True
+        self._oat_capable[id(medication)] = (medication, capable)
+        return capable
+
     def condition_sets_of(self, concept: object) -> frozenset[str]:
         """Condition sets of a CodeableConcept: a pure function of its JSON, cached by it."""
         key = json_key(concept)
@@ -494,6 +511,8 @@ class ReadingContext:
         return False
 
     def is_dispense_request(self, resource: JsonDict) -> bool:
+        if "category" not in resource and "meta" not in resource:
+            return False  # most requests: neither says so
         if self.is_category(resource, self.clinical.dispense_request_category):
             return True
         profiles = as_list(plain(as_dict(plain(resource).get("meta"))).get("profile"))
