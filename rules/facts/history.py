@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from rules.facts.durations import (
     dispense_supply,
@@ -54,6 +54,11 @@ MEDICATION_USE_PRESCRIBER_URL = (
     "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationUse2.Prescriber"
 )
 TREATMENT_URL = "http://nictiz.nl/fhir/StructureDefinition/ext-PharmaceuticalTreatment.Identifier"
+# The sources as C statics (Final): compiled, an enum member is otherwise looked up by name
+# through its metaclass at each use, once or twice for every block of a history.
+FROM_REQUEST: Final = ExposureSource.MEDICATION_REQUEST
+FROM_DISPENSE: Final = ExposureSource.MEDICATION_DISPENSE
+FROM_STATEMENT: Final = ExposureSource.MEDICATION_STATEMENT
 # Which block of a treatment speaks for it (its dose, its sedative entry): the prescriber's
 # agreement first, then what the patient says they use, then the pharmacy's dispenses.
 BLOCK_RANK = {
@@ -195,7 +200,7 @@ def exposure_from_request(
 ) -> OpioidExposure:
     period = request_period(ctx, request)
     return OpioidExposure(
-        source=ExposureSource.MEDICATION_REQUEST,
+        source=FROM_REQUEST,
         ref=request.ref,
         substances=ctx.substance_keys(request.medication),
         product_display=request.medication.product_display,
@@ -280,7 +285,7 @@ def read_dispense(
             SedativeUse(
                 ref,
                 medication,
-                ExposureSource.MEDICATION_DISPENSE,
+                FROM_DISPENSE,
                 treatment,
                 start,
                 end,
@@ -300,7 +305,7 @@ def read_dispense(
     if pharmacy is None and resource.get("location") is not None:
         pharmacy = ctx.actor(resource.get("location"), resource).person_id
     return OpioidExposure(
-        source=ExposureSource.MEDICATION_DISPENSE,
+        source=FROM_DISPENSE,
         ref=ref,
         substances=tuple(s.key for s in medication.substances),
         product_display=medication.product_display,
@@ -349,7 +354,7 @@ def read_statement(
             SedativeUse(
                 ref,
                 medication,
-                ExposureSource.MEDICATION_STATEMENT,
+                FROM_STATEMENT,
                 treatment,
                 start,
                 end,
@@ -362,7 +367,7 @@ def read_statement(
     for extension in extensions(resource, MEDICATION_USE_PRESCRIBER_URL):
         prescriber = ctx.actor(extension.get("valueReference"), resource)
     return OpioidExposure(
-        source=ExposureSource.MEDICATION_STATEMENT,
+        source=FROM_STATEMENT,
         ref=ref,
         substances=tuple(s.key for s in medication.substances),
         product_display=medication.product_display,
@@ -428,7 +433,7 @@ def read_history_request(
                 SedativeUse(
                     request.ref,
                     medication,
-                    ExposureSource.MEDICATION_REQUEST,
+                    FROM_REQUEST,
                     treatment,
                     period.start,
                     period.end,

@@ -29,9 +29,14 @@ from rules.facts.fhir_access import (
     parse_date,
     reference_of,
 )
-from rules.facts.history import BLOCK_RANK, HistoryReading, active_medication
+from rules.facts.history import (
+    BLOCK_RANK,
+    FROM_DISPENSE,
+    FROM_REQUEST,
+    HistoryReading,
+    active_medication,
+)
 from rules.facts.model import (
-    ExposureSource,
     OmeContribution,
     OpioidExposure,
     OrderFacts,
@@ -303,9 +308,9 @@ def patient_facts(
     exposures = history.exposures
     pain = [e for e in exposures if not e.is_oat]
     window = [e for e in exposures if in_window(e, ctx.window_start, today)]
-    prescriptions = [
-        e for e in window if not e.is_oat and e.source is ExposureSource.MEDICATION_REQUEST
-    ] or [e for e in window if not e.is_oat and e.source is ExposureSource.MEDICATION_DISPENSE]
+    prescriptions = [e for e in window if not e.is_oat and e.source is FROM_REQUEST] or [
+        e for e in window if not e.is_oat and e.source is FROM_DISPENSE
+    ]
     latest_end: dict[tuple[str, ReleaseType], date] = {}
     for exposure in pain:
         if exposure.indefinite or exposure.end is None:
@@ -420,18 +425,10 @@ def ome_totals(
         and (first_draft_day is None or e.indefinite or e.end is None or e.end >= first_draft_day)
     ]
     active = one_per_treatment(active)
-    prescribed = {
-        s
-        for e in active
-        if e.source is not ExposureSource.MEDICATION_DISPENSE
-        for s in e.substances
-    }
+    prescribed = {s for e in active if e.source is not FROM_DISPENSE for s in e.substances}
     for exposure in active:
         # A dispense of a substance already on an active prescription is the same medication.
-        if (
-            exposure.source is ExposureSource.MEDICATION_DISPENSE
-            and set(exposure.substances) <= prescribed
-        ):
+        if exposure.source is FROM_DISPENSE and set(exposure.substances) <= prescribed:
             continue
         contributions.append(
             OmeContribution(

@@ -407,8 +407,9 @@ class ReadingContext:
         by_resource = self._medication_of_resource.get(id(resource))
         if by_resource is not None and by_resource[0] is resource:
             return by_resource[1]
-        concept = plain(resource).get("medicationCodeableConcept")
-        only_concept = "medicationReference" not in resource and "medication" not in resource
+        fields = plain(resource)
+        concept = fields.get("medicationCodeableConcept")
+        only_concept = "medicationReference" not in fields and "medication" not in fields
         if concept is not None and only_concept:
             # A coded concept alone (most resources): its JSON, made once, keys the cross-call
             # cache, which then serves as the memo of this call too.
