@@ -241,8 +241,8 @@ class ReadingContext:
 
     # -- actors
     def actor(self, value: object, *containers: JsonDict) -> Actor:
-        node = as_dict(value)
-        ref = reference_of(node)
+        node = plain(as_dict(value))
+        ref = as_str(node.get("reference"))  # `reference_of`, on the dict at hand
         local = ref is not None and ref.startswith("#")
         # A bare {"reference": ...} (the usual case) is keyed by its text, one with a display
         # text as well by both (all that is read of it), others by their JSON.
