@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -117,21 +116,33 @@ class ResourceIndex:
 
 
 # --------------------------------------------------------------------------- actors
-# Internal; not frozen: built many times per call, and a frozen dataclass sets each field
-# through object.__setattr__.
-@dataclass(slots=True)
 class Actor:
-    """A requester / performer / next practitioner, resolved as far as the data allows."""
+    """A requester / performer / next practitioner, resolved as far as the data allows.
 
-    ref: str | None
-    display: str | None
-    person_id: str | None
-    agb: str | None
-    organisation_ref: str | None
-    organisation_id: str | None
-    organisation_agb: str | None
-    role: PrescriberRole
-    role_source: RoleSource
+    Internal, a plain class: compiled, a dataclass's generated ``__init__`` still runs as
+    Python (a frozen one sets each field through object.__setattr__ besides)."""
+
+    def __init__(
+        self,
+        ref: str | None,
+        display: str | None,
+        person_id: str | None,
+        agb: str | None,
+        organisation_ref: str | None,
+        organisation_id: str | None,
+        organisation_agb: str | None,
+        role: PrescriberRole,
+        role_source: RoleSource,
+    ) -> None:
+        self.ref = ref
+        self.display = display
+        self.person_id = person_id
+        self.agb = agb
+        self.organisation_ref = organisation_ref
+        self.organisation_id = organisation_id
+        self.organisation_agb = organisation_agb
+        self.role = role
+        self.role_source = role_source
 
 
 NO_ACTOR = Actor(None, None, None, None, None, None, None, PrescriberRole.UNKNOWN, RoleSource.NONE)
