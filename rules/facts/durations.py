@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from rules.catalogue import Catalogue
 from rules.facts.fhir_access import as_dict, extension_map, extensions, is_object, parse_date
@@ -45,6 +45,14 @@ DURATION_URLS = (
     "http://nictiz.nl/fhir/StructureDefinition/ext-TimeInterval.Duration",
     "http://nictiz.nl/fhir/StructureDefinition/zib-MedicationUse-Duration",
 )
+
+# The sources as C statics (Final): compiled, an enum member is otherwise looked up by name
+# through its metaclass at each use, and every request of a history names a few.
+_PERIOD_OF_USE: Final = DurationSource.PERIOD_OF_USE
+_EXPECTED_SUPPLY: Final = DurationSource.EXPECTED_SUPPLY_DURATION
+_TIMING_BOUNDS: Final = DurationSource.TIMING_BOUNDS
+_QUANTITY: Final = DurationSource.QUANTITY
+_NO_SOURCE: Final = DurationSource.NONE
 
 # Not a domain limit: keeps date arithmetic on absurd input (1e300 days) inside ``date``.
 MAX_DAYS = 36_500
@@ -224,26 +232,26 @@ def request_durations(
     start = (use.start if use else None) or dosage.bounds_start or authored_on
     indefinite = use is not None and use.indefinite
     if use is not None and use.days is not None:
-        by_source[DurationSource.PERIOD_OF_USE] = use.days
+        by_source[_PERIOD_OF_USE] = use.days
     dispense = as_dict(request.get("dispenseRequest"))
     # Read on while every source is wanted or none has given a duration yet (no closure:
     # compiled, a nested function is an object built on every call).
     if every_source or not (indefinite or by_source):
         supply = duration_days(catalogue, dispense.get("expectedSupplyDuration"))
         if supply is not None:
-            by_source[DurationSource.EXPECTED_SUPPLY_DURATION] = whole_days(supply)
+            by_source[_EXPECTED_SUPPLY] = whole_days(supply)
     if (every_source or not (indefinite or by_source)) and dosage.bounds_days is not None:
-        by_source[DurationSource.TIMING_BOUNDS] = whole_days(dosage.bounds_days)
+        by_source[_TIMING_BOUNDS] = whole_days(dosage.bounds_days)
     if every_source or not (indefinite or by_source):
         by_quantity = quantity_days(catalogue, dispense.get("quantity"), dosage, medication)
         if by_quantity is not None:
-            by_source[DurationSource.QUANTITY] = by_quantity
-    unreadable = (DurationSource.PERIOD_OF_USE,) if use is not None and use.unreadable else ()
+            by_source[_QUANTITY] = by_quantity
+    unreadable = (_PERIOD_OF_USE,) if use is not None and use.unreadable else ()
     if indefinite:
-        return Durations(by_source, None, DurationSource.PERIOD_OF_USE, True, start, unreadable)
+        return Durations(by_source, None, _PERIOD_OF_USE, True, start, unreadable)
     for source, days in by_source.items():  # inserted in order of precedence
         return Durations(by_source, days, source, False, start, unreadable)
-    return Durations(by_source, None, DurationSource.NONE, False, start, unreadable)
+    return Durations(by_source, None, _NO_SOURCE, False, start, unreadable)
 
 
 class DispenseSupply:

@@ -21,31 +21,35 @@ def exposure_intervals(
     exposures: Iterable[OpioidExposure], first: date, last: date
 ) -> tuple[Interval, ...]:
     """The days each exposure covers within [first, last], sorted."""
-    return tuple(
-        sorted(
-            (max(exposure.start, first), min(exposure.end or exposure.start, last))
-            for exposure in exposures
-            if exposure.start is not None
-            and exposure.start <= last
-            and (exposure.end or exposure.start) >= first
-        )
-    )
+    intervals: list[Interval] = []
+    for exposure in exposures:
+        # Each field read once: on a (Python) dataclass every read is an attribute look-up.
+        start = exposure.start
+        if start is None or start > last:
+            continue
+        end = exposure.end or start
+        if end >= first:
+            intervals.append((max(start, first), min(end, last)))
+    intervals.sort()
+    return tuple(intervals)
 
 
 def covered_days(intervals: Iterable[Interval]) -> int:
     """Days in the union of the intervals (an interval that ends before it starts is empty)."""
     total = 0
-    current: Interval | None = None
+    # The run of days being merged, as ordinals (day numbers: no date arithmetic per
+    # interval); there is none while `last` is 0, which no date has.
+    first = last = 0
     for start, end in sorted(intervals):
         if end < start:
             continue
-        if current is not None and start.toordinal() <= current[1].toordinal() + 1:
-            if end > current[1]:
-                current = (current[0], end)
+        begin, finish = start.toordinal(), end.toordinal()
+        if last and begin <= last + 1:
+            last = max(last, finish)
             continue
-        if current is not None:
-            total += (current[1] - current[0]).days + 1
-        current = (start, end)
-    if current is not None:
-        total += (current[1] - current[0]).days + 1
+        if last:
+            total += last - first + 1
+        first, last = begin, finish
+    if last:
+        total += last - first + 1
     return total

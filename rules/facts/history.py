@@ -11,9 +11,9 @@ at the treatment's dose."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from rules.facts.durations import (
     dispense_supply,
@@ -46,14 +46,19 @@ from rules.facts.model import (
     Problem,
     ProblemReason,
 )
-from rules.facts.orders import RequestReading, read_request
-from rules.facts.reading import ReadingContext, resource_ref
+from rules.facts.orders import RequestReading, read_request, read_request_with_ref
+from rules.facts.reading import ReadingContext, plain, resource_ref
 
 JsonDict = Mapping[str, Any]
 MEDICATION_USE_PRESCRIBER_URL = (
     "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationUse2.Prescriber"
 )
 TREATMENT_URL = "http://nictiz.nl/fhir/StructureDefinition/ext-PharmaceuticalTreatment.Identifier"
+# The sources as C statics (Final): compiled, an enum member is otherwise looked up by name
+# through its metaclass at each use, once or twice for every block of a history.
+FROM_REQUEST: Final = ExposureSource.MEDICATION_REQUEST
+FROM_DISPENSE: Final = ExposureSource.MEDICATION_DISPENSE
+FROM_STATEMENT: Final = ExposureSource.MEDICATION_STATEMENT
 # Which block of a treatment speaks for it (its dose, its sedative entry): the prescriber's
 # agreement first, then what the patient says they use, then the pharmacy's dispenses.
 BLOCK_RANK = {
@@ -81,20 +86,30 @@ def report_unreadable(ctx: ReadingContext, resource: JsonDict, shape: Shape, ref
             ctx.problems.append(Problem(element, reason, ref))
 
 
+def is_relevant(medication: MedicationFacts) -> bool:
+    """An opioid or a sedative: what the history is read for. (Here and below `sedative_class`,
+    not the `is_sedative` property: compiled, a property of a Python class is a Python call.)"""
+    return medication.is_opioid or medication.sedative_class is not None
+
+
 class SedativeUse:
     """A sedative block of the history and the days it covers (before stops are applied).
 
-    A plain class: compiled, a dataclass's generated ``__init__`` still runs as Python."""
+    A plain class: compiled, a dataclass's generated ``__init__`` still runs as Python. Its
+    `ActiveMedication` (a frozen dataclass) is made only for a block in use (`_active_sedatives`):
+    most sedatives of a history were used long ago."""
 
     def __init__(
         self,
-        medication: ActiveMedication,
+        ref: str,
+        medication: MedicationFacts,
         source: ExposureSource,
         treatment: str | None,
         start: date | None,
         end: date | None,
         active: bool,
     ) -> None:
+        self.ref = ref
         self.medication = medication
         self.source = source
         self.treatment = treatment
@@ -103,20 +118,22 @@ class SedativeUse:
         self.active = active
 
 
-@dataclass(slots=True)
 class HistoryReading:
-    exposures: list[OpioidExposure] = field(default_factory=list)
-    replaced_by_agreement: set[str] = field(default_factory=set)
-    sedatives: list[ActiveMedication] = field(default_factory=list)
-    sedative_uses: list[SedativeUse] = field(default_factory=list)
-    stops: dict[str, date] = field(default_factory=dict)
-    """Per treatment, the first day a stop or pause ends it."""
-    ended_now: set[str] = field(default_factory=set)
-    """Treatments a drafted stop or pause ends today: not in use next to the drafts."""
-    agreements: dict[str, JsonDict] | None = None
-    """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at. Read
-    when a dispense first needs it (`linked_agreement`): most histories have none."""
-    dispense_requests: list[OpioidExposure] = field(default_factory=list)
+    """What the history adds up to, filled as it is read. A plain class, as `SedativeUse`."""
+
+    def __init__(self) -> None:
+        self.exposures: list[OpioidExposure] = []
+        self.replaced_by_agreement: set[str] = set()
+        self.sedatives: list[ActiveMedication] = []
+        self.sedative_uses: list[SedativeUse] = []
+        self.stops: dict[str, date] = {}
+        """Per treatment, the first day a stop or pause ends it."""
+        self.ended_now: set[str] = set()
+        """Treatments a drafted stop or pause ends today: not in use next to the drafts."""
+        self.agreements: dict[str, JsonDict] | None = None
+        """Per treatment, its (first) MedicationAgreement: the dose a dispense is used at. Read
+        when a dispense first needs it (`linked_agreement`): most histories have none."""
+        self.dispense_requests: list[OpioidExposure] = []
 
 
 def treatment_of(resource: JsonDict) -> str | None:
@@ -183,7 +200,7 @@ def exposure_from_request(
 ) -> OpioidExposure:
     period = request_period(ctx, request)
     return OpioidExposure(
-        source=ExposureSource.MEDICATION_REQUEST,
+        source=FROM_REQUEST,
         ref=request.ref,
         substances=ctx.substance_keys(request.medication),
         product_display=request.medication.product_display,
@@ -224,11 +241,11 @@ def linked_agreement(
 def read_dispense(
     ctx: ReadingContext, resource: JsonDict, fallback_id: str, history: HistoryReading
 ) -> OpioidExposure | None:
-    clinical = ctx.catalogue.clinical
+    clinical = ctx.clinical
     if as_str(resource.get("status")) in clinical.excluded_dispense_statuses:
         return None
     medication, _ = ctx.recognise(resource)
-    if not (medication.is_opioid or medication.is_sedative):
+    if not is_relevant(medication):
         return None
     ref = resource_ref(resource, "MedicationDispense", fallback_id)
     report_unreadable(ctx, resource, MEDICATION_DISPENSE, ref)
@@ -263,11 +280,12 @@ def read_dispense(
     is_active = end is not None and start is not None and start <= ctx.today <= end
     if stopped:
         note_stop(history, treatment, end)
-    if medication.is_sedative:
+    if medication.sedative_class is not None:
         history.sedative_uses.append(
             SedativeUse(
-                active_medication(ref, medication, is_draft=False),
-                ExposureSource.MEDICATION_DISPENSE,
+                ref,
+                medication,
+                FROM_DISPENSE,
                 treatment,
                 start,
                 end,
@@ -287,7 +305,7 @@ def read_dispense(
     if pharmacy is None and resource.get("location") is not None:
         pharmacy = ctx.actor(resource.get("location"), resource).person_id
     return OpioidExposure(
-        source=ExposureSource.MEDICATION_DISPENSE,
+        source=FROM_DISPENSE,
         ref=ref,
         substances=tuple(s.key for s in medication.substances),
         product_display=medication.product_display,
@@ -312,12 +330,12 @@ def read_dispense(
 def read_statement(
     ctx: ReadingContext, resource: JsonDict, fallback_id: str, history: HistoryReading
 ) -> OpioidExposure | None:
-    clinical = ctx.catalogue.clinical
+    clinical = ctx.clinical
     status = as_str(resource.get("status"))
     if status in clinical.excluded_statement_statuses:
         return None
     medication, _ = ctx.recognise(resource)
-    if not (medication.is_opioid or medication.is_sedative):
+    if not is_relevant(medication):
         return None
     ref = resource_ref(resource, "MedicationStatement", fallback_id)
     report_unreadable(ctx, resource, MEDICATION_STATEMENT, ref)
@@ -331,11 +349,12 @@ def read_statement(
     treatment = treatment_of(resource)
     if stopped:
         note_stop(history, treatment, end or start)
-    if medication.is_sedative:
+    if medication.sedative_class is not None:
         history.sedative_uses.append(
             SedativeUse(
-                active_medication(ref, medication, is_draft=False),
-                ExposureSource.MEDICATION_STATEMENT,
+                ref,
+                medication,
+                FROM_STATEMENT,
                 treatment,
                 start,
                 end,
@@ -348,7 +367,7 @@ def read_statement(
     for extension in extensions(resource, MEDICATION_USE_PRESCRIBER_URL):
         prescriber = ctx.actor(extension.get("valueReference"), resource)
     return OpioidExposure(
-        source=ExposureSource.MEDICATION_STATEMENT,
+        source=FROM_STATEMENT,
         ref=ref,
         substances=tuple(s.key for s in medication.substances),
         product_display=medication.product_display,
@@ -384,17 +403,19 @@ def active_medication(
 
 
 def read_history_request(
-    ctx: ReadingContext, resource: JsonDict, fallback_id: str, history: HistoryReading
+    ctx: ReadingContext, resource: JsonDict, ref: str, history: HistoryReading
 ) -> OpioidExposure | None:
-    clinical = ctx.catalogue.clinical
-    if as_str(resource.get("status")) in clinical.excluded_request_statuses:
+    """A MedicationRequest of the history, `ref` its reference (`resource_ref`)."""
+    clinical = ctx.clinical
+    fields = plain(resource)
+    if as_str(fields.get("status")) in clinical.excluded_request_statuses:
         return None
-    if as_str(resource.get("intent")) in clinical.excluded_request_intents:
+    if as_str(fields.get("intent")) in clinical.excluded_request_intents:
         return None
     medication, _ = ctx.recognise(resource)
-    if not (medication.is_opioid or medication.is_sedative):
+    if not is_relevant(medication):
         return None  # not relevant: do not read the rest
-    request = read_request(ctx, resource, fallback_id, full=False)
+    request = read_request_with_ref(ctx, resource, ref, full=False)
     report_unreadable(ctx, resource, MEDICATION_REQUEST_HISTORY, request.ref)
     for source in request.durations_.unreadable:
         ctx.problems.append(
@@ -402,7 +423,7 @@ def read_history_request(
         )
     treatment = treatment_of(resource)
     supply_only = ctx.is_dispense_request(resource)
-    if medication.is_sedative:
+    if medication.sedative_class is not None:
         # A sedative is no exposure: only the days it covers are kept.
         period = request_period(ctx, request)
         if request.stopped:
@@ -410,8 +431,9 @@ def read_history_request(
         if not supply_only:
             history.sedative_uses.append(
                 SedativeUse(
-                    active_medication(request.ref, medication, is_draft=False),
-                    ExposureSource.MEDICATION_REQUEST,
+                    request.ref,
+                    medication,
+                    FROM_REQUEST,
                     treatment,
                     period.start,
                     period.end,
@@ -540,11 +562,11 @@ def _active_sedatives(history: HistoryReading) -> list[ActiveMedication]:
     for use in history.sedative_uses:
         if not use.active:
             continue
-        key = use.treatment or use.medication.ref
+        key = use.treatment or use.ref
         known = chosen.get(key)
         if known is None or BLOCK_RANK[use.source] < BLOCK_RANK[known.source]:
             chosen[key] = use
-    return [use.medication for use in chosen.values()]
+    return [active_medication(use.ref, use.medication, is_draft=False) for use in chosen.values()]
 
 
 def read_history(
@@ -553,29 +575,26 @@ def read_history(
     """Prior exposures from the history resources (the index holds them by type), with the
     treatments that the drafted stops end."""
     history = HistoryReading()
-    items = [
-        (kind, position, resource)
-        for kind in ("MedicationRequest", "MedicationDispense", "MedicationStatement")
-        for position, resource in ctx.index.history.get(kind, ())
-    ]
-    for kind, position, resource in items:
-        ref = resource_ref(resource, kind, f"h{position}")
-        if ref in draft_ids:
-            continue
-        try:
-            exposure: OpioidExposure | None
-            if kind == "MedicationRequest":
-                exposure = read_history_request(ctx, resource, f"h{position}", history)
-            elif kind == "MedicationDispense":
-                exposure = read_dispense(ctx, resource, f"h{position}", history)
-            else:
-                exposure = read_statement(ctx, resource, f"h{position}", history)
-        except Exception as exc:
-            unreadable = ProblemReason.UNREADABLE
-            ctx.problems.append(Problem(kind, unreadable, ref, type(exc).__name__))
-            continue
-        if exposure is not None:
-            history.exposures.append(exposure)
+    for kind in ("MedicationRequest", "MedicationDispense", "MedicationStatement"):
+        for position, resource in ctx.index.history.get(kind, ()):
+            fallback_id = f"h{position}"
+            ref = resource_ref(resource, kind, fallback_id)
+            if ref in draft_ids:
+                continue
+            try:
+                exposure: OpioidExposure | None
+                if kind == "MedicationRequest":
+                    exposure = read_history_request(ctx, resource, ref, history)
+                elif kind == "MedicationDispense":
+                    exposure = read_dispense(ctx, resource, fallback_id, history)
+                else:
+                    exposure = read_statement(ctx, resource, fallback_id, history)
+            except Exception as exc:
+                unreadable = ProblemReason.UNREADABLE
+                ctx.problems.append(Problem(kind, unreadable, ref, type(exc).__name__))
+                continue
+            if exposure is not None:
+                history.exposures.append(exposure)
     _with_dispense_requests(history)
     note_drafted_stops(ctx, history, drafted_stops)
     _apply_stops(ctx, history)

@@ -35,7 +35,7 @@ from rules.facts.model import (
     ProblemReason,
     RoleSource,
 )
-from rules.facts.reading import Actor, ReadingContext, resource_ref
+from rules.facts.reading import Actor, ReadingContext, plain, resource_ref
 
 JsonDict = Mapping[str, Any]
 _T = TypeVar("_T")
@@ -101,10 +101,18 @@ def read_request(
 ) -> RequestReading:
     """Read a MedicationRequest once per call. ``full=False`` (history) skips what only a
     drafted order needs: indication codes (unless they decide OAT) and course of therapy."""
-    key = (id(resource), None if as_str(resource.get("id")) else fallback_id, full)
+    ref = resource_ref(resource, "MedicationRequest", fallback_id)
+    return read_request_with_ref(ctx, resource, ref, full=full)
+
+
+def read_request_with_ref(
+    ctx: ReadingContext, resource: JsonDict, ref: str, *, full: bool
+) -> RequestReading:
+    """`read_request` of a request whose reference (`resource_ref`) the caller has made."""
+    key = (id(resource), ref, full)
     found = ctx.requests_read.get(key)
     if found is None:
-        found = ctx.requests_read[key] = read_request_once(ctx, resource, fallback_id, full)
+        found = ctx.requests_read[key] = read_request_once(ctx, resource, ref, full)
     return found
 
 
@@ -130,22 +138,18 @@ def indications(
 
 
 def read_request_once(
-    ctx: ReadingContext, resource: JsonDict, fallback_id: str, full: bool
+    ctx: ReadingContext, resource: JsonDict, ref: str, full: bool
 ) -> RequestReading:
     cat = ctx.catalogue
+    fields = plain(resource)  # read from; the resource itself is what the memos know
     medication, resolved = ctx.recognise(resource)
-    dosage = ctx.regimen(resource.get("dosageInstruction"), medication)
-    authored_on = parse_date(resource.get("authoredOn"))
+    dosage = ctx.regimen(fields.get("dosageInstruction"), medication)
+    authored_on = parse_date(fields.get("authoredOn"))
     found = request_durations(cat, resource, dosage, medication, authored_on, every_source=full)
-    dispense = as_dict(resource.get("dispenseRequest"))
+    dispense = plain(as_dict(fields.get("dispenseRequest")))
     repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
     total = found.days * (1 + repeats) if found.days is not None else None
-    oat_capable = False
-    if medication.is_opioid and not medication.is_oat_product:
-        for substance_ref in medication.substances:
-            substance = cat.substance(substance_ref.key)
-            if substance is not None and substance.oat_capable:
-                oat_capable = True
+    oat_capable = ctx.oat_capable(medication)
     codes: tuple[tuple[str, str], ...] = ()
     sets: frozenset[str] = frozenset()
     has_indication = False
@@ -156,19 +160,19 @@ def read_request_once(
     )
     course: str | None = None
     if full:
-        course_codes = [code for _, code, _ in codings(resource.get("courseOfTherapyType"))]
-        course_text = concept_text(resource.get("courseOfTherapyType"))
+        course_codes = [code for _, code, _ in codings(fields.get("courseOfTherapyType"))]
+        course_text = concept_text(fields.get("courseOfTherapyType"))
         course = (course_codes[0] if course_codes else None) or (
             course_text[0] if course_text else None
         )
     performer = (
         ctx.actor(dispense.get("performer"), resource) if dispense.get("performer") else None
     )
-    has_extensions = "extension" in resource or "modifierExtension" in resource
+    has_extensions = "extension" in fields or "modifierExtension" in fields
     return RequestReading(
-        ref=resource_ref(resource, "MedicationRequest", fallback_id),
-        status=as_str(resource.get("status")),
-        intent=as_str(resource.get("intent")),
+        ref=ref,
+        status=as_str(fields.get("status")),
+        intent=as_str(fields.get("intent")),
         medication=medication,
         resolved=resolved,
         dosage=dosage,
@@ -176,15 +180,15 @@ def read_request_once(
         repeats=repeats,
         total_days=total,
         authored_on=authored_on,
-        requester=ctx.actor(resource.get("requester"), resource),
+        requester=ctx.actor(fields.get("requester"), resource),
         indication_codes=codes,
         indication_sets=sets,
         has_indication=has_indication,
         is_oat=is_oat,
         course=course,
-        prior_ref=reference_of(resource.get("priorPrescription")),
-        based_on=tuple(r for item in dicts(resource.get("basedOn")) if (r := reference_of(item)))
-        if "basedOn" in resource
+        prior_ref=reference_of(fields.get("priorPrescription")),
+        based_on=tuple(r for item in dicts(fields.get("basedOn")) if (r := reference_of(item)))
+        if "basedOn" in fields
         else (),
         next_practitioner=ctx.next_practitioner(resource) if has_extensions else None,
         pharmacy_id=(performer.organisation_id or performer.person_id) if performer else None,

@@ -29,9 +29,14 @@ from rules.facts.fhir_access import (
     parse_date,
     reference_of,
 )
-from rules.facts.history import BLOCK_RANK, HistoryReading, active_medication
+from rules.facts.history import (
+    BLOCK_RANK,
+    FROM_DISPENSE,
+    FROM_REQUEST,
+    HistoryReading,
+    active_medication,
+)
 from rules.facts.model import (
-    ExposureSource,
     OmeContribution,
     OpioidExposure,
     OrderFacts,
@@ -41,7 +46,7 @@ from rules.facts.model import (
     SurgicalProcedure,
 )
 from rules.facts.orders import ome_by_policy, ome_problem
-from rules.facts.reading import ReadingContext, guarded, resource_ref
+from rules.facts.reading import ReadingContext, guarded, plain, resource_ref
 
 JsonDict = Mapping[str, Any]
 _NON_DIGITS = re.compile(r"\D")
@@ -96,18 +101,19 @@ def _name_unreadable(
 
 
 def _condition_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> frozenset[str]:
-    clinical = ctx.catalogue.clinical
+    clinical = ctx.clinical
     sets: set[str] = set()
     for position, resource in enumerate(resources):
-        of_code = ctx.condition_sets_of(resource.get("code"))
+        fields = plain(resource)
+        of_code = ctx.condition_sets_of(fields.get("code"))
         _name_unreadable(ctx, resource, CONDITION, bool(of_code), f"c{position}")
-        statuses = [c for _, c, _ in codings(resource.get("clinicalStatus"))]
+        statuses = [c for _, c, _ in codings(fields.get("clinicalStatus"))]
         if statuses and not any(s in clinical.active_clinical_statuses for s in statuses):
             continue
-        verification = [c for _, c, _ in codings(resource.get("verificationStatus"))]
+        verification = [c for _, c, _ in codings(fields.get("verificationStatus"))]
         if any(v in clinical.excluded_verification_statuses for v in verification):
             continue
-        abated = parse_date(resource.get("abatementDateTime"))
+        abated = parse_date(fields.get("abatementDateTime"))
         if abated is not None and abated <= ctx.today:
             continue
         sets |= of_code
@@ -129,7 +135,7 @@ def _procedure_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> froze
 
 
 def _pregnant_by_observation(ctx: ReadingContext, resources: Sequence[JsonDict]) -> bool:
-    definition = ctx.catalogue.clinical.pregnancy_observation
+    definition = ctx.clinical.pregnancy_observation
     latest: tuple[date, bool] | None = None
     for position, resource in enumerate(resources):
         codes = codings(resource.get("code"))
@@ -159,12 +165,19 @@ def _pregnant_by_observation(ctx: ReadingContext, resources: Sequence[JsonDict])
     return bool(latest and latest[1])
 
 
-def _is_physical(ctx: ReadingContext, encounter: JsonDict) -> bool:
-    definition = ctx.catalogue.clinical.physical_consult
+def _is_physical(ctx: ReadingContext, resource: JsonDict) -> bool:
+    definition = ctx.clinical.physical_consult
+    encounter = plain(resource)
     if as_str(encounter.get("status")) not in definition.statuses:
         return False
-    classes = {code.upper() for _, code, _ in codings(encounter.get("class"))}
-    if not classes & definition.classes or classes & definition.never_classes:
+    # A class of a consult and none that never is one (no sets built: twenty encounters a call).
+    consult_class = False
+    for _, code, _ in codings(encounter.get("class")):
+        upper = code.upper()
+        if upper in definition.never_classes:
+            return False
+        consult_class = consult_class or upper in definition.classes
+    if not consult_class:
         return False
     for concept in (encounter.get("type"), encounter.get("serviceType")):
         if concept is None:
@@ -192,7 +205,7 @@ def _consults(ctx: ReadingContext, resources: Sequence[JsonDict]) -> tuple[list[
             current = physical
         if not physical:
             continue
-        period = as_dict(resource.get("period"))
+        period = plain(as_dict(plain(resource).get("period")))
         when = parse_date(period.get("start")) or parse_date(period.get("end"))
         if when is None and is_current:
             when = ctx.today
@@ -223,7 +236,7 @@ def encounter_indications(ctx: ReadingContext) -> tuple[frozenset[str], list[tup
 def _surgical_procedures(
     ctx: ReadingContext, resources: Sequence[JsonDict]
 ) -> list[SurgicalProcedure]:
-    clinical = ctx.catalogue.clinical
+    clinical = ctx.clinical
     found: list[SurgicalProcedure] = []
     for position, resource in enumerate(resources):
         status = as_str(resource.get("status"))
@@ -295,9 +308,9 @@ def patient_facts(
     exposures = history.exposures
     pain = [e for e in exposures if not e.is_oat]
     window = [e for e in exposures if in_window(e, ctx.window_start, today)]
-    prescriptions = [
-        e for e in window if not e.is_oat and e.source is ExposureSource.MEDICATION_REQUEST
-    ] or [e for e in window if not e.is_oat and e.source is ExposureSource.MEDICATION_DISPENSE]
+    prescriptions = [e for e in window if not e.is_oat and e.source is FROM_REQUEST] or [
+        e for e in window if not e.is_oat and e.source is FROM_DISPENSE
+    ]
     latest_end: dict[tuple[str, ReleaseType], date] = {}
     for exposure in pain:
         if exposure.indefinite or exposure.end is None:
@@ -412,18 +425,10 @@ def ome_totals(
         and (first_draft_day is None or e.indefinite or e.end is None or e.end >= first_draft_day)
     ]
     active = one_per_treatment(active)
-    prescribed = {
-        s
-        for e in active
-        if e.source is not ExposureSource.MEDICATION_DISPENSE
-        for s in e.substances
-    }
+    prescribed = {s for e in active if e.source is not FROM_DISPENSE for s in e.substances}
     for exposure in active:
         # A dispense of a substance already on an active prescription is the same medication.
-        if (
-            exposure.source is ExposureSource.MEDICATION_DISPENSE
-            and set(exposure.substances) <= prescribed
-        ):
+        if exposure.source is FROM_DISPENSE and set(exposure.substances) <= prescribed:
             continue
         contributions.append(
             OmeContribution(

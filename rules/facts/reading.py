@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
@@ -90,7 +89,7 @@ class ResourceIndex:
         for position, resource in enumerate(resources):
             if not is_object(resource):
                 continue
-            kind = as_str(resource.get("resourceType"))
+            kind = as_str(plain(resource).get("resourceType"))
             if kind:
                 of_kind = self.history.get(kind)
                 if of_kind is None:
@@ -117,21 +116,33 @@ class ResourceIndex:
 
 
 # --------------------------------------------------------------------------- actors
-# Internal; not frozen: built many times per call, and a frozen dataclass sets each field
-# through object.__setattr__.
-@dataclass(slots=True)
 class Actor:
-    """A requester / performer / next practitioner, resolved as far as the data allows."""
+    """A requester / performer / next practitioner, resolved as far as the data allows.
 
-    ref: str | None
-    display: str | None
-    person_id: str | None
-    agb: str | None
-    organisation_ref: str | None
-    organisation_id: str | None
-    organisation_agb: str | None
-    role: PrescriberRole
-    role_source: RoleSource
+    Internal, a plain class: compiled, a dataclass's generated ``__init__`` still runs as
+    Python (a frozen one sets each field through object.__setattr__ besides)."""
+
+    def __init__(
+        self,
+        ref: str | None,
+        display: str | None,
+        person_id: str | None,
+        agb: str | None,
+        organisation_ref: str | None,
+        organisation_id: str | None,
+        organisation_agb: str | None,
+        role: PrescriberRole,
+        role_source: RoleSource,
+    ) -> None:
+        self.ref = ref
+        self.display = display
+        self.person_id = person_id
+        self.agb = agb
+        self.organisation_ref = organisation_ref
+        self.organisation_id = organisation_id
+        self.organisation_agb = organisation_agb
+        self.role = role
+        self.role_source = role_source
 
 
 NO_ACTOR = Actor(None, None, None, None, None, None, None, PrescriberRole.UNKNOWN, RoleSource.NONE)
@@ -209,6 +220,7 @@ class ReadingContext:
         self.context = context
         self.today = today
         self.catalogue = catalogue
+        self.clinical = catalogue.clinical
         self.settings = settings
         # The one modifierExtension whose meaning the readers implement (`is_stopped`); an
         # extension read for its value (a period of use) is no modifier, and as one is named.
@@ -222,8 +234,9 @@ class ReadingContext:
         # Values hold the resource, so its id() cannot be reused while the memo lives.
         self._medication_of_resource: dict[int, tuple[JsonDict, tuple[MedicationFacts, bool]]] = {}
         # Each MedicationRequest read once (orders.read_request), by identity while it lives.
-        self.requests_read: dict[tuple[int, str | None, bool], RequestReading] = {}
+        self.requests_read: dict[tuple[int, str, bool], RequestReading] = {}
         self._substance_keys: dict[int, tuple[MedicationFacts, tuple[str, ...]]] = {}
+        self._oat_capable: dict[int, tuple[MedicationFacts, bool]] = {}
         # Dosages by their JSON and the product's identity: a history repeats both, and the
         # cross-call cache would hash the whole product each time.
         self._regimens: dict[tuple[bytes, int], tuple[MedicationFacts, Regimen]] = {}
@@ -239,8 +252,8 @@ class ReadingContext:
 
     # -- actors
     def actor(self, value: object, *containers: JsonDict) -> Actor:
-        node = as_dict(value)
-        ref = reference_of(node)
+        node = plain(as_dict(value))
+        ref = as_str(node.get("reference"))  # `reference_of`, on the dict at hand
         local = ref is not None and ref.startswith("#")
         # A bare {"reference": ...} (the usual case) is keyed by its text, one with a display
         # text as well by both (all that is read of it), others by their JSON.
@@ -405,8 +418,9 @@ class ReadingContext:
         by_resource = self._medication_of_resource.get(id(resource))
         if by_resource is not None and by_resource[0] is resource:
             return by_resource[1]
-        concept = resource.get("medicationCodeableConcept")
-        only_concept = "medicationReference" not in resource and "medication" not in resource
+        fields = plain(resource)
+        concept = fields.get("medicationCodeableConcept")
+        only_concept = "medicationReference" not in fields and "medication" not in fields
         if concept is not None and only_concept:
             # A coded concept alone (most resources): its JSON, made once, keys the cross-call
             # cache, which then serves as the memo of this call too.
@@ -479,6 +493,22 @@ class ReadingContext:
         self._substance_keys[id(medication)] = (medication, keys)
         return keys
 
+    def oat_capable(self, medication: MedicationFacts) -> bool:
+        """An opioid, not an OAT product, with a substance that can be one (methadone,
+        buprenorphine): its indication decides. Memoised per product, as `substance_keys`
+        (each catalogue look-up is a Python call)."""
+        found = self._oat_capable.get(id(medication))
+        if found is not None and found[0] is medication:
+            return found[1]
+        capable = False
+        if medication.is_opioid and not medication.is_oat_product:
+            for substance_ref in medication.substances:
+                substance = self.catalogue.substance(substance_ref.key)
+                if substance is not None and substance.oat_capable:
+                    capable = True
+        self._oat_capable[id(medication)] = (medication, capable)
+        return capable
+
     def condition_sets_of(self, concept: object) -> frozenset[str]:
         """Condition sets of a CodeableConcept: a pure function of its JSON, cached by it."""
         key = json_key(concept)
@@ -493,13 +523,16 @@ class ReadingContext:
         return False
 
     def is_dispense_request(self, resource: JsonDict) -> bool:
-        if self.is_category(resource, self.catalogue.clinical.dispense_request_category):
+        fields = plain(resource)
+        if "category" not in fields and "meta" not in fields:
+            return False  # most requests: neither says so
+        if self.is_category(fields, self.clinical.dispense_request_category):
             return True
-        profiles = as_list(as_dict(resource.get("meta")).get("profile"))
+        profiles = as_list(as_dict(fields.get("meta")).get("profile"))
         return any(isinstance(p, str) and p.endswith(_DISPENSE_REQUEST_PROFILE) for p in profiles)
 
     def is_stopped(self, resource: JsonDict) -> bool:
-        clinical = self.catalogue.clinical
+        clinical = self.clinical
         stop_codes = clinical.stop_type_codes_stopped | clinical.stop_type_codes_paused
         for extension in extensions(resource, clinical.stop_type_extension):
             for _, code, _ in codings(extension.get("valueCodeableConcept")):
@@ -571,12 +604,23 @@ def cached_concept_condition_sets(catalogue: Catalogue, concept: bytes) -> froze
     return concept_condition_sets(catalogue, orjson.loads(concept))
 
 
+_DUMPS: Final = orjson.dumps  # compiled, a Final is a static: no look-up in the module per key
+
+
 def json_key(value: object) -> bytes | None:
-    """A hashable key for a JSON value (None when it cannot be serialised)."""
+    """A hashable key for a JSON value (None when it cannot be serialised). Keys are not
+    sorted: the same JSON written in another order is another key, read once more, and
+    the key of every history resource costs less."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return _DUMPS(value)
     except (TypeError, orjson.JSONEncodeError):
         return None
+
+
+def plain(node: JsonDict) -> dict[str, Any]:
+    """`node` as a dict: itself when it is one (orjson makes nothing else), else a copy.
+    Compiled, a dict's `get` is a direct call, a Mapping's a method looked up by its name."""
+    return node if type(node) is dict else dict(node)
 
 
 def encounter_ref(context: JsonDict) -> str | None:
@@ -587,7 +631,7 @@ def encounter_ref(context: JsonDict) -> str | None:
 
 
 def resource_ref(resource: JsonDict, kind: str, fallback: str) -> str:
-    ident = as_str(resource.get("id"))
+    ident = as_str(plain(resource).get("id"))
     return f"{kind}/{ident}" if ident else f"{kind}/#{fallback}"
 
 
