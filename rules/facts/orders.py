@@ -141,7 +141,7 @@ def read_request_once(
     ctx: ReadingContext, resource: JsonDict, ref: str, full: bool
 ) -> RequestReading:
     cat = ctx.catalogue
-    fields = plain(resource)
+    fields = plain(resource)  # read from; the resource itself is what the memos know
     medication, resolved = ctx.recognise(resource)
     dosage = ctx.regimen(fields.get("dosageInstruction"), medication)
     authored_on = parse_date(fields.get("authoredOn"))

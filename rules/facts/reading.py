@@ -523,11 +523,12 @@ class ReadingContext:
         return False
 
     def is_dispense_request(self, resource: JsonDict) -> bool:
-        if "category" not in resource and "meta" not in resource:
+        fields = plain(resource)
+        if "category" not in fields and "meta" not in fields:
             return False  # most requests: neither says so
-        if self.is_category(resource, self.clinical.dispense_request_category):
+        if self.is_category(fields, self.clinical.dispense_request_category):
             return True
-        profiles = as_list(plain(as_dict(plain(resource).get("meta"))).get("profile"))
+        profiles = as_list(as_dict(fields.get("meta")).get("profile"))
         return any(isinstance(p, str) and p.endswith(_DISPENSE_REQUEST_PROFILE) for p in profiles)
 
     def is_stopped(self, resource: JsonDict) -> bool:
