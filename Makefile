@@ -13,7 +13,7 @@ DEV := $(VENV)/.dev
 # holds no compiler toolchain; requirements-build.lock pins it (pyproject's build-system).
 BUILD_VENV := .venv-build
 BUILD := $(BUILD_VENV)/.installed
-COMPILED := rules/facts/fhir_access.py rules/facts/medication.py rules/facts/elements.py rules/facts/durations.py rules/facts/exposure.py rules/facts/reading.py rules/facts/orders.py rules/facts/history.py rules/facts/patient.py rules/facts/builder.py
+COMPILED := rules/catalogue/units.py rules/facts/fhir_access.py rules/facts/quantities.py rules/facts/medication.py rules/facts/elements.py rules/facts/durations.py rules/facts/exposure.py rules/facts/reading.py rules/facts/orders.py rules/facts/history.py rules/facts/patient.py rules/facts/builder.py
 ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
 NATIVE := $(VENV)/.pure
 else

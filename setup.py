@@ -1,5 +1,5 @@
-"""Build hook: compile the facts builder to C with mypyc (the rest of the package is plain
-Python and configured in pyproject.toml).
+"""Build hook: compile the facts builder and the unit look-ups it calls to C with mypyc (the
+rest of the package is plain Python and configured in pyproject.toml).
 
 Building the facts of a call is the service's largest cost; compiled, it is cheaper
 (docs/performance.md). The modules stay ordinary, fully typed Python: set
@@ -17,7 +17,9 @@ from setuptools import setup
 
 # Pure functions over parsed JSON; nothing in them is patched or subclassed at run time.
 COMPILED_MODULES = [
+    "rules/catalogue/units.py",
     "rules/facts/fhir_access.py",
+    "rules/facts/quantities.py",
     "rules/facts/medication.py",
     "rules/facts/elements.py",
     "rules/facts/durations.py",

@@ -1,17 +1,18 @@
-"""The facts modules that run compiled (mypyc, see setup.py), and the guard that they never
-run stale.
+"""The modules that run compiled (mypyc, see setup.py: the facts builder and the unit
+look-ups it calls), and the guard that they never run stale.
 
 Python imports a compiled extension in preference to the `.py` next to it, so after an edit
 the old compiled code would keep running without a word. The build records a hash of each
-source it compiled (`native_sources.json`); `refuse_stale_compiled_code()` runs before the
-facts package imports any of them and refuses to go on when a source no longer matches.
+source it compiled (`native_sources.json`); `refuse_stale_compiled_code()` runs when the
+catalogue package is imported, before any of them (the facts package imports the catalogue
+first), and refuses to go on when a source no longer matches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
+import importlib.machinery
 import json
 from pathlib import Path
 
@@ -26,7 +27,9 @@ __all__ = [
 ]
 
 COMPILED_MODULES = (
+    "rules.catalogue.units",
     "rules.facts.fhir_access",
+    "rules.facts.quantities",
     "rules.facts.medication",
     "rules.facts.elements",
     "rules.facts.durations",
@@ -53,9 +56,14 @@ def source_hash(path: Path) -> str:
 
 
 def _is_compiled(name: str) -> bool:
-    spec = importlib.util.find_spec(name)
-    origin = spec.origin if spec is not None else None
-    return origin is not None and not origin.endswith(".py")
+    """Whether an extension module lies beside the source (Python's import system takes it
+    first). Looked up on disk, not with `find_spec`, which imports the parent package: the
+    guard runs while the catalogue package is being imported."""
+    stem = _ROOT.joinpath(*name.split("."))
+    return any(
+        stem.with_name(stem.name + suffix).exists()
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    )
 
 
 def stale_compiled_modules() -> list[str]:

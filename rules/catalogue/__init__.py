@@ -6,14 +6,20 @@ only loads them once into fast lookups. Public API: ``Catalogue`` and ``load_cat
 
 from __future__ import annotations
 
-from rules.catalogue._catalogue import (
+from rules.native import refuse_stale_compiled_code
+
+# Before any compiled module (this package's `units`, the facts builder) is imported: never
+# run an older compiled source.
+refuse_stale_compiled_code()
+
+from rules.catalogue._catalogue import (  # noqa: E402
     DATA_DIR,
     Catalogue,
     CatalogueError,
     fold_text,
     load_catalogue,
 )
-from rules.catalogue._model import (
+from rules.catalogue._model import (  # noqa: E402
     AtcEntry,
     ClinicalDefinitions,
     CodeRef,
@@ -27,7 +33,8 @@ from rules.catalogue._model import (
     Substance,
     UnitInfo,
 )
-from rules.catalogue._ucum import warm as warm_ucum
+from rules.catalogue._ucum import warm as warm_ucum  # noqa: E402
+from rules.catalogue.units import Units  # noqa: E402
 
 __all__ = [
     "DATA_DIR",
@@ -45,6 +52,7 @@ __all__ = [
     "ReleaseType",
     "Substance",
     "UnitInfo",
+    "Units",
     "fold_text",
     "load_catalogue",
     "warm_ucum",

@@ -34,7 +34,7 @@ from rules.catalogue._model import (
     Substance,
     UnitInfo,
 )
-from rules.catalogue._ucum import ucum_unit
+from rules.catalogue.units import Units
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -118,8 +118,7 @@ class Catalogue:
         self._roles_exact: dict[tuple[str, str], RoleCode] = {}
         self._roles_prefix: dict[str, list[RoleCode]] = {}
         self._role_text: list[tuple[re.Pattern[str], str]] = []
-        self._units: dict[str, UnitInfo] = {}
-        self._time_units: dict[str, float] = {}
+        self.units = Units({}, {})
         self._timing_codes: dict[str, float] = {}
         self._once_daily_text: list[re.Pattern[str]] = []
         self._substance_text: re.Pattern[str] | None = None
@@ -260,12 +259,13 @@ class Catalogue:
     def _load_units(
         self, rows: Iterable[dict[str, str]], time_rows: Iterable[dict[str, str]]
     ) -> None:
-        for row in rows:
-            self._units[row["unit"]] = UnitInfo(
-                row["dimension"], row["canonical"], float(row["factor"])
-            )
-        for row in time_rows:
-            self._time_units[row["unit"]] = float(row["days"])
+        self.units = Units(
+            {
+                row["unit"]: UnitInfo(row["dimension"], row["canonical"], float(row["factor"]))
+                for row in rows
+            },
+            {row["unit"]: float(row["days"]) for row in time_rows},
+        )
 
     def _load_products(self, rows: Iterable[dict[str, str]]) -> None:
         for row in rows:
@@ -277,7 +277,8 @@ class Catalogue:
                     raise CatalogueError(f"{where}: unknown substance {key!r}")
             strength: Quantity | None = None
             if row["strength_value"]:
-                strength = self.to_canonical(float(row["strength_value"]), row["strength_unit"])
+                value, unit = float(row["strength_value"]), row["strength_unit"]
+                strength = self.units.to_canonical(value, unit)
                 if strength is None:
                     raise CatalogueError(f"{where}: unknown unit {row['strength_unit']!r}")
             route = row["route"] or None
@@ -571,28 +572,6 @@ class Catalogue:
             if pattern.search(folded):
                 return role
         return None
-
-    def unit(self, unit: str) -> UnitInfo | None:
-        """Our table of display spellings first (case-insensitive), then UCUM (case-sensitive)."""
-        info = self._units.get(unit)
-        if info is None:
-            info = self._units.get(unit.strip().lower())
-        if info is None:
-            info = ucum_unit(unit)
-        return info
-
-    def to_canonical(self, value: float, unit: str) -> Quantity | None:
-        info = self.unit(unit)
-        if info is None:
-            return None
-        return Quantity(value * info.factor, info.canonical)
-
-    def days_per_unit(self, unit: str) -> float | None:
-        """Length of a time unit in days (UCUM ``d``, ``wk``, ``mo`` = 30 d, ...)."""
-        days = self._time_units.get(unit)
-        if days is None:
-            days = self._time_units.get(unit.strip().lower())
-        return days
 
     def timing_code_doses(self, code: str) -> float | None:
         return self._timing_codes.get(code.strip().upper())

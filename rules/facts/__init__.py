@@ -23,17 +23,13 @@ Conventions:
   ``Facts.problems`` and the affected fact is ``None`` / ``unknown``.
 """
 
-from rules.native import refuse_stale_compiled_code
-
-# Before any compiled module of this package is imported: never run an older compiled source.
-refuse_stale_compiled_code()
-
-from rules.catalogue import Quantity, ReleaseType  # noqa: E402
-from rules.facts.builder import build_facts  # noqa: E402
-from rules.facts.durations import add_days  # noqa: E402
-from rules.facts.exposure import Interval, covered_days  # noqa: E402
-from rules.facts.fhir_access import MAX_NESTING, nested_deeper_than, parse_date  # noqa: E402
-from rules.facts.model import (  # noqa: E402
+# First: importing the catalogue refuses compiled modules older than their source (rules.native).
+from rules.catalogue import Quantity, ReleaseType
+from rules.facts.builder import build_facts
+from rules.facts.durations import add_days
+from rules.facts.exposure import Interval, covered_days
+from rules.facts.fhir_access import MAX_NESTING, nested_deeper_than, parse_date
+from rules.facts.model import (
     ActiveMedication,
     DurationSource,
     ExposureSource,

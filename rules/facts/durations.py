@@ -15,8 +15,9 @@ from typing import Any, Final
 
 from rules.catalogue import Catalogue
 from rules.facts.fhir_access import as_dict, extension_map, extensions, is_object, parse_date
-from rules.facts.medication import Regimen, duration_days, period_end, quantity_of
+from rules.facts.medication import Regimen, period_end
 from rules.facts.model import DurationSource, MedicationFacts
+from rules.facts.quantities import duration_days, quantity_of
 
 __all__ = [
     "MAX_DAYS",

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from rules.catalogue import Catalogue
 from rules.facts.fhir_access import as_list, as_number, as_str, is_object, parse_date
-from rules.facts.medication import duration_days, quantity_of
+from rules.facts.quantities import duration_days, is_readable_quantity
 
 __all__ = [
     "CONDITION",
@@ -91,15 +91,16 @@ def unreadable_elements(
     in `MODIFIERS`) of the resource and read elements that hold a modifierExtension whose URL
     is not in `understood`, or that is no extension at all. Never a URL or value."""
     found = [name for name in required if resource.get(name) is None]
-    if _readable(catalogue, resource, shape):  # the common case: one quick pass
-        return found
+    if type(resource) is dict and _readable(catalogue, resource, shape):
+        return found  # the common case: one quick pass
     _collect(catalogue, resource, shape, "", found, understood)
     return list(dict.fromkeys(found))
 
 
-def _readable(catalogue: Catalogue, node: Mapping[str, Any], shape: Shape) -> bool:
+def _readable(catalogue: Catalogue, node: dict[str, Any], shape: Shape) -> bool:
     """True when every element read is readable and none holds a modifierExtension (rare:
-    those, known or not, are sorted out on the slow path)."""
+    those, known or not, are sorted out on the slow path, as is JSON that is not plain dicts).
+    Typed `dict`, not `Mapping`: compiled, a dict's items are walked without making tuples."""
     elements = shape.elements
     for name, value in node.items():  # a resource holds fewer elements than are read
         spec = elements.get(name)
@@ -115,11 +116,9 @@ def _readable(catalogue: Catalogue, node: Mapping[str, Any], shape: Shape) -> bo
                 return False
         elif spec.many and type(value) is list:
             for item in value:
-                if type(item) is not dict and not is_object(item):
+                if type(item) is not dict or not _readable(catalogue, item, spec):
                     return False
-                if not _readable(catalogue, item, spec):
-                    return False
-        elif not is_object(value) or not _readable(catalogue, value, spec):
+        else:
             return False
     return True
 
@@ -170,12 +169,12 @@ def _leaf_readable(catalogue: Catalogue, check: Check, value: object) -> bool:
     if check == END:  # 9999-12-31 (and every day of 9999) is "no end"
         return parse_date(value) is not None or (isinstance(value, str) and value[:4] == "9999")
     if check == AMOUNT:  # a value of 0 or more in a unit the catalogue converts, or in none
-        return quantity_of(catalogue, value) is not None
+        return is_readable_quantity(catalogue, value)
     if check == DURATION:  # a value of 0 or more in a unit of time
         return duration_days(catalogue, value) is not None
     if check == TIME_UNIT:
         unit = as_str(value)
-        return unit is not None and catalogue.days_per_unit(unit) is not None
+        return unit is not None and catalogue.units.days_per_unit(unit) is not None
     if check == TEXTS:
         return all(isinstance(item, str) for item in as_list(value))
     if check == BOOLEAN:

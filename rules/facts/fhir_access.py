@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any, TypeGuard
+from typing import Any, Final, TypeGuard
 
 __all__ = [
     "MAX_NESTING",
@@ -33,6 +33,7 @@ __all__ = [
 JsonDict = Mapping[str, Any]
 _EMPTY: dict[str, Any] = {}
 _INT_LIMIT = 10**300  # beyond this float() overflows
+_SMALL_INT: Final = 2**53
 MAX_NESTING = 100
 """Deepest JSON nesting of a draft that is read and copied (a real MedicationRequest is about
 a dozen levels deep; copy.deepcopy exhausts the stack at a few hundred)."""
@@ -97,6 +98,10 @@ def as_str(value: object) -> str | None:
 
 def as_number(value: object) -> float | None:
     """A finite number; numeric strings are accepted (``"10"``), booleans are not."""
+    # The common case first; compiled, comparing with a small bound is cheap, with the big
+    # one below is not.
+    if type(value) is int and -_SMALL_INT < value < _SMALL_INT:
+        return float(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, float):

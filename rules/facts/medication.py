@@ -31,6 +31,7 @@ from rules.facts.model import (
     RecognisedBy,
     SubstanceRef,
 )
+from rules.facts.quantities import duration_days, quantity_of
 from rules.facts.strength_text import opioid_strength_in_text
 
 JsonDict = Mapping[str, Any]
@@ -370,18 +371,18 @@ def _ingredient_key(catalogue: Catalogue, system: str, code: str) -> str | None:
 
 def canonical_strength(catalogue: Catalogue, raw: Quantity) -> Quantity | None:
     """``value numerator/denominator`` → mg (per unit), ug/h (patch) or mg/mL."""
-    direct = catalogue.unit(raw.unit)  # e.g. "mg/mL" given as one unit
+    direct = catalogue.units.unit(raw.unit)  # e.g. "mg/mL" given as one unit
     if direct is not None and direct.dimension in ("rate", "concentration"):
         return Quantity(raw.value * direct.factor, direct.canonical)
     # The numerator may itself be a rate ("ug/h" per 1 patch): split at the last slash.
     numerator_unit, _, denominator_unit = raw.unit.rpartition("/")
     if not numerator_unit:
         numerator_unit, denominator_unit = denominator_unit, ""
-    numerator = catalogue.unit(numerator_unit)
+    numerator = catalogue.units.unit(numerator_unit)
     if numerator is None:
         return None
-    denominator = catalogue.unit(denominator_unit) if denominator_unit else None
-    days = catalogue.days_per_unit(denominator_unit) if denominator_unit else None
+    denominator = catalogue.units.unit(denominator_unit) if denominator_unit else None
+    days = catalogue.units.days_per_unit(denominator_unit) if denominator_unit else None
     if numerator.dimension == "rate":
         return Quantity(raw.value * numerator.factor, numerator.canonical)
     if numerator.dimension != "mass":
@@ -452,7 +453,7 @@ def _doses_per_day(catalogue: Catalogue, timing: JsonDict, repeat: JsonDict) -> 
     unit = as_str(repeat.get("periodUnit"))
     period_days = None
     if period is not None and period > 0:
-        unit_days = catalogue.days_per_unit(unit) if unit else 1.0
+        unit_days = catalogue.units.days_per_unit(unit) if unit else 1.0
         period_days = period * unit_days if unit_days is not None else None
     moments = len(as_list(repeat.get("timeOfDay"))) or len(as_list(repeat.get("when")))
     doses: float | None = None
@@ -475,26 +476,6 @@ def _doses_per_day(catalogue: Catalogue, timing: JsonDict, repeat: JsonDict) -> 
     text = as_dict(timing.get("code")).get("text")
     if isinstance(text, str):
         return catalogue.timing_code_doses(text)
-    return None
-
-
-def quantity_of(catalogue: Catalogue, node: object) -> Quantity | None:
-    """A FHIR Quantity in canonical units; a value without a unit counts as units (``1``)."""
-    if node is None:
-        return None
-    quantity = as_dict(node)
-    value = as_number(quantity.get("value"))
-    if value is None or value < 0:
-        return None
-    code = as_str(quantity.get("code"))
-    unit = as_str(quantity.get("unit"))
-    for candidate in (code, unit):
-        if candidate:
-            converted = catalogue.to_canonical(value, candidate)
-            if converted is not None:
-                return converted
-    if code is None and unit is None:
-        return Quantity(value, "1")
     return None
 
 
@@ -540,7 +521,7 @@ def _max_per_day(catalogue: Catalogue, instruction: JsonDict) -> float | None:
         denominator = as_dict(ratio.get("denominator"))
         span = as_number(denominator.get("value"))
         unit = as_str(denominator.get("code")) or as_str(denominator.get("unit"))
-        days = catalogue.days_per_unit(unit) if unit else None
+        days = catalogue.units.days_per_unit(unit) if unit else None
         if amount is None or not span or not days:
             continue
         # A period that rounds to zero (1e-320 s) or a result beyond float cannot be read:
@@ -575,19 +556,6 @@ def _bounds(catalogue: Catalogue, repeat: JsonDict) -> tuple[float | None, date 
     if duration is None:
         duration = duration_days(catalogue, as_dict(repeat.get("boundsRange")).get("high"))
     return duration, start
-
-
-def duration_days(catalogue: Catalogue, node: object) -> float | None:
-    """A FHIR Duration in days (``wk`` = 7, ``mo`` = 30, ``a`` = 365)."""
-    if node is None:
-        return None
-    duration = as_dict(node)
-    value = as_number(duration.get("value"))
-    if value is None or value < 0:
-        return None
-    unit = as_str(duration.get("code")) or as_str(duration.get("unit"))
-    days = catalogue.days_per_unit(unit) if unit else None
-    return value * days if days is not None else None
 
 
 def route_of(catalogue: Catalogue, concept: object) -> str | None:

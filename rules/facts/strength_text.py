@@ -72,7 +72,7 @@ def _per_volume(
     if len(found) != 1 or volume <= 0:
         return None
     amount = float(found[0].replace(",", ".")) / volume
-    return catalogue.to_canonical(amount, f"{match.group(3)}/ml")
+    return catalogue.units.to_canonical(amount, f"{match.group(3)}/ml")
 
 
 def _mine(
@@ -101,4 +101,4 @@ def _positional(
 def _canonical(catalogue: Catalogue, value: str, unit: str, per: str | None) -> Quantity | None:
     per = (per or "").lower()
     unit_text = f"{unit}/{per}" if per and per not in ("dosis", "actuat") else unit
-    return catalogue.to_canonical(float(value.replace(",", ".")), unit_text)
+    return catalogue.units.to_canonical(float(value.replace(",", ".")), unit_text)

@@ -187,13 +187,13 @@ def test_role_codes(catalogue: Catalogue) -> None:
 
 
 def test_units_through_ucum(catalogue: Catalogue) -> None:
-    assert catalogue.to_canonical(0.075, "mg/h") == Quantity(75.0, "ug/h")
-    assert catalogue.to_canonical(12, "ug/uur") == Quantity(12, "ug/h")
-    assert catalogue.to_canonical(500, "ug") == Quantity(0.5, "mg")
-    assert catalogue.to_canonical(1, "{tab}") == Quantity(1, "1")
-    assert catalogue.to_canonical(1, "stuk") == Quantity(1, "1")
-    assert catalogue.to_canonical(1, "furlong") is None
-    assert catalogue.days_per_unit("wk") == 7
-    assert catalogue.days_per_unit("h") == pytest.approx(1 / 24)
+    assert catalogue.units.to_canonical(0.075, "mg/h") == Quantity(75.0, "ug/h")
+    assert catalogue.units.to_canonical(12, "ug/uur") == Quantity(12, "ug/h")
+    assert catalogue.units.to_canonical(500, "ug") == Quantity(0.5, "mg")
+    assert catalogue.units.to_canonical(1, "{tab}") == Quantity(1, "1")
+    assert catalogue.units.to_canonical(1, "stuk") == Quantity(1, "1")
+    assert catalogue.units.to_canonical(1, "furlong") is None
+    assert catalogue.units.days_per_unit("wk") == 7
+    assert catalogue.units.days_per_unit("h") == pytest.approx(1 / 24)
     assert catalogue.timing_code_doses("BID") == 2
     assert catalogue.timing_code_doses("q4h") == 6

@@ -39,7 +39,7 @@ from rules.catalogue._ucum import _parsed_unit, ucum_unit
 def test_units_to_canonical(
     catalogue: Catalogue, value: float, unit: str, expected: Quantity
 ) -> None:
-    converted = catalogue.to_canonical(value, unit)
+    converted = catalogue.units.to_canonical(value, unit)
     assert converted is not None
     assert converted.unit == expected.unit
     assert converted.value == pytest.approx(expected.value)
@@ -48,7 +48,7 @@ def test_units_to_canonical(
 @pytest.mark.parametrize("unit", ["mg/kg", "%", "kg/m2", "not a unit", "mg/", "[iU]"])
 def test_units_outside_our_dimensions_are_not_converted(catalogue: Catalogue, unit: str) -> None:
     # a weight-based or unitless amount is no dose: the caller reports it (incomplete-check)
-    assert catalogue.to_canonical(1, unit) is None
+    assert catalogue.units.to_canonical(1, unit) is None
 
 
 def test_each_unit_string_is_parsed_once() -> None:
@@ -65,5 +65,5 @@ def test_a_unit_string_no_dose_has_is_neither_parsed_nor_kept(catalogue: Catalog
     """A request cannot spend the parser's time, nor fill its cache, with long strings."""
     before = _parsed_unit.cache_info()
     for index in range(50):
-        assert catalogue.to_canonical(1, f"mg/{index}" + "{x}" * 20_000) is None
+        assert catalogue.units.to_canonical(1, f"mg/{index}" + "{x}" * 20_000) is None
     assert _parsed_unit.cache_info() == before
