@@ -11,7 +11,6 @@ at the treatment's dose."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date
 from typing import Any, Final
 
@@ -487,7 +486,7 @@ def _with_dispense_requests(history: HistoryReading) -> None:
             continue
         treated = history.exposures[position]
         if treated.pharmacy_id is None and exposure.pharmacy_id is not None:
-            history.exposures[position] = replace(treated, pharmacy_id=exposure.pharmacy_id)
+            history.exposures[position] = treated._replace(pharmacy_id=exposure.pharmacy_id)
 
 
 def _stopped(start: date | None, end: date | None, stop: date) -> tuple[date | None, bool]:
@@ -527,8 +526,7 @@ def _apply_stops(ctx: ReadingContext, history: HistoryReading) -> None:
         if exposure.treatment in history.ended_now and (
             exposure.start is None or exposure.start <= today
         ):
-            history.exposures[position] = replace(
-                exposure,
+            history.exposures[position] = exposure._replace(
                 end=today if exposure.end is None or exposure.end > today else exposure.end,
                 indefinite=False,
                 is_active=False,
@@ -539,8 +537,7 @@ def _apply_stops(ctx: ReadingContext, history: HistoryReading) -> None:
             continue
         end, cut = _stopped(exposure.start, exposure.end, stop)
         if cut:
-            history.exposures[position] = replace(
-                exposure,
+            history.exposures[position] = exposure._replace(
                 end=end,
                 indefinite=False,
                 is_active=exposure.is_active and today <= stop,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from rules.catalogue import Quantity, ReleaseType
 
@@ -312,37 +312,40 @@ class OrderFacts:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class OpioidExposure:
-    """One prior opioid prescription, dispense or use statement (docs/definitions.md §1 History)."""
+class OpioidExposure(NamedTuple):
+    """One prior opioid prescription, dispense or use statement (docs/definitions.md §1 History).
+
+    A NamedTuple, not a frozen dataclass: as immutable, and a call makes one for every opioid
+    of the history, where a frozen dataclass's ``__init__`` costs four times as much (each
+    field set through ``object.__setattr__``, docs/performance.md)."""
 
     source: ExposureSource
     ref: str
     substances: tuple[str, ...]
-    """Substance keys (e.g. ``("oxycodone",)``)."""
+    # Substance keys (e.g. ``("oxycodone",)``).
     product_display: str | None
     prescribed_on: date | None
-    """authoredOn (request), whenHandedOver (dispense), dateAsserted/effective start (statement)."""
+    # authoredOn (request), whenHandedOver (dispense), dateAsserted/effective start (statement).
     start: date | None
     end: date | None
-    """Last covered day (inclusive); None when unknown. Indefinite use ends ``today``."""
+    # Last covered day (inclusive); None when unknown. Indefinite use ends ``today``.
     indefinite: bool
     prescriber_id: str | None
-    """Person identity: AGB, else UZI, else Practitioner reference, else requester reference."""
+    # Person identity: AGB, else UZI, else Practitioner reference, else requester reference.
     prescriber_role: PrescriberRole
     pharmacy_id: str | None
     is_oat: bool
     is_active: bool
-    """Counts as current medication today (for OME, sedative combination)."""
+    # Counts as current medication today (for OME, sedative combination).
     release_type: ReleaseType
     ome_mg_per_day: float | None
     ome_not_computable_reason: str | None
     next_practitioner: NextPractitioner | None
     has_handover: bool
-    """NextPractitioner names the current user, a GP role, or the requester's organisation."""
+    # NextPractitioner names the current user, a GP role, or the requester's organisation.
     treatment: str | None = None
-    """Nictiz MP9 pharmaceutical treatment (``ext-PharmaceuticalTreatment.Identifier``,
-    ``system|value``): the building blocks of one treatment share it."""
+    # Nictiz MP9 pharmaceutical treatment (``ext-PharmaceuticalTreatment.Identifier``,
+    # ``system|value``): the building blocks of one treatment share it.
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,7 +160,7 @@ def exposure(
         next_practitioner=None,
         has_handover=False,
     )
-    return replace(value, **changes)
+    return value._replace(**changes)
 
 
 def patient(**changes: Any) -> PatientFacts:

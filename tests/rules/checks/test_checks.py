@@ -298,7 +298,7 @@ def test_specialist_ownership_mentions_surgery_and_suggests_referral_back(
     assert resource["performer"] == [{"reference": "PractitionerRole/role-surgeon-visser"}]
 
     handed_over = patient(
-        history=(prior,), last_prior_prescription=replace(prior, has_handover=True)
+        history=(prior,), last_prior_prescription=prior._replace(has_handover=True)
     )
     assert (
         "specialist-ownership"
