@@ -24,6 +24,7 @@ __all__ = [
     "dicts",
     "extension_map",
     "extensions",
+    "fields_of",
     "is_object",
     "nested_deeper_than",
     "parse_date",
@@ -50,6 +51,15 @@ def as_dict(value: object) -> JsonDict:
     if value is None or type(value) in (str, int, float, bool, list):
         return _EMPTY  # the common non-objects, without the slow ABC check below
     return value if isinstance(value, Mapping) else _EMPTY
+
+
+def fields_of(value: object) -> dict[str, Any]:
+    """A JSON object's fields as a dict: the object itself when it is one (orjson makes no
+    other), a copy of another mapping, else none. Compiled, a dict's `get` is a direct call, a
+    Mapping's a method looked up by its name. Read it, never write to it."""
+    if type(value) is dict:
+        return value
+    return dict(value) if is_object(value) else {}
 
 
 def is_object(value: object) -> TypeGuard[JsonDict]:
@@ -85,10 +95,10 @@ def dicts(value: object) -> list[JsonDict]:
 def as_str(value: object) -> str | None:
     """A non-empty stripped string; numbers are accepted as their text (codes like 57614)."""
     if type(value) is str:
-        # FHIR strings carry no outer whitespace; the comparisons avoid a strip() per call.
-        if value and value[0] > " " and value[-1] > " ":
-            return value
-        return value.strip() or None
+        # Compiled, strip() is a direct call that returns the string itself when there is
+        # nothing to strip (FHIR strings carry no outer whitespace).
+        stripped = value.strip()
+        return stripped if stripped else None
     if isinstance(value, str):
         return value.strip() or None
     if isinstance(value, int) and not isinstance(value, bool):

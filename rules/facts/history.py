@@ -34,6 +34,7 @@ from rules.facts.fhir_access import (
     as_str,
     dicts,
     extensions,
+    fields_of,
     reference_of,
 )
 from rules.facts.model import (
@@ -46,7 +47,7 @@ from rules.facts.model import (
     ProblemReason,
 )
 from rules.facts.orders import RequestReading, read_request, read_request_with_ref
-from rules.facts.reading import ReadingContext, plain, resource_ref
+from rules.facts.reading import ReadingContext, resource_ref
 
 JsonDict = Mapping[str, Any]
 MEDICATION_USE_PRESCRIBER_URL = (
@@ -406,7 +407,7 @@ def read_history_request(
 ) -> OpioidExposure | None:
     """A MedicationRequest of the history, `ref` its reference (`resource_ref`)."""
     clinical = ctx.clinical
-    fields = plain(resource)
+    fields = fields_of(resource)
     if as_str(fields.get("status")) in clinical.excluded_request_statuses:
         return None
     if as_str(fields.get("intent")) in clinical.excluded_request_intents:

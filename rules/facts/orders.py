@@ -20,6 +20,7 @@ from rules.facts.fhir_access import (
     codings,
     concept_text,
     dicts,
+    fields_of,
     parse_date,
     reference_of,
 )
@@ -35,7 +36,7 @@ from rules.facts.model import (
     ProblemReason,
     RoleSource,
 )
-from rules.facts.reading import Actor, ReadingContext, plain, resource_ref
+from rules.facts.reading import Actor, ReadingContext, resource_ref
 
 JsonDict = Mapping[str, Any]
 _T = TypeVar("_T")
@@ -141,12 +142,12 @@ def read_request_once(
     ctx: ReadingContext, resource: JsonDict, ref: str, full: bool
 ) -> RequestReading:
     cat = ctx.catalogue
-    fields = plain(resource)  # read from; the resource itself is what the memos know
+    fields = fields_of(resource)  # read from; the resource itself is what the memos know
     medication, resolved = ctx.recognise(resource)
     dosage = ctx.regimen(fields.get("dosageInstruction"), medication)
     authored_on = parse_date(fields.get("authoredOn"))
     found = request_durations(cat, resource, dosage, medication, authored_on, every_source=full)
-    dispense = plain(as_dict(fields.get("dispenseRequest")))
+    dispense = fields_of(fields.get("dispenseRequest"))
     repeats = max(as_int(dispense.get("numberOfRepeatsAllowed")) or 0, 0)
     total = found.days * (1 + repeats) if found.days is not None else None
     oat_capable = ctx.oat_capable(medication)

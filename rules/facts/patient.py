@@ -26,6 +26,7 @@ from rules.facts.fhir_access import (
     codings,
     concept_text,
     dicts,
+    fields_of,
     parse_date,
     reference_of,
 )
@@ -46,7 +47,7 @@ from rules.facts.model import (
     SurgicalProcedure,
 )
 from rules.facts.orders import ome_by_policy, ome_problem
-from rules.facts.reading import ReadingContext, guarded, plain, resource_ref
+from rules.facts.reading import ReadingContext, guarded, resource_ref
 
 JsonDict = Mapping[str, Any]
 _NON_DIGITS = re.compile(r"\D")
@@ -104,7 +105,7 @@ def _condition_sets(ctx: ReadingContext, resources: Sequence[JsonDict]) -> froze
     clinical = ctx.clinical
     sets: set[str] = set()
     for position, resource in enumerate(resources):
-        fields = plain(resource)
+        fields = fields_of(resource)
         of_code = ctx.condition_sets_of(fields.get("code"))
         _name_unreadable(ctx, resource, CONDITION, bool(of_code), f"c{position}")
         statuses = [c for _, c, _ in codings(fields.get("clinicalStatus"))]
@@ -167,7 +168,7 @@ def _pregnant_by_observation(ctx: ReadingContext, resources: Sequence[JsonDict])
 
 def _is_physical(ctx: ReadingContext, resource: JsonDict) -> bool:
     definition = ctx.clinical.physical_consult
-    encounter = plain(resource)
+    encounter = fields_of(resource)
     if as_str(encounter.get("status")) not in definition.statuses:
         return False
     # A class of a consult and none that never is one (no sets built: twenty encounters a call).
@@ -205,7 +206,7 @@ def _consults(ctx: ReadingContext, resources: Sequence[JsonDict]) -> tuple[list[
             current = physical
         if not physical:
             continue
-        period = plain(as_dict(plain(resource).get("period")))
+        period = fields_of(fields_of(resource).get("period"))
         when = parse_date(period.get("start")) or parse_date(period.get("end"))
         if when is None and is_current:
             when = ctx.today

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from rules.catalogue import Catalogue, Quantity
-from rules.facts.fhir_access import as_dict, as_number, as_str
+from rules.facts.fhir_access import as_number, as_str, fields_of
 
 __all__ = ["duration_days", "is_readable_quantity", "quantity_of"]
 
 
 def quantity_of(catalogue: Catalogue, node: object) -> Quantity | None:
     """A FHIR Quantity in canonical units; a value without a unit counts as units (``1``)."""
-    quantity = as_dict(node)
+    quantity = fields_of(node)
     value = as_number(quantity.get("value"))
     if value is None or value < 0:
         return None
@@ -22,7 +22,7 @@ def quantity_of(catalogue: Catalogue, node: object) -> Quantity | None:
 def is_readable_quantity(catalogue: Catalogue, node: object) -> bool:
     """Whether `quantity_of` reads the node, without making the Quantity: the unreadable
     elements pass asks it of every dose and supply of the history."""
-    quantity = as_dict(node)
+    quantity = fields_of(node)
     value = as_number(quantity.get("value"))
     if value is None or value < 0:
         return False
@@ -32,7 +32,7 @@ def is_readable_quantity(catalogue: Catalogue, node: object) -> bool:
 
 def duration_days(catalogue: Catalogue, node: object) -> float | None:
     """A FHIR Duration in days (``wk`` = 7, ``mo`` = 30, ``a`` = 365)."""
-    duration = as_dict(node)
+    duration = fields_of(node)
     value = as_number(duration.get("value"))
     if value is None or value < 0:
         return None

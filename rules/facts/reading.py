@@ -35,6 +35,7 @@ from rules.facts.fhir_access import (
     concept_text,
     dicts,
     extensions,
+    fields_of,
     is_object,
     reference_of,
 )
@@ -89,7 +90,7 @@ class ResourceIndex:
         for position, resource in enumerate(resources):
             if not is_object(resource):
                 continue
-            kind = as_str(plain(resource).get("resourceType"))
+            kind = as_str(fields_of(resource).get("resourceType"))
             if kind:
                 of_kind = self.history.get(kind)
                 if of_kind is None:
@@ -252,7 +253,7 @@ class ReadingContext:
 
     # -- actors
     def actor(self, value: object, *containers: JsonDict) -> Actor:
-        node = plain(as_dict(value))
+        node = fields_of(value)
         ref = as_str(node.get("reference"))  # `reference_of`, on the dict at hand
         local = ref is not None and ref.startswith("#")
         # A bare {"reference": ...} (the usual case) is keyed by its text, one with a display
@@ -418,7 +419,7 @@ class ReadingContext:
         by_resource = self._medication_of_resource.get(id(resource))
         if by_resource is not None and by_resource[0] is resource:
             return by_resource[1]
-        fields = plain(resource)
+        fields = fields_of(resource)
         concept = fields.get("medicationCodeableConcept")
         only_concept = "medicationReference" not in fields and "medication" not in fields
         if concept is not None and only_concept:
@@ -523,7 +524,7 @@ class ReadingContext:
         return False
 
     def is_dispense_request(self, resource: JsonDict) -> bool:
-        fields = plain(resource)
+        fields = fields_of(resource)
         if "category" not in fields and "meta" not in fields:
             return False  # most requests: neither says so
         if self.is_category(fields, self.clinical.dispense_request_category):
@@ -617,12 +618,6 @@ def json_key(value: object) -> bytes | None:
         return None
 
 
-def plain(node: JsonDict) -> dict[str, Any]:
-    """`node` as a dict: itself when it is one (orjson makes nothing else), else a copy.
-    Compiled, a dict's `get` is a direct call, a Mapping's a method looked up by its name."""
-    return node if type(node) is dict else dict(node)
-
-
 def encounter_ref(context: JsonDict) -> str | None:
     encounter = as_str(context.get("encounterId"))
     if encounter is None:
@@ -631,7 +626,7 @@ def encounter_ref(context: JsonDict) -> str | None:
 
 
 def resource_ref(resource: JsonDict, kind: str, fallback: str) -> str:
-    ident = as_str(plain(resource).get("id"))
+    ident = as_str(fields_of(resource).get("id"))
     return f"{kind}/{ident}" if ident else f"{kind}/#{fallback}"
 
 
