@@ -33,11 +33,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import pytest
 
+from app.settings import Settings
 from fhir_fixtures.population import write_population
 from rules.fixtures import list_fixtures, load_fixture
 from tests.app.live_server import EXAMPLE_TRUST_FILE, LiveService, live_service
@@ -216,13 +216,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with fhir_fixtures/ and export/ as the examples expect, dates relative to
-    today."""
+    the clinical today the commands use (Amsterdam's date, a day ahead of UTC's before
+    midnight there)."""
     directory = tmp_path_factory.mktemp("integration-workdir")
     (directory / "fhir_fixtures").mkdir()
     for path in list_fixtures():
         request, _expectation = load_fixture(path)
         (directory / "fhir_fixtures" / path.name).write_text(json.dumps(request), encoding="utf-8")
-    write_population(directory / "export", patients=1000, as_of=date.today(), files_per_type=1)
+    today = Settings().clinical_today()
+    write_population(directory / "export", patients=1000, as_of=today, files_per_type=1)
     return directory
 
 
