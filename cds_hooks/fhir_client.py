@@ -111,8 +111,11 @@ def bundle_resources(bundle: Mapping[str, Any]) -> tuple[list[Resource], bool, i
     unread = 0
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        if not isinstance(resource, dict) or type(kind) is not str or kind == "Bundle":
+        if not isinstance(resource, dict):
+            unread += 1
+            continue
+        kind = resource.get("resourceType")
+        if type(kind) is not str or kind == "Bundle":
             unread += 1
             continue
         if kind == "OperationOutcome":
@@ -137,6 +140,8 @@ def next_link(bundle: Mapping[str, Any]) -> str | None:
 def has_next(bundle: Mapping[str, Any]) -> bool:
     """Whether the Bundle links to a next page at all (with a URL that can be followed or not)."""
     links = bundle.get("link")
+    if links is None:
+        return False  # most Bundles: nothing to look through
     links = links if isinstance(links, list) else [links]
     return any(isinstance(link, Mapping) and link.get("relation") == "next" for link in links)
 

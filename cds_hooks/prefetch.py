@@ -335,7 +335,7 @@ class _Resolver:
             return False
         if unread:
             self.unreadable.add(searched_type(template))
-        if next_link(value) is not None and self.client is not None:
+        if self.client is not None and next_link(value) is not None:
             # Complete only once the further pages are in; a failing page fails the key.
             self._start(("next", key), self._continue(value, resources))
         else:

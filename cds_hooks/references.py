@@ -50,6 +50,10 @@ def resolve_contained(reference: str, containers: Sequence[Resource]) -> Resourc
 class References:
     """The resources of one call by fullUrl, by `Type/id` and by id; first one wins.
 
+    `Type/id` is kept as the pair (type, id): a history has dozens of resources, and a pair
+    is made and hashed for less than the string would be (their ids are hashed already, by
+    prefetch).
+
     Built from the draftOrders entries (with their fullUrls) and then the prefetched or
     fetched resources (which come without fullUrls); `add` takes resources that arrive
     later (prefetch reads them as the call goes)."""
@@ -62,7 +66,7 @@ class References:
         resources: Iterable[object] = (),
     ) -> None:
         self._by_full_url: dict[str, Resource] = {}
-        self._by_key: dict[str, Resource] = {}
+        self._by_key: dict[tuple[str, str], Resource] = {}
         # Every resource with a type and an id, in order. The map by id (only `urn:` references
         # that are no fullUrl need it, seldom) is made from it when first asked for.
         self._identified: list[tuple[str, Resource]] = []
@@ -81,7 +85,7 @@ class References:
             kind = resource.get("resourceType")
             ident = resource.get("id")
             if isinstance(kind, str) and isinstance(ident, str) and kind and ident:
-                key = f"{kind}/{ident}"
+                key = (kind, ident)
                 if key not in by_key:
                     by_key[key] = resource
                 identified.append((ident, resource))
@@ -93,12 +97,13 @@ class References:
         if full_url:
             self._by_full_url.setdefault(full_url, resource)
         if isinstance(kind, str) and kind and isinstance(ident, str) and ident:
-            self._by_key.setdefault(f"{kind}/{ident}", resource)
+            self._by_key.setdefault((kind, ident), resource)
             self._identified.append((ident, resource))
             self._by_id = None
         if full_url and "://" in full_url:
             # A relative reference resolves against the base of an absolute fullUrl.
-            self._by_key.setdefault(reference_key(full_url), resource)
+            kind, _, ident = reference_key(full_url).partition("/")
+            self._by_key.setdefault((kind, ident), resource)
 
     def _resource_with_id(self, ident: str) -> Resource | None:
         """The one resource with this id; None when there is none, or two share the id."""
@@ -138,5 +143,5 @@ class References:
                 found = self._by_full_url.get(reference.split("/_history/", 1)[0])
             if found is not None:
                 return found
-        key = reference_key(reference)
-        return self._by_key.get(key) if "/" in key else None
+        kind, slash, ident = reference_key(reference).partition("/")
+        return self._by_key.get((kind, ident)) if slash else None
