@@ -43,7 +43,7 @@ $(BUILD): requirements-build.lock
 # a stale one would run old code. OPIOID_CDS_PURE_PYTHON=1 removes them instead.
 ifeq ($(OPIOID_CDS_PURE_PYTHON),1)
 $(NATIVE): $(RUNTIME)
-	rm -f rules/*.so rules/facts/*.so $(VENV)/.compiled
+	rm -f rules/*.so rules/catalogue/*.so rules/facts/*.so $(VENV)/.compiled
 	touch $(NATIVE)
 else
 $(NATIVE): $(RUNTIME) $(BUILD) $(COMPILED)
@@ -85,4 +85,4 @@ lock: $(DEV)
 		| $(LOCK) - -o requirements-build.lock
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) var build .mypy_cache .ruff_cache .pytest_cache rules/*.so rules/facts/*.so
+	rm -rf $(VENV) $(BUILD_VENV) var build .mypy_cache .ruff_cache .pytest_cache rules/*.so rules/catalogue/*.so rules/facts/*.so
