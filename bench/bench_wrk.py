@@ -9,7 +9,8 @@ and prints wrk's p50/p90/p99 and requests/s per route, and the p50 ratio to pars
 
 wrk (C, one thread) adds far less to a round trip than an httpx client, which would hide the
 ratio. `--compare DIR` also runs the service of another checkout (its own
-`.venv`, compiled there) as the route 'compare'; `--metrics` also runs this service with
+`.venv`, compiled there) as the route 'compare', and prints the service's p50 over it round
+by round; `--metrics` also runs this service with
 `OPIOID_CDS_METRICS=true` as the route 'metrics' (the route 'order-sign' has them off).
 Routes take turns, round after round: this VM's speed drifts within minutes, and a slow
 spell should hit all alike.
@@ -228,6 +229,21 @@ def _table(results: list[tuple[int, str, int, Result]]) -> None:
             median = statistics.median(values)
             line += f"  ratio {median:.2f}x ({min(values):.2f}-{max(values):.2f})"
         print(line)
+    # The service against the other checkout, round by round: on a shared VM whose speed
+    # drifts within minutes, the ratio of two routes measured seconds apart holds better than
+    # either median.
+    by_round = {(r, name, c): res.p50_ms for r, name, c, res in results}
+    for (round_, name, conns), value in sorted(by_round.items()):
+        if name == "order-sign" and (round_, "compare", conns) in by_round:
+            ratios.setdefault(("against compare", conns), []).append(
+                value / by_round[round_, "compare", conns]
+            )
+    for (name, conns), values in ratios.items():
+        if name == "against compare":
+            print(
+                f"  order-sign over compare, c={conns}: {statistics.median(values):.2f}x "
+                f"(rounds {', '.join(f'{v:.2f}' for v in values)})"
+            )
 
 
 if __name__ == "__main__":
