@@ -35,6 +35,7 @@ JsonDict = Mapping[str, Any]
 _EMPTY: dict[str, Any] = {}
 _INT_LIMIT = 10**300  # beyond this float() overflows
 _SMALL_INT: Final = 2**53
+_DATE_FROM_ISO: Final = date.fromisoformat  # compiled, a Final is a static: no look-up a call
 MAX_NESTING = 100
 """Deepest JSON nesting of a draft that is read and copied (a real MedicationRequest is about
 a dozen levels deep; copy.deepcopy exhausts the stack at a few hundred)."""
@@ -159,19 +160,17 @@ def nested_deeper_than(value: object, limit: int) -> bool:
 def parse_date(value: object) -> date | None:
     """Calendar date of a FHIR date/dateTime/instant (``YYYY``, ``YYYY-MM`` → first day)."""
     text = as_str(value)
-    if text is None or len(text) < 4 or not text[:4].isdigit():
-        return None
-    if len(text) > 4 and text[4] != "-":  # a year of five digits or more: beyond 9999
-        return None
-    if text.startswith("9999"):
+    if text is None or len(text) < 4 or text.startswith("9999"):
         # 9999-12-31 is "no end" in many systems, never a real day: as a start it cannot be
         # read, as an end it means no end (and no date arithmetic overflows on it).
         return None
     if len(text) >= 10 and text[4] == "-" and text[7] == "-":
         try:
-            return date.fromisoformat(text[:10])  # the common case, in C
+            return _DATE_FROM_ISO(text[:10])  # the common case, in C; it checks the digits
         except ValueError:
             pass
+    if not text[:4].isdigit() or (len(text) > 4 and text[4] != "-"):
+        return None  # no year, or one of five digits or more: beyond 9999
     try:
         year = int(text[0:4])
         month = int(text[5:7]) if len(text) >= 7 and text[4] == "-" else 1
